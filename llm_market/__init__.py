@@ -1,0 +1,1 @@
+"""llm-market: an agent-based market for probability forecasts."""
