@@ -1,0 +1,110 @@
+"""Gaussian beliefs about the indices' future daily shocks.
+
+Every team holds, for each index ``k`` and each of the next ``H`` days ``j``, a Gaussian belief
+``N(mean[k, j], 1 / prec[k, j])`` about that day's standard-normal shock ``z``. The prior is the
+truth's law, ``N(0, 1)``. A signal is a noisy reading ``y = z + e`` with ``e ~ N(0, 1 / pi)``, and
+the posterior after it is exact: ``prec += pi``, ``mean = (mean * prec_old + pi * y) / prec``.
+Because every signal reads a single day's shock and shocks are independent over days, the beliefs
+stay independent across days and the update needs no matrices. Cross-index correlation is ignored
+by the teams (a simplification written in ``docs/model.md``).
+
+A question on index ``k`` that resolves in ``n`` days asks whether the sum of the next ``n`` daily
+log returns clears ``x = log(strike / level)``. Under the beliefs that sum is Gaussian with mean
+``n * mu + sigma * sum(mean[k, :n])`` and variance ``sigma^2 * sum(1 / prec[k, :n])``, so the
+Bayesian probability is ``Phi((mean - x) / sd)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import ndtr
+
+
+class Beliefs:
+    """The beliefs of all teams, shape (teams, indices, days ahead).
+
+    Args:
+        n_teams: Number of teams.
+        n_indices: Number of indices.
+        horizon: Days ahead the beliefs cover (the longest question horizon).
+    """
+
+    def __init__(self, n_teams: int, n_indices: int, horizon: int):
+        self.mean = np.zeros((n_teams, n_indices, horizon))
+        self.prec = np.ones((n_teams, n_indices, horizon))
+
+    def observe(self, team, index, ahead, value, precision) -> None:
+        """Update on a batch of signals (arrays of equal length).
+
+        Args:
+            team: Receiving team of each signal.
+            index: Index each signal is about.
+            ahead: Day each signal is about, 0 = tomorrow's shock.
+            value: The noisy readings.
+            precision: Precision of each reading's noise.
+        """
+        team = np.asarray(team, dtype=np.int64)
+        if team.size == 0:
+            return
+        shape = self.mean.shape
+        flat = np.ravel_multi_index((team, np.asarray(index), np.asarray(ahead)), shape)
+        size = self.mean.size
+        # Independent readings of one cell add their precisions and precision-weighted values.
+        add_prec = np.bincount(flat, weights=precision, minlength=size).reshape(shape)
+        add_wy = np.bincount(flat, weights=np.asarray(precision) * value, minlength=size)
+        new_prec = self.prec + add_prec
+        self.mean = (self.mean * self.prec + add_wy.reshape(shape)) / new_prec
+        self.prec = new_prec
+
+    def observe_all_days(self, team, value, precision) -> None:
+        """Update teams on readings of every (index, day) cell: research results.
+
+        Args:
+            team: Teams that receive readings, shape (n,).
+            value: Readings, shape (n, indices, days).
+            precision: Precision of each team's readings, shape (n,).
+        """
+        if len(team) == 0:
+            return
+        pi = np.asarray(precision, dtype=float)[:, None, None]
+        old_prec = self.prec[team]
+        new_prec = old_prec + pi
+        self.mean[team] = (self.mean[team] * old_prec + pi * value) / new_prec
+        self.prec[team] = new_prec
+
+    def advance(self) -> None:
+        """Move one day on: tomorrow's shock is now known, a new far day enters at the prior."""
+        self.mean[:, :, :-1] = self.mean[:, :, 1:]
+        self.prec[:, :, :-1] = self.prec[:, :, 1:]
+        self.mean[:, :, -1] = 0.0
+        self.prec[:, :, -1] = 1.0
+
+
+def event_probability(
+    mean: np.ndarray,
+    prec: np.ndarray,
+    index: np.ndarray,
+    days_left: np.ndarray,
+    log_moneyness: np.ndarray,
+    step_mean: float,
+    step_sd: float,
+) -> np.ndarray:
+    """Bayesian probability of each question's event under each team's beliefs.
+
+    Args:
+        mean: Posterior means of the shocks, shape (teams, indices, days).
+        prec: Posterior precisions, same shape.
+        index: Index of each question, shape (Q,).
+        days_left: Days until each question resolves (>= 1), shape (Q,).
+        log_moneyness: ``log(strike / current level)`` of each question, shape (Q,).
+        step_mean: Daily drift of the log price.
+        step_sd: Daily volatility of the log price.
+
+    Returns:
+        Probabilities, shape (teams, Q).
+    """
+    cum_mean = np.cumsum(mean, axis=2)
+    cum_var = np.cumsum(1.0 / prec, axis=2)
+    m = days_left * step_mean + step_sd * cum_mean[:, index, days_left - 1]
+    sd = step_sd * np.sqrt(cum_var[:, index, days_left - 1])
+    return ndtr((m - log_moneyness) / sd)

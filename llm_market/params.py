@@ -1,0 +1,273 @@
+"""The model's parameters: names, defaults, ranges and the scenario presets.
+
+Every parameter of :class:`~llm_market.model.MarketModel` is a field of :class:`Params` with a
+default, a range and a one-line description. A *scenario* is a named set of overrides; keywords
+given explicitly override the scenario. Validation happens here, once, so that a wrong value fails
+with a message naming the parameter and what it accepts instead of a traceback from deep inside a
+step.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+import networkx as nx
+import numpy as np
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+NETWORKS = ("none", "erdos_renyi", "watts_strogatz", "barabasi_albert")
+MECHANISMS = ("cda",)
+PIVOT_METRICS = ("brier_skill", "profit", "msr", "mix")
+
+
+class ParameterError(ValueError):
+    """A model parameter is unknown or out of range; the message names it and what it accepts."""
+
+
+class Params(BaseModel):
+    """All parameters of one run, validated. Units: money units, trading days (steps)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    # Population and calendar
+    steps: int = Field(252, ge=1, description="run length used by the CLI (trading days)")
+    n_teams: int = Field(20, ge=1, le=100_000, description="research teams")
+    n_principals: int = Field(4, ge=1, description="principals that own and fund teams")
+    n_clients: int = Field(200, ge=1, le=10_000_000, description="clients buying reports")
+    steps_per_month: int = Field(21, ge=1, description="steps between budget reallocations")
+
+    # Indices
+    n_indices: int = Field(3, ge=1, le=50, description="financial indices (one good each)")
+    index_drift: float = Field(0.06, ge=-1.0, le=1.0, description="annual drift of log price")
+    index_volatility: float = Field(0.2, gt=0.0, le=3.0, description="annual volatility")
+    index_correlation: float = Field(0.3, gt=-1.0, lt=1.0, description="pairwise correlation")
+    index_initial: float = Field(100.0, gt=0.0, description="starting level of every index")
+    trading_days_per_year: int = Field(252, ge=1, description="steps per year for drift and vol")
+
+    # Questions
+    horizons: tuple[int, ...] = Field((5, 21), min_length=1, description="question horizons")
+    question_interval: int = Field(5, ge=1, description="days between new questions")
+    question_threshold: float = Field(0.0, gt=-1.0, le=1.0, description="theta: S_T >= (1+theta) S_0")
+
+    # Information
+    public_news_rate: float = Field(0.3, ge=0.0, le=100.0, description="public news per index per day")
+    public_news_noise: float = Field(1.0, gt=0.0, description="noise sd of public news (shock sds)")
+    private_news_rate: float = Field(0.1, ge=0.0, le=100.0, description="private news per team per day")
+    private_news_noise: float = Field(0.7, gt=0.0, description="noise sd of private news")
+    diffusion_prob: Probability = Field(0.3, description="chance private news reaches a neighbour")
+    research_cost: float = Field(1.0, gt=0.0, description="spend scale of research returns")
+    research_productivity: float = Field(2.0, ge=0.0, description="precision bought at scale")
+
+    # Team heterogeneity (heuristic policy)
+    skill_sd: float = Field(0.3, ge=0.0, le=3.0, description="log-sd of team skill")
+    confidence_sd: float = Field(0.2, ge=0.0, le=3.0, description="log-sd of team (over)confidence")
+    herding_weight: Probability = Field(0.2, description="mean weight on neighbours' forecasts")
+    research_intensity_sd: float = Field(0.25, ge=0.0, le=3.0, description="spread of spend rates")
+
+    # Goods and demand
+    mechanism: str = Field("cda", description="matching mechanism: " + " | ".join(MECHANISMS))
+    units_per_team: int = Field(4, ge=0, le=1000, description="reports offered per good per day")
+    cost_linear: float = Field(0.5, ge=0.0, description="c(q) = a q + b q^2: a")
+    cost_quadratic: float = Field(0.15, ge=0.0, description="c(q) = a q + b q^2: b")
+    markup_initial: float = Field(0.2, ge=-1.0, le=3.0, description="initial log markup on asks")
+    markup_step: float = Field(0.05, ge=0.0, le=1.0, description="markup adjustment per day")
+    client_base_value: float = Field(3.0, gt=0.0, description="median willingness to pay")
+    client_value_sd: float = Field(0.5, ge=0.0, le=5.0, description="log-sd of client values")
+    client_participation: Probability = Field(0.3, description="chance a client bids per good")
+    market_order_share: Probability = Field(0.2, description="share of clients using market orders")
+    bid_shading: Probability = Field(0.4, description="bids uniform on [(1-s) v, v]")
+    value_volatility_elasticity: float = Field(1.0, ge=0.0, le=10.0, description="WTP ~ vol^e")
+    value_quality_weight: float = Field(1.0, ge=0.0, le=10.0, description="WTP ~ 1 + w * skill")
+    demand_states: tuple[str, ...] = Field(("low", "normal", "high"), min_length=1)
+    demand_levels: tuple[float, ...] = Field((0.6, 1.0, 1.5), min_length=1)
+    demand_persistence: Probability = Field(0.95, description="chance the regime stays put")
+    demand_transition: tuple[tuple[float, ...], ...] | None = Field(
+        None, description="regime transition matrix (rows sum to 1); default from persistence"
+    )
+
+    # Budgets and principals
+    principal_capital: float = Field(2000.0, ge=0.0, description="starting capital per principal")
+    monthly_funding: float = Field(20.0, ge=0.0, description="research funding per team per month")
+    initial_team_cash: float = Field(20.0, ge=0.0, description="starting trading cash per team")
+    team_working_cash: float = Field(20.0, ge=0.0, description="cash a team keeps; rest paid up")
+    overbudget: Literal["flag", "clip", "penalize"] = "flag"
+    overbudget_penalty: float = Field(0.5, ge=0.0, le=100.0, description="fine per unit overspent")
+    pivot_factor: Probability = Field(0.3, description="phi: weight moved to the target shares")
+    pivot_window: int = Field(63, ge=1, description="days of performance the pivot looks at")
+    pivot_metric: str = Field("brier_skill", description=" | ".join(PIVOT_METRICS))
+    budget_floor: Probability = Field(0.02, description="smallest budget share kept")
+    floor_rule: Literal["floor", "exit"] = "floor"
+
+    # Social graph
+    network: Any = Field("none", description="none | erdos_renyi | watts_strogatz | barabasi_albert")
+    network_degree: int = Field(4, ge=1, description="mean degree of generated graphs")
+    network_rewire: Probability = Field(0.1, description="Watts-Strogatz rewiring probability")
+
+    # Policies
+    policy: Literal["heuristic"] = "heuristic"
+
+    @field_validator("horizons")
+    @classmethod
+    def _horizons_positive(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if any(h < 1 for h in v):
+            raise ValueError("every horizon must be a whole number of days >= 1")
+        return tuple(sorted(set(v)))
+
+    @field_validator("demand_levels")
+    @classmethod
+    def _levels_positive(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not (x > 0 and math.isfinite(x)) for x in v):
+            raise ValueError("every demand level must be a positive number")
+        return v
+
+    @field_validator("mechanism")
+    @classmethod
+    def _known_mechanism(cls, v: str) -> str:
+        if v not in MECHANISMS:
+            raise ValueError(f"must be one of {', '.join(MECHANISMS)}")
+        return v
+
+    @field_validator("pivot_metric")
+    @classmethod
+    def _known_metric(cls, v: str) -> str:
+        if v not in PIVOT_METRICS:
+            raise ValueError(f"must be one of {', '.join(PIVOT_METRICS)}")
+        return v
+
+    @field_validator("network")
+    @classmethod
+    def _known_network(cls, v: Any) -> Any:
+        if isinstance(v, nx.Graph):
+            return v
+        if v not in NETWORKS:
+            raise ValueError(f"must be a networkx.Graph or one of {', '.join(NETWORKS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Params:
+        if self.n_principals > self.n_teams:
+            raise ValueError("n_principals: must be at most n_teams")
+        if len(self.demand_levels) != len(self.demand_states):
+            raise ValueError("demand_levels: needs one level per demand state")
+        if self.demand_transition is not None:
+            check_transition_matrix(self.demand_transition, len(self.demand_states))
+        if self.n_indices > 1 and self.index_correlation < -1.0 / (self.n_indices - 1):
+            raise ValueError(
+                f"index_correlation: must be >= {-1.0 / (self.n_indices - 1):.3g} "
+                f"for {self.n_indices} indices (else the matrix is not positive definite)"
+            )
+        if isinstance(self.network, nx.Graph) and self.network.number_of_nodes() != self.n_teams:
+            raise ValueError("network: the graph must have exactly n_teams nodes")
+        return self
+
+    def transition_matrix(self) -> np.ndarray:
+        """Return the demand-regime transition matrix (given, or built from the persistence)."""
+        if self.demand_transition is not None:
+            return np.asarray(self.demand_transition, dtype=float)
+        n = len(self.demand_states)
+        if n == 1:
+            return np.ones((1, 1))
+        # Leaving the regime moves to an adjacent one: regimes are ordered from low to high.
+        m = np.eye(n) * self.demand_persistence
+        for i in range(n):
+            nbrs = [j for j in (i - 1, i + 1) if 0 <= j < n]
+            for j in nbrs:
+                m[i, j] = (1 - self.demand_persistence) / len(nbrs)
+        return m
+
+
+def check_transition_matrix(rows: Any, n_states: int) -> None:
+    """Raise ``ValueError`` unless ``rows`` is a square stochastic matrix of ``n_states`` rows."""
+    m = np.asarray(rows, dtype=float)
+    if m.shape != (n_states, n_states):
+        raise ValueError(f"demand_transition: must be {n_states}x{n_states}, got {m.shape}")
+    if (m < 0).any() or not np.allclose(m.sum(axis=1), 1.0, atol=1e-9):
+        raise ValueError("demand_transition: entries must be >= 0 and every row must sum to 1")
+
+
+# Scenario presets: each overrides a few defaults. Explicit keywords override the preset.
+SCENARIOS: dict[str, tuple[str, dict[str, Any]]] = {
+    "default": ("20 teams, 4 principals, 3 indices, CDA, no graph, one year", {}),
+    "small": (
+        "a quick look: 8 teams, 2 principals, 2 indices, 60 days",
+        {"n_teams": 8, "n_principals": 2, "n_indices": 2, "n_clients": 80, "steps": 60},
+    ),
+    "networked": (
+        "default economy on a small-world graph with herding and news diffusion",
+        {"network": "watts_strogatz", "herding_weight": 0.35, "diffusion_prob": 0.5},
+    ),
+    "volatile_demand": (
+        "demand regimes switch often and far",
+        {"demand_persistence": 0.8, "demand_levels": (0.3, 1.0, 2.5)},
+    ),
+    "strict_budgets": (
+        "budgets enforced by clipping, fast pivot, defunded teams exit",
+        {"overbudget": "clip", "pivot_factor": 0.6, "floor_rule": "exit", "budget_floor": 0.03},
+    ),
+    "large": (
+        "benchmark size: 1,000 teams, 50 principals, 10,000 clients on a scale-free graph",
+        {
+            "n_teams": 1000,
+            "n_principals": 50,
+            "n_clients": 10_000,
+            "network": "barabasi_albert",
+            "client_participation": 0.1,
+            "units_per_team": 2,
+            "steps": 50,
+        },
+    ),
+}
+
+
+def _format_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first.get("loc", ())) or "parameters"
+    msg = first.get("msg", "invalid value")
+    msg = msg.removeprefix("Value error, ")
+    if first.get("type") == "extra_forbidden":
+        return f"unknown parameter '{loc}' (see `llm-market params` for the list)"
+    got = first.get("input")
+    got_txt = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+    if msg.split(":", 1)[0] in Params.model_fields:
+        return f"{msg}{got_txt}"
+    return f"{loc}: {msg.lower() if msg[:1].isupper() and msg[1:2].islower() else msg}{got_txt}"
+
+
+def make_params(scenario: str = "default", **overrides: Any) -> Params:
+    """Build validated parameters from a scenario preset and explicit overrides.
+
+    Args:
+        scenario: Name of a preset in :data:`SCENARIOS`.
+        **overrides: Parameter values that replace the preset's.
+
+    Returns:
+        The validated, frozen parameters.
+
+    Raises:
+        ParameterError: A parameter is unknown or a value is out of range.
+    """
+    if scenario not in SCENARIOS:
+        raise ParameterError(f"scenario: unknown '{scenario}', choose one of {', '.join(SCENARIOS)}")
+    values = dict(SCENARIOS[scenario][1])
+    values.update(overrides)
+    try:
+        return Params(**values)
+    except ValidationError as err:
+        raise ParameterError(_format_error(err)) from None
+
+
+def describe_parameters() -> list[tuple[str, Any, str]]:
+    """Return ``(name, default, description)`` for every parameter, in declaration order."""
+    rows = []
+    for name, field in Params.model_fields.items():
+        rows.append((name, field.default, field.description or ""))
+    return rows

@@ -1,0 +1,143 @@
+"""The policy interface: a team's observation in, a validated action out.
+
+Every team's daily decisions (how much research to buy, a probability for every open question,
+the ask prices of its reports) come from a policy object. The model builds one
+:class:`Observation` per team, hands a policy all the observations of its teams in the model's
+seeded order, and applies the actions in that same order, so a policy that answers out of order
+(concurrent language-model calls) cannot change the run.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A team's fixed traits, known to the team itself.
+
+    Attributes:
+        skill: Multiplies the precision of the team's private signals and research.
+        confidence: Above 1 the team reports more extreme probabilities than its beliefs justify.
+        herding: Weight on the neighbours' (or, without a graph, the crowd's) last forecast.
+        research_intensity: Planned research spend as a multiple of the even daily budget.
+    """
+
+    skill: float = 1.0
+    confidence: float = 1.0
+    herding: float = 0.0
+    research_intensity: float = 1.0
+
+
+@dataclass(frozen=True)
+class Questions:
+    """The open questions, shared by every observation of a day.
+
+    Attributes:
+        qid: Question ids.
+        index: Index each question is about.
+        horizon: Horizon in days.
+        days_left: Days until resolution (>= 1).
+        log_moneyness: ``log(strike / current level)``: the log return needed for "yes".
+    """
+
+    qid: np.ndarray
+    index: np.ndarray
+    horizon: np.ndarray
+    days_left: np.ndarray
+    log_moneyness: np.ndarray
+
+
+@dataclass(frozen=True)
+class MarketView:
+    """What every team knows about the market and the indices on a day.
+
+    Attributes:
+        day: Today's day number.
+        step_mean: Daily drift of the indices' log price (public knowledge).
+        step_sd: Daily volatility of the indices' log price.
+        ref_price: Last closing price of each good.
+        marginal_cost: Marginal cost of each report a team can offer per good, shape (U,).
+        steps_per_month: Trading days per month.
+        questions: The open questions.
+        index_level: Current level of each index.
+    """
+
+    day: int
+    step_mean: float
+    step_sd: float
+    ref_price: np.ndarray
+    marginal_cost: np.ndarray
+    steps_per_month: int
+    questions: Questions
+    index_level: np.ndarray
+
+
+@dataclass
+class Observation:
+    """What one team sees when it decides.
+
+    Attributes:
+        team: The team's index (0-based position among teams).
+        market: The shared market view.
+        profile: The team's traits.
+        budget: Research budget left this month (negative when over budget).
+        cash: Trading cash.
+        monthly_allocation: This month's research funding.
+        days_left_in_month: Trading days until the principals reallocate.
+        belief_mean: Posterior mean of each index's next shocks, shape (K, H).
+        belief_prec: Posterior precision of those shocks, shape (K, H).
+        neighbour_forecast: Mean last forecast of the team's neighbours per open question (NaN
+            where there is none).
+        markup: Current log markup on each good.
+        units_sold: Reports sold per good yesterday.
+        recent_brier: The team's rolling Brier score (NaN before any resolution).
+    """
+
+    team: int
+    market: MarketView
+    profile: Profile
+    budget: float
+    cash: float
+    monthly_allocation: float
+    days_left_in_month: int
+    belief_mean: np.ndarray
+    belief_prec: np.ndarray
+    neighbour_forecast: np.ndarray
+    markup: np.ndarray
+    units_sold: np.ndarray
+    recent_brier: float
+
+
+@dataclass
+class Action:
+    """One team's decisions for a day.
+
+    Attributes:
+        research_spend: Money to spend on research today (>= 0).
+        forecasts: Probability for each open question, in the order of ``Questions``.
+        ask_prices: Ask price of each report offered, shape (K, U); NaN where not offered.
+        markup: The team's new log markups (heuristic bookkeeping), or None to keep them.
+    """
+
+    research_spend: float
+    forecasts: np.ndarray
+    ask_prices: np.ndarray
+    markup: np.ndarray | None = None
+
+
+class Policy(ABC):
+    """Turns observations into actions."""
+
+    name: str = ""
+
+    @abstractmethod
+    def decide_all(self, observations: list[Observation]) -> list[Action]:
+        """Decide for several teams at once, returning actions in the observations' order."""
+
+    def decide(self, observation: Observation) -> Action:
+        """Decide for one team."""
+        return self.decide_all([observation])[0]
