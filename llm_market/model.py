@@ -95,8 +95,14 @@ class MarketModel(mesa.Model):
     def _build_information(self) -> None:
         p = self.params
         self.indices = IndexProcess(
-            self.streams["indices"], p.n_indices, p.index_drift, p.index_volatility,
-            p.index_correlation, p.index_initial, self.horizon, p.trading_days_per_year,
+            self.streams["indices"],
+            p.n_indices,
+            p.index_drift,
+            p.index_volatility,
+            p.index_correlation,
+            p.index_initial,
+            self.horizon,
+            p.trading_days_per_year,
         )
         self.realised_vol = np.full(p.n_indices, self.indices.step_sd)
         self.beliefs = Beliefs(p.n_teams, p.n_indices, self.horizon)
@@ -117,8 +123,13 @@ class MarketModel(mesa.Model):
             self.streams["demand"], p.demand_states, p.demand_levels, p.transition_matrix()
         )
         self.clients = ClientPopulation(
-            self.streams["clients"], p.n_clients, p.client_base_value, p.client_value_sd,
-            p.client_participation, p.bid_shading, p.market_order_share,
+            self.streams["clients"],
+            p.n_clients,
+            p.client_base_value,
+            p.client_value_sd,
+            p.client_participation,
+            p.bid_shading,
+            p.market_order_share,
         )
         self.marginal_cost = marginal_costs(p.units_per_team, p.cost_linear, p.cost_quadratic)
         k = p.n_indices
@@ -154,8 +165,9 @@ class MarketModel(mesa.Model):
         self.teams: list[Team] = []
         for i in range(n):
             owner = self.principals[i % p.n_principals]
-            profile = Profile(float(skill[i]), float(confidence[i]), float(herding[i]),
-                              float(intensity[i]))
+            profile = Profile(
+                float(skill[i]), float(confidence[i]), float(herding[i]), float(intensity[i])
+            )
             team = Team(self, i, owner, profile, p.n_indices, p.markup_initial)
             owner.teams.append(team)
             if self.network is not None:
@@ -173,31 +185,73 @@ class MarketModel(mesa.Model):
         self._trading_profit = np.zeros(n)
         self._overspend_seen = np.zeros(n)
         self.news = NewsProcess(
-            self.streams["news"], n, p.n_indices, p.public_news_rate, p.public_news_noise,
-            p.private_news_rate, p.private_news_noise, p.diffusion_prob, skill,
+            self.streams["news"],
+            n,
+            p.n_indices,
+            p.public_news_rate,
+            p.public_news_noise,
+            p.private_news_rate,
+            p.private_news_noise,
+            p.diffusion_prob,
+            skill,
             None if self.adjacency is None else (self.adjacency.indptr, self.adjacency.indices),
         )
         self.policy = HeuristicPolicy(self.streams["policy"], p.markup_step)
         self.neighbour_forecasts = np.full((n, 0), np.nan)
 
     def _build_logs(self) -> None:
-        self.trade_log = ColumnLog("trades", {
-            "step": "int64", "good": "int64", "buyer": "int64", "seller": "int64",
-            "price": "float64", "value": "float64", "cost": "float64",
-        })
-        self.prediction_log = ColumnLog("predictions", {
-            "question": "int64", "forecaster": "int64", "index": "int64", "horizon": "int64",
-            "open_step": "int64", "resolve_step": "int64", "mean_p": "float64",
-            "last_p": "float64", "n_forecasts": "int64", "outcome": "int64", "brier": "float64",
-        })
-        self.budget_log = ColumnLog("budgets", {
-            "step": "int64", "principal": "int64", "team": "int64", "kind": "str",
-            "amount": "float64", "share": "float64",
-        })
-        self.news_log = ColumnLog("news", {
-            "step": "int64", "news_id": "int64", "kind": "int64", "team": "int64",
-            "index": "int64", "about_day": "int64", "value": "float64", "noise_sd": "float64",
-        })
+        self.trade_log = ColumnLog(
+            "trades",
+            {
+                "step": "int64",
+                "good": "int64",
+                "buyer": "int64",
+                "seller": "int64",
+                "price": "float64",
+                "value": "float64",
+                "cost": "float64",
+            },
+        )
+        self.prediction_log = ColumnLog(
+            "predictions",
+            {
+                "question": "int64",
+                "forecaster": "int64",
+                "index": "int64",
+                "horizon": "int64",
+                "open_step": "int64",
+                "resolve_step": "int64",
+                "mean_p": "float64",
+                "last_p": "float64",
+                "n_forecasts": "int64",
+                "outcome": "int64",
+                "brier": "float64",
+            },
+        )
+        self.budget_log = ColumnLog(
+            "budgets",
+            {
+                "step": "int64",
+                "principal": "int64",
+                "team": "int64",
+                "kind": "str",
+                "amount": "float64",
+                "share": "float64",
+            },
+        )
+        self.news_log = ColumnLog(
+            "news",
+            {
+                "step": "int64",
+                "news_id": "int64",
+                "kind": "int64",
+                "team": "int64",
+                "index": "int64",
+                "about_day": "int64",
+                "value": "float64",
+                "noise_sd": "float64",
+            },
+        )
 
     def _build_datacollector(self) -> mesa.DataCollector:
         reporters: dict[str, Any] = {
@@ -213,7 +267,8 @@ class MarketModel(mesa.Model):
             "overbudget_count": "overbudget_count",
             "money_error": "money_error",
             "efficiency": lambda m: allocative_efficiency(
-                m.day_surplus["realised"], m.day_surplus["maximum"]),
+                m.day_surplus["realised"], m.day_surplus["maximum"]
+            ),
             "buyer_surplus": lambda m: m.day_surplus["buyer"],
             "seller_surplus": lambda m: m.day_surplus["seller"],
         }
@@ -225,9 +280,16 @@ class MarketModel(mesa.Model):
             reporters[f"ce_price_{k}"] = lambda m, k=k: m.ce_price[k]
             reporters[f"index_{k}"] = lambda m, k=k: m.indices.level[k]
         team_reporters = {
-            "budget": "budget", "cash": "cash", "share": "share", "brier": "rolling_brier",
-            "skill": "rolling_skill", "profit": "profit", "overbudget_days": "overbudget_days",
-            "active": "active", "principal": lambda t: t.principal.idx,
+            "budget": "budget",
+            "cash": "cash",
+            "share": "share",
+            "allocation": "monthly_allocation",
+            "brier": "rolling_brier",
+            "skill": "rolling_skill",
+            "profit": "profit",
+            "overbudget_days": "overbudget_days",
+            "active": "active",
+            "principal": lambda t: t.principal.idx,
         }
         return mesa.DataCollector(
             model_reporters=reporters, agenttype_reporters={Team: team_reporters}
@@ -279,8 +341,15 @@ class MarketModel(mesa.Model):
             if len(trades):
                 self.close[k] = price[-1]
                 self.ref_price[k] = price[-1]
-            self.trade_log.append(step=self.steps, good=k, buyer=flow.bid_client[trades.bid],
-                                  seller=seller, price=price, value=value, cost=cost)
+            self.trade_log.append(
+                step=self.steps,
+                good=k,
+                buyer=flow.bid_client[trades.bid],
+                seller=seller,
+                price=price,
+                value=value,
+                cost=cost,
+            )
         for team in self.teams:
             team.units_sold = sold[team.idx]
         self.day_surplus = totals
@@ -304,8 +373,10 @@ class MarketModel(mesa.Model):
         """Stage 3a: flag teams over budget and fine them under ``overbudget="penalize"``."""
         p = self.params
         over = overspend(self.budget) * self.active
-        fine = np.minimum(fines(over - self._overspend_seen, p.overbudget, p.overbudget_penalty),
-                          np.maximum(self.cash, 0.0))
+        fine = np.minimum(
+            fines(over - self._overspend_seen, p.overbudget, p.overbudget_penalty),
+            np.maximum(self.cash, 0.0),
+        )
         self._overspend_seen = np.maximum(self._overspend_seen, over)
         for i in np.flatnonzero(over > 0):
             self.teams[i].overbudget_days += 1
@@ -357,9 +428,13 @@ class MarketModel(mesa.Model):
         costs = np.tile(self.marginal_cost, len(asks))
         bids = self.clients.bids(self.demand.level * self.info_value[k])
         return OrderFlow(
-            ask_team=teams[offered], ask_price=prices[offered], ask_cost=costs[offered],
-            bid_client=bids.client, bid_price=np.maximum(np.round(bids.price, 2), 0.01),
-            bid_value=bids.value, bid_market=bids.market,
+            ask_team=teams[offered],
+            ask_price=prices[offered],
+            ask_cost=costs[offered],
+            bid_client=bids.client,
+            bid_price=np.maximum(np.round(bids.price, 2), 0.01),
+            bid_value=bids.value,
+            bid_market=bids.market,
         )
 
     def _settle(self, seller: np.ndarray, price: np.ndarray, cost: np.ndarray) -> np.ndarray:
@@ -381,13 +456,17 @@ class MarketModel(mesa.Model):
             forecaster = np.tile(np.arange(n_f), len(res))
             forecaster[forecaster == self.n_teams] = -1  # the crowd
             self.prediction_log.append(
-                question=np.repeat(res.qid, n_f), forecaster=forecaster,
-                index=np.repeat(res.index, n_f), horizon=np.repeat(res.horizon, n_f),
+                question=np.repeat(res.qid, n_f),
+                forecaster=forecaster,
+                index=np.repeat(res.index, n_f),
+                horizon=np.repeat(res.horizon, n_f),
                 open_step=np.repeat(res.open_day, n_f),
                 resolve_step=np.repeat(res.resolve_day, n_f),
-                mean_p=res.mean_p.ravel(), last_p=res.last_p.ravel(),
+                mean_p=res.mean_p.ravel(),
+                last_p=res.last_p.ravel(),
                 n_forecasts=np.repeat(res.n_forecasts, n_f),
-                outcome=np.repeat(res.outcome, n_f), brier=res.brier.ravel(),
+                outcome=np.repeat(res.outcome, n_f),
+                brier=res.brier.ravel(),
             )
         brier = self.scores.rolling_brier()
         skill = self.scores.rolling_skill()
@@ -426,12 +505,19 @@ class MarketModel(mesa.Model):
         p, q = self.params, self.questions
         level = self.indices.level
         self.market_view = MarketView(
-            day=self.day, step_mean=self.indices.step_mean, step_sd=self.indices.step_sd,
-            ref_price=self.ref_price.copy(), marginal_cost=self.marginal_cost,
-            steps_per_month=p.steps_per_month, index_level=level.copy(),
+            day=self.day,
+            step_mean=self.indices.step_mean,
+            step_sd=self.indices.step_sd,
+            ref_price=self.ref_price.copy(),
+            marginal_cost=self.marginal_cost,
+            steps_per_month=p.steps_per_month,
+            index_level=level.copy(),
             questions=Questions(
-                qid=q.qid.copy(), index=q.index.copy(), horizon=q.horizon.copy(),
-                days_left=q.days_left(self.day), log_moneyness=np.log(q.strike / level[q.index]),
+                qid=q.qid.copy(),
+                index=q.index.copy(),
+                horizon=q.horizon.copy(),
+                days_left=q.days_left(self.day),
+                log_moneyness=np.log(q.strike / level[q.index]),
             ),
         )
         last = q.last_forecasts()  # (Q, teams + 1), NaN for questions opened today
@@ -465,15 +551,27 @@ class MarketModel(mesa.Model):
         """Move money from a team (its cash or its budget) to its principal and log it."""
         (self.cash if from_cash else self.budget)[team.idx] -= amount
         self.capital[team.principal.idx] += amount
-        self.budget_log.append(step=self.steps, principal=team.principal.idx, team=team.idx,
-                               kind=kind, amount=-amount, share=team.share)
+        self.budget_log.append(
+            step=self.steps,
+            principal=team.principal.idx,
+            team=team.idx,
+            kind=kind,
+            amount=-amount,
+            share=team.share,
+        )
 
     def transfer_to_team(self, team: Team, amount: float, kind: str) -> None:
         """Move money from a team's principal into the team's research budget and log it."""
         self.capital[team.principal.idx] -= amount
         self.budget[team.idx] += amount
-        self.budget_log.append(step=self.steps, principal=team.principal.idx, team=team.idx,
-                               kind=kind, amount=amount, share=team.share)
+        self.budget_log.append(
+            step=self.steps,
+            principal=team.principal.idx,
+            team=team.idx,
+            kind=kind,
+            amount=amount,
+            share=team.share,
+        )
 
     def exit_team(self, team: Team) -> None:
         """Defund a team for good: it stops acting and its money goes back to its principal."""
@@ -512,8 +610,10 @@ class MarketModel(mesa.Model):
     @property
     def logs(self) -> dict[str, ColumnLog]:
         """The event logs by name."""
-        return {log.name: log for log in
-                (self.trade_log, self.prediction_log, self.budget_log, self.news_log)}
+        return {
+            log.name: log
+            for log in (self.trade_log, self.prediction_log, self.budget_log, self.news_log)
+        }
 
     def digest(self) -> str:
         """SHA-256 over the trade and prediction logs in canonical form."""
@@ -564,8 +664,11 @@ def make_graph(params: Params, rng: np.random.Generator) -> nx.Graph | None:
             return nx.complete_graph(n)
         ring = min(max(2, k - k % 2), n - 2 + n % 2)  # even, and below n
         return nx.watts_strogatz_graph(n, ring, params.network_rewire, seed=seed)
-    return nx.barabasi_albert_graph(n, max(1, min(k // 2, n - 1)), seed=seed) if n > 1 else (
-        nx.empty_graph(n))
+    return (
+        nx.barabasi_albert_graph(n, max(1, min(k // 2, n - 1)), seed=seed)
+        if n > 1
+        else (nx.empty_graph(n))
+    )
 
 
 def _finite(x) -> float | None:

@@ -42,7 +42,7 @@ class Params(BaseModel):
     steps: int = Field(252, ge=1, description="run length used by the CLI (trading days)")
     n_teams: int = Field(20, ge=1, le=100_000, description="research teams")
     n_principals: int = Field(4, ge=1, description="principals that own and fund teams")
-    n_clients: int = Field(200, ge=1, le=10_000_000, description="clients buying reports")
+    n_clients: int = Field(300, ge=1, le=10_000_000, description="clients buying reports")
     steps_per_month: int = Field(21, ge=1, description="steps between budget reallocations")
 
     # Indices
@@ -56,12 +56,18 @@ class Params(BaseModel):
     # Questions
     horizons: tuple[int, ...] = Field((5, 21), min_length=1, description="question horizons")
     question_interval: int = Field(5, ge=1, description="days between new questions")
-    question_threshold: float = Field(0.0, gt=-1.0, le=1.0, description="theta: S_T >= (1+theta) S_0")
+    question_threshold: float = Field(
+        0.0, gt=-1.0, le=1.0, description="theta: S_T >= (1+theta) S_0"
+    )
 
     # Information
-    public_news_rate: float = Field(0.3, ge=0.0, le=100.0, description="public news per index per day")
+    public_news_rate: float = Field(
+        0.3, ge=0.0, le=100.0, description="public news per index per day"
+    )
     public_news_noise: float = Field(1.0, gt=0.0, description="noise sd of public news (shock sds)")
-    private_news_rate: float = Field(0.1, ge=0.0, le=100.0, description="private news per team per day")
+    private_news_rate: float = Field(
+        0.1, ge=0.0, le=100.0, description="private news per team per day"
+    )
     private_news_noise: float = Field(0.7, gt=0.0, description="noise sd of private news")
     diffusion_prob: Probability = Field(0.3, description="chance private news reaches a neighbour")
     research_cost: float = Field(1.0, gt=0.0, description="spend scale of research returns")
@@ -108,7 +114,9 @@ class Params(BaseModel):
     floor_rule: Literal["floor", "exit"] = "floor"
 
     # Social graph
-    network: Any = Field("none", description="none | erdos_renyi | watts_strogatz | barabasi_albert")
+    network: Any = Field(
+        "none", description="none | erdos_renyi | watts_strogatz | barabasi_albert"
+    )
     network_degree: int = Field(4, ge=1, description="mean degree of generated graphs")
     network_rewire: Probability = Field(0.1, description="Watts-Strogatz rewiring probability")
 
@@ -199,7 +207,7 @@ SCENARIOS: dict[str, tuple[str, dict[str, Any]]] = {
     "default": ("20 teams, 4 principals, 3 indices, CDA, no graph, one year", {}),
     "small": (
         "a quick look: 8 teams, 2 principals, 2 indices, 60 days",
-        {"n_teams": 8, "n_principals": 2, "n_indices": 2, "n_clients": 80, "steps": 60},
+        {"n_teams": 8, "n_principals": 2, "n_indices": 2, "n_clients": 120, "steps": 60},
     ),
     "networked": (
         "default economy on a small-world graph with herding and news diffusion",
@@ -256,7 +264,9 @@ def make_params(scenario: str = "default", **overrides: Any) -> Params:
         ParameterError: A parameter is unknown or a value is out of range.
     """
     if scenario not in SCENARIOS:
-        raise ParameterError(f"scenario: unknown '{scenario}', choose one of {', '.join(SCENARIOS)}")
+        raise ParameterError(
+            f"scenario: unknown '{scenario}', choose one of {', '.join(SCENARIOS)}"
+        )
     values = dict(SCENARIOS[scenario][1])
     values.update(overrides)
     try:

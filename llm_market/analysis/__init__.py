@@ -1,0 +1,1 @@
+"""Analysis: event logs, the run report and the stylized facts."""

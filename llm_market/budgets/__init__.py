@@ -1,0 +1,1 @@
+"""Budgets: money ledger, expenditure validation and the pivot."""

@@ -1,0 +1,1 @@
+"""Information: indices, questions, beliefs, news and scoring."""

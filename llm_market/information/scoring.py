@@ -135,6 +135,11 @@ class ScoreBoard:
             mean_p = np.where(n > 0, self.bin_sum_p[forecaster] / n, np.nan)
             freq = np.where(n > 0, self.bin_hits[forecaster] / n, np.nan)
         return pd.DataFrame(
-            {"bin_low": edges[:-1], "bin_high": edges[1:], "n": n, "mean_forecast": mean_p,
-             "observed_frequency": freq}
+            {
+                "bin_low": edges[:-1],
+                "bin_high": edges[1:],
+                "n": n,
+                "mean_forecast": mean_p,
+                "observed_frequency": freq,
+            }
         )

@@ -1,0 +1,1 @@
+"""Market: goods, demand, the order book and the matching mechanisms."""

@@ -63,8 +63,9 @@ class DemandRegime:
     def step(self) -> int:
         """Move one Markov step and return the new state."""
         u = self.rng.random()
-        self.state = min(int(np.searchsorted(self._cum[self.state], u, side="right")),
-                         len(self.states) - 1)
+        self.state = min(
+            int(np.searchsorted(self._cum[self.state], u, side="right")), len(self.states) - 1
+        )
         return self.state
 
 

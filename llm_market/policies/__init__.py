@@ -1,0 +1,1 @@
+"""Policies: how teams turn observations into actions."""

@@ -71,7 +71,11 @@ class HeuristicPolicy(Policy):
             view.ref_price[None, :, None] * np.exp(markup[:, :, None] + noise),
         )
         return [
-            Action(research_spend=float(spend[i]), forecasts=forecasts[i], ask_prices=asks[i],
-                   markup=markup[i])
+            Action(
+                research_spend=float(spend[i]),
+                forecasts=forecasts[i],
+                ask_prices=asks[i],
+                markup=markup[i],
+            )
             for i in range(n)
         ]

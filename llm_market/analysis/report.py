@@ -1,0 +1,193 @@
+"""The run report: a one-page picture of a run, and the files a run writes.
+
+``write_run`` is what ``llm-market run`` calls at the end (or on an interrupt): it writes the event
+logs and the collected series as Parquet, ``summary.json`` and ``report.png``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+if TYPE_CHECKING:
+    from ..model import MarketModel
+
+
+def team_frame(model: MarketModel) -> pd.DataFrame:
+    """Team-level series collected by the model's DataCollector (one row per team and step)."""
+    from ..agents import Team
+
+    return model.datacollector.get_agenttype_vars_dataframe(Team).reset_index()
+
+
+def plot_report(model: MarketModel, path: str | Path) -> Path:
+    """Draw the run's report: prices and volumes, indices, Brier by team, budgets, efficiency.
+
+    Args:
+        model: A model that has run.
+        path: Where to write the PNG.
+
+    Returns:
+        The path written.
+    """
+    df = model.datacollector.get_model_vars_dataframe()
+    teams = team_frame(model)
+    k = model.n_goods
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, axes = plt.subplots(3, 2, figsize=(14, 12), constrained_layout=True)
+    p = model.params
+    fig.suptitle(
+        f"llm-market: scenario '{model.scenario}', seed {model.seed}, {model.steps} days, "
+        f"{p.n_teams} teams, {p.n_principals} principals, mechanism {p.mechanism}",
+        fontsize=13,
+    )
+
+    ax = axes[0, 0]
+    for g in range(k):
+        c = colors[g % len(colors)]
+        ax.plot(df.index, df[f"price_{g}"], color=c, lw=1.2, label=f"good {g} close")
+        ax.plot(df.index, df[f"ce_price_{g}"], color=c, lw=0.8, ls="--", alpha=0.7)
+    ax.plot([], [], color="gray", ls="--", label="competitive equilibrium")
+    ax.set(
+        title="Report prices (close) and the day's equilibrium price", xlabel="day", ylabel="price"
+    )
+    ax.legend(fontsize=8, ncol=2)
+
+    ax = axes[0, 1]
+    for g in range(k):
+        vol = df[f"volume_{g}"].rolling(5, min_periods=1).mean()
+        ax.plot(df.index, vol, color=colors[g % len(colors)], lw=1, label=f"good {g}")
+    ax.set(title="Volume (reports traded per day, 5-day mean)", xlabel="day", ylabel="reports")
+    ax.legend(fontsize=8)
+
+    ax = axes[1, 0]
+    for g in range(k):
+        ax.plot(
+            df.index, df[f"index_{g}"], color=colors[g % len(colors)], lw=1.2, label=f"index {g}"
+        )
+    regime = df["demand_regime"].to_numpy()
+    top = ax.get_ylim()[1]
+    ax.scatter(
+        df.index,
+        np.full(len(df), top),
+        c=regime,
+        cmap="coolwarm",
+        marker="|",
+        s=60,
+        label="demand regime (blue low, red high)",
+    )
+    ax.set(title="Indices and the demand regime", xlabel="day", ylabel="level")
+    ax.legend(fontsize=8)
+
+    ax = axes[1, 1]
+    if not teams.empty:
+        brier = teams.pivot(index="Step", columns="AgentID", values="brier")
+        ax.plot(brier.index, brier.to_numpy(), color="tab:gray", lw=0.6, alpha=0.5)
+        ax.plot([], [], color="tab:gray", lw=0.6, label="each team")
+    ax.plot(df.index, df["crowd_brier"], color="black", lw=2, label="crowd (mean forecast)")
+    ax.plot(df.index, df["mean_team_brier"], color="tab:red", lw=1.5, label="mean of teams")
+    base = model.scores.base_rate
+    if np.isfinite(base):
+        ax.axhline(base * (1 - base), color="tab:blue", ls=":", label="climatology (base rate)")
+    ax.set(
+        title=f"Rolling Brier score ({p.pivot_window}-day window; lower is better)",
+        xlabel="day",
+        ylabel="Brier score",
+    )
+    ax.legend(fontsize=8)
+
+    ax = axes[2, 0]
+    if not teams.empty:
+        alloc = teams.pivot(index="Step", columns="AgentID", values="allocation")
+        shares = alloc.div(alloc.sum(axis=1).replace(0, np.nan), axis=0).fillna(0.0)
+        # Largest final share at the bottom, so the winners of the pivot are easy to see.
+        order = np.argsort(-shares.iloc[-1].to_numpy())
+        ax.stackplot(shares.index, shares.iloc[:, order].to_numpy().T, lw=0)
+    ax.set(
+        title=f"Share of research funding per team (HHI now {model.budget_hhi:.3f})",
+        xlabel="day",
+        ylabel="share of funding",
+        ylim=(0, 1),
+    )
+
+    ax = axes[2, 1]
+    ax.plot(
+        df.index,
+        df["efficiency"].rolling(10, min_periods=1).mean(),
+        color="tab:green",
+        lw=1.5,
+        label="allocative efficiency (10-day mean)",
+    )
+    ax.set(title="Efficiency and surplus", xlabel="day", ylabel="efficiency", ylim=(0, 1.05))
+    axs = ax.twinx()
+    axs.plot(
+        df.index,
+        df["buyer_surplus"].rolling(10, min_periods=1).mean(),
+        color="tab:blue",
+        lw=1,
+        label="buyer surplus",
+    )
+    axs.plot(
+        df.index,
+        df["seller_surplus"].rolling(10, min_periods=1).mean(),
+        color="tab:orange",
+        lw=1,
+        label="seller surplus",
+    )
+    axs.set_ylabel("surplus per day")
+    lines = ax.get_legend_handles_labels()
+    lines2 = axs.get_legend_handles_labels()
+    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=8, loc="lower right")
+
+    path = Path(path)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def parameters_for_json(model: MarketModel) -> dict[str, Any]:
+    """The run's parameters, JSON-serialisable (a passed-in graph is described, not dumped)."""
+    out = model.params.model_dump()
+    if not isinstance(out["network"], str):
+        g = out["network"]
+        out["network"] = f"custom graph ({g.number_of_nodes()} nodes, {g.number_of_edges()} edges)"
+    return json.loads(json.dumps(out, default=list))
+
+
+def write_run(model: MarketModel, out: str | Path, extra: dict[str, Any] | None = None) -> Path:
+    """Write a run's files into ``out``: Parquet logs and series, summary.json, report.png.
+
+    Args:
+        model: The model after its run (complete or interrupted).
+        out: Output directory (created if needed).
+        extra: More keys for summary.json (for example, that the run was interrupted).
+
+    Returns:
+        The path of summary.json.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, log in model.logs.items():
+        log.to_parquet(out / f"{name}.parquet")
+    model.datacollector.get_model_vars_dataframe().rename_axis("step").to_parquet(
+        out / "model.parquet"
+    )
+    team_frame(model).to_parquet(out / "teams.parquet")
+    summary = model.summary()
+    summary["parameters"] = parameters_for_json(model)
+    summary["files"] = sorted(
+        [f"{n}.parquet" for n in model.logs] + ["model.parquet", "teams.parquet", "report.png"]
+    )
+    summary.update(extra or {})
+    plot_report(model, out / "report.png")
+    path = out / "summary.json"
+    path.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    return path

@@ -1,0 +1,84 @@
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from llm_market.cli import main, parse_set
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "llm_market.cli", *args], capture_output=True,
+                          text=True)
+
+
+def test_run_writes_summary_logs_and_report(tmp_path):
+    out = tmp_path / "run"
+    code = main(["run", "--scenario", "small", "--steps", "25", "--seed", "4", "--out", str(out),
+                 "--quiet"])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seed"] == 4 and summary["steps"] == 25 and summary["scenario"] == "small"
+    assert len(summary["digest"]) == 64
+    assert summary["parameters"]["n_teams"] == 8
+    assert summary["package_version"]
+    assert summary["results"]["trades"] > 0
+    for name in ["trades", "predictions", "budgets", "news", "model", "teams"]:
+        assert len(pd.read_parquet(out / f"{name}.parquet")) > 0
+    png = (out / "report.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 50_000
+
+
+def test_config_file_and_set_overrides(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('scenario = "small"\nseed = 8\nn_teams = 6\n[params]\nsteps = 10\n')
+    out = tmp_path / "o"
+    assert main(["run", "--config", str(cfg), "--set", "n_teams=5", "--out", str(out),
+                 "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["parameters"]["n_teams"] == 5 and summary["seed"] == 8
+    assert summary["steps"] == 10
+
+
+def test_parse_set_reads_toml_values_and_bare_words():
+    assert parse_set(["n_teams=5", "horizons=[5, 10]", "network=erdos_renyi", "x=0.5"]) == {
+        "n_teams": 5, "horizons": [5, 10], "network": "erdos_renyi", "x": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--set", "n_teams=-2"], "n_teams"),
+        (["--set", "unknown_knob=1"], "unknown_knob"),
+        (["--set", "diffusion_prob=2"], "diffusion_prob"),
+        (["--set", "demand_transition=[[0.9,0.2,0],[0,1,0],[0,0,1]]"], "demand_transition"),
+        (["--set", "network=ring"], "network"),
+        (["--set", "mechanism=barter"], "mechanism"),
+        (["--set", "oops"], "key=value"),
+        (["--steps", "0"], "--steps"),
+        (["--scenario", "nope"], "scenario"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path, args, needle):
+    res = run_cli("run", *args, "--out", str(tmp_path / "x"), "--quiet")
+    assert res.returncode == 2
+    assert needle in res.stderr
+    assert "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_malformed_config_file(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("n_teams = = 3\n")
+    res = run_cli("run", "--config", str(cfg), "--quiet")
+    assert res.returncode == 2 and "not valid TOML" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_scenarios_lists_one_line_each():
+    res = run_cli("scenarios")
+    assert res.returncode == 0
+    lines = res.stdout.strip().splitlines()
+    assert lines[0].startswith("default") and any(line.startswith("large") for line in lines)
