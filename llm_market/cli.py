@@ -103,7 +103,23 @@ def _build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("scenarios", help="list the scenario presets")
     sub.add_parser("params", help="list every parameter with its default")
+    for module in _command_modules():
+        for name, (text, configure, _) in module.COMMANDS.items():
+            configure(sub.add_parser(name, help=text))
     return parser
+
+
+# Modules that add subcommands. Each has ``COMMANDS = {name: (help, configure, run)}`` where
+# ``configure(parser)`` adds the arguments and ``run(args) -> int`` runs the command; a mistake in
+# the user's input raises ``UsageError``. They import heavy libraries inside ``run`` only, so that
+# building the parser stays fast.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def _command_modules() -> list[Any]:
+    from importlib import import_module
+
+    return [import_module(name) for name in COMMAND_MODULES]
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -190,7 +206,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "scenarios":
             return _scenarios()
-        return _params()
+        if args.command == "params":
+            return _params()
+        for module in _command_modules():
+            if args.command in module.COMMANDS:
+                return module.COMMANDS[args.command][2](args)
+        raise UsageError(f"unknown command {args.command}")
     except (UsageError, ParameterError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
