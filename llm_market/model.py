@@ -14,7 +14,6 @@ See ``docs/model.md`` for the choices behind each part.
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 import mesa
@@ -26,7 +25,7 @@ from . import __version__
 from .agents import Principal, Team
 from .analysis.logs import ColumnLog, digest
 from .budgets.ledger import Ledger
-from .budgets.pivot import gini, hhi
+from .budgets.pivot import RollingSum, gini, hhi
 from .budgets.validation import affordable_research, fines, overspend
 from .information.beliefs import Beliefs
 from .information.indices import IndexProcess
@@ -37,6 +36,8 @@ from .market.demand import ClientPopulation, DemandRegime
 from .market.efficiency import allocative_efficiency, competitive_equilibrium
 from .market.goods import marginal_costs
 from .market.mechanisms import OrderFlow, make_mechanism
+from .market.prediction_market import PredictionMarkets
+from .market.zero_intelligence import ZIQuotes
 from .params import Params, make_params
 from .policies.base import MarketView, Profile, Questions
 from .policies.heuristic import HeuristicPolicy
@@ -82,7 +83,7 @@ class MarketModel(mesa.Model):
         self.money_error = 0.0
         self.overbudget_count = 0
 
-        self.questions.open_questions(self.day, self.indices.level)
+        self._open_questions(self.day)
         for principal in self.principals:
             principal.fund()
         self.budget_hhi = hhi([t.monthly_allocation for t in self.teams])
@@ -106,19 +107,28 @@ class MarketModel(mesa.Model):
         )
         self.realised_vol = np.full(p.n_indices, self.indices.step_sd)
         self.beliefs = Beliefs(p.n_teams, p.n_indices, self.horizon)
-        # Columns: the teams, then the crowd (mean forecast of the active teams).
-        self.questions = QuestionBook(
-            p.n_teams + 1, p.horizons, p.question_interval, p.question_threshold
-        )
+        # Forecaster columns: the teams, the crowd (mean forecast of the active teams) and, when it
+        # runs, the prediction market's price of "yes".
+        self.crowd_col = p.n_teams
+        self.market_col = p.n_teams + 1 if p.prediction_market else None
         names = [f"team_{i}" for i in range(p.n_teams)] + ["crowd"]
+        names += ["market"] if p.prediction_market else []
+        self.questions = QuestionBook(
+            len(names), p.horizons, p.question_interval, p.question_threshold
+        )
         self.scores = ScoreBoard(names, p.pivot_window)
+        self.prediction_markets = (
+            PredictionMarkets(p.n_teams, p.pm_funding, p.pm_stake) if p.prediction_market else None
+        )
         self.team_brier = np.full(p.n_teams, np.nan)
         self.team_skill = np.full(p.n_teams, np.nan)
         self.crowd_brier = np.nan
+        self.market_brier = np.nan
 
     def _build_market(self) -> None:
         p = self.params
-        self.mechanism = make_mechanism(p.mechanism, p.n_indices)
+        options = {"rounds": p.cda_rounds} if p.mechanism == "cda" else {}
+        self.mechanism = make_mechanism(p.mechanism, p.n_indices, **options)
         self.demand = DemandRegime(
             self.streams["demand"], p.demand_states, p.demand_levels, p.transition_matrix()
         )
@@ -152,6 +162,11 @@ class MarketModel(mesa.Model):
             adj = nx.to_scipy_sparse_array(self.graph, nodelist=range(p.n_teams), format="csr")
             self.adjacency = adj.astype(float)
             self.degree = np.asarray(adj.sum(axis=1)).ravel()
+            # Clients are not on the graph; each has a home team and, where trade is bilateral,
+            # deals only with it and its neighbours.
+            self.client_home = self.streams["client_homes"].integers(0, p.n_teams, p.n_clients)
+            if hasattr(self.mechanism, "allowed"):
+                self.mechanism.allowed = self.trade_allowed
 
     def _build_agents(self) -> None:
         p = self.params
@@ -180,9 +195,10 @@ class MarketModel(mesa.Model):
         self.budget = np.zeros(n)
         self.cash = np.full(n, p.initial_team_cash)
         self.active = np.ones(n, dtype=bool)
-        self.team_profit = np.zeros(n)
-        self._profit_days: deque[np.ndarray] = deque()
+        self.profit_window = RollingSum(n, p.pivot_window)
+        self.msr_window = RollingSum(n, p.pivot_window)
         self._trading_profit = np.zeros(n)
+        self._acting: list[int] = []
         self._overspend_seen = np.zeros(n)
         self.news = NewsProcess(
             self.streams["news"],
@@ -259,6 +275,7 @@ class MarketModel(mesa.Model):
             "demand_regime": lambda m: m.demand.state,
             "demand_level": lambda m: m.demand.level,
             "crowd_brier": lambda m: m.crowd_brier,
+            "market_brier": lambda m: m.market_brier,
             "mean_team_brier": lambda m: m.mean_team_brier,
             "mean_team_skill": lambda m: m.mean_team_skill,
             "budget_hhi": "budget_hhi",
@@ -313,6 +330,7 @@ class MarketModel(mesa.Model):
         actions = self.policy.decide_all([t.observe() for t in acting])
         for team, action in zip(acting, actions, strict=True):
             team.apply(action)
+        self._acting = [t.idx for t in acting]
         self._record_forecasts()
 
     def run_market_dynamics(self) -> None:
@@ -324,8 +342,8 @@ class MarketModel(mesa.Model):
         for k in range(self.n_goods):
             flow = self._order_flow(k)
             trades = self.mechanism.clear(k, flow, rng)
-            value, cost = flow.bid_value[trades.bid], flow.ask_cost[trades.ask]
             seller, price = flow.ask_team[trades.ask], trades.price
+            value, cost = flow.bid_value[trades.bid], sale_costs(seller, self.marginal_cost)
             trading_profit += self._settle(seller, price, cost)
             sold[:, k] = np.bincount(seller, minlength=self.n_teams)
             eq = competitive_equilibrium(flow.bid_value, flow.ask_cost)
@@ -354,6 +372,7 @@ class MarketModel(mesa.Model):
             team.units_sold = sold[team.idx]
         self.day_surplus = totals
         self._trading_profit = trading_profit
+        self._trade_predictions()
         self.demand.step()
 
     def run_information_dynamics(self) -> None:
@@ -365,7 +384,7 @@ class MarketModel(mesa.Model):
         )
         day = self.indices.day
         self._score(self.questions.resolve(day, self.indices.level))
-        self.questions.open_questions(day, self.indices.level)
+        self._open_questions(day)
         self._deliver_news(day)
         self._buy_research()
 
@@ -410,14 +429,19 @@ class MarketModel(mesa.Model):
     def _record_forecasts(self) -> None:
         """Store today's forecasts of every team and the crowd in the question book."""
         q = len(self.questions)
-        f = np.full((q, self.n_teams + 1), 0.5)
+        f = np.full((q, self.questions.n_forecasters), 0.5)
         for team in self.teams:
             if team.active and team.action is not None:
                 f[:, team.idx] = team.action.forecasts
-        f[:, -1] = f[:, :-1][:, self.active].mean(axis=1) if q else 0.5
+        teams = f[:, : self.n_teams]
+        f[:, self.crowd_col] = teams[:, self.active].mean(axis=1) if q else 0.5
+        if self.market_col is not None:
+            # The market's forecast for the day is its price when the teams decide.
+            f[:, self.market_col] = self.prediction_markets.prices(self.questions.qid)
         self.questions.record(f)
 
     def _order_flow(self, k: int) -> OrderFlow:
+        p = self.params
         units = self.marginal_cost.size
         asks = [t.action.ask_prices[k] for t in self.teams if t.active]
         teams = np.repeat([t.idx for t in self.teams if t.active], units)
@@ -427,15 +451,45 @@ class MarketModel(mesa.Model):
         prices = np.round(prices, 2)
         costs = np.tile(self.marginal_cost, len(asks))
         bids = self.clients.bids(self.demand.level * self.info_value[k])
+        if p.zi_traders != "off":
+            return self._zi_flow(teams[offered], costs[offered], bids)
         return OrderFlow(
             ask_team=teams[offered],
             ask_price=prices[offered],
             ask_cost=costs[offered],
             bid_client=bids.client,
-            bid_price=np.maximum(np.round(bids.price, 2), 0.01),
+            # Floor to the cent so that rounding never lifts a bid above the client's value.
+            bid_price=np.maximum(np.floor(bids.price * 100) / 100, 0.01),
             bid_value=bids.value,
             bid_market=bids.market,
         )
+
+    def _zi_flow(self, teams: np.ndarray, costs: np.ndarray, bids) -> OrderFlow:
+        """The classroom's order flow: zero-intelligence quotes on induced values and costs."""
+        p = self.params
+        quotes = ZIQuotes(bids.value, costs, teams, p.zi_traders == "zi_c", p.zi_price_max)
+        ask_price, bid_price = quotes(
+            self.streams["zi"], np.arange(costs.size), np.arange(bids.value.size)
+        )
+        return OrderFlow(
+            ask_team=teams,
+            ask_price=ask_price,
+            ask_cost=costs,
+            bid_client=bids.client,
+            bid_price=bid_price,
+            bid_value=bids.value,
+            bid_market=np.zeros(bids.value.size, bool),
+            requote=quotes,
+        )
+
+    def trade_allowed(self, client: np.ndarray, team: np.ndarray) -> np.ndarray:
+        """Whether each (client, team) pair may trade bilaterally on the graph.
+
+        A pair may trade when the team is the client's home team or one of its neighbours.
+        """
+        home = self.client_home[client]
+        linked = np.asarray(self.adjacency[home, team]).ravel() > 0
+        return linked | (home == team)
 
     def _settle(self, seller: np.ndarray, price: np.ndarray, cost: np.ndarray) -> np.ndarray:
         """Clients pay the price (money enters), sellers pay the production cost (money leaves).
@@ -449,12 +503,42 @@ class MarketModel(mesa.Model):
         self.ledger.outflow("production", cost.sum())
         return profit
 
+    def _trade_predictions(self) -> None:
+        """Teams bet their forecasts in the prediction markets, in the day's acting order."""
+        if self.prediction_markets is None:
+            return
+        forecasts = np.array([self.teams[i].action.forecasts for i in self._acting])
+        paid = self.prediction_markets.trade(
+            self.questions.qid, self._acting, forecasts.reshape(len(self._acting), -1), self.cash
+        )
+        self.cash -= paid
+        self.ledger.outflow("prediction_market_stakes", paid.sum())
+
+    def _open_questions(self, day: int) -> None:
+        before = self.questions._next_qid
+        self.questions.open_questions(day, self.indices.level)
+        if self.prediction_markets is not None:
+            self.prediction_markets.open(self.questions.qid[self.questions.qid >= before])
+
+    def _settle_predictions(self, res) -> None:
+        """Pay the winning prediction-market shares and book each team's scoring-rule earnings."""
+        if self.prediction_markets is None:
+            return
+        payout, earnings = self.prediction_markets.resolve(res.qid, res.outcome)
+        self.cash += payout
+        self.ledger.inflow("prediction_market_payouts", payout.sum())
+        self.msr_window.add(earnings)
+
     def _score(self, res) -> None:
+        self._settle_predictions(res)
         self.scores.add_day(res)
         if len(res):
-            n_f = self.n_teams + 1
+            n_f = self.questions.n_forecasters
             forecaster = np.tile(np.arange(n_f), len(res))
-            forecaster[forecaster == self.n_teams] = -1  # the crowd
+            # Extra forecasters get negative ids: -1 the crowd, -2 the market.
+            forecaster[forecaster >= self.n_teams] = (
+                self.n_teams - 1 - forecaster[forecaster >= self.n_teams]
+            )
             self.prediction_log.append(
                 question=np.repeat(res.qid, n_f),
                 forecaster=forecaster,
@@ -470,8 +554,11 @@ class MarketModel(mesa.Model):
             )
         brier = self.scores.rolling_brier()
         skill = self.scores.rolling_skill()
-        self.team_brier, self.crowd_brier = brier[:-1], float(brier[-1])
-        self.team_skill = skill[:-1]
+        self.team_brier = brier[: self.n_teams]
+        self.team_skill = skill[: self.n_teams]
+        self.crowd_brier = float(brier[self.crowd_col])
+        if self.market_col is not None:
+            self.market_brier = float(brier[self.market_col])
 
     def _deliver_news(self, day: int) -> None:
         batch, log = self.news.draw(day, self.indices.buffer)
@@ -491,14 +578,7 @@ class MarketModel(mesa.Model):
             spend, self.indices.buffer, p.research_productivity, p.research_cost
         )
         self.beliefs.observe_all_days(team, values, precision)
-        self._book_profit(self._trading_profit - spend)
-
-    def _book_profit(self, day_profit: np.ndarray) -> None:
-        """Add the day's profit to each team's rolling window and drop the day that leaves it."""
-        self._profit_days.append(day_profit)
-        self.team_profit += day_profit
-        if len(self._profit_days) > self.params.pivot_window:
-            self.team_profit -= self._profit_days.popleft()
+        self.profit_window.add(self._trading_profit - spend)
 
     def _update_views(self) -> None:
         """Refresh what teams observe tomorrow: market view, questions, neighbours' forecasts."""
@@ -506,8 +586,8 @@ class MarketModel(mesa.Model):
         level = self.indices.level
         self.market_view = MarketView(
             day=self.day,
-            step_mean=self.indices.step_mean,
-            step_sd=self.indices.step_sd,
+            step_mean=np.broadcast_to(self.indices.step_mean, level.shape).copy(),
+            step_sd=np.broadcast_to(self.indices.step_sd, level.shape).copy(),
             ref_price=self.ref_price.copy(),
             marginal_cost=self.marginal_cost,
             steps_per_month=p.steps_per_month,
@@ -522,12 +602,14 @@ class MarketModel(mesa.Model):
         )
         last = q.last_forecasts()  # (Q, teams + 1), NaN for questions opened today
         if self.adjacency is not None:
-            team_last = np.nan_to_num(last[:, :-1].T, nan=0.0)
-            seen = np.isfinite(last[:, :-1].T).astype(float)
+            # Exited teams no longer forecast: their neighbours do not herd on them.
+            seen = (np.isfinite(last[:, : self.n_teams]) & self.active).T.astype(float)
+            team_last = np.where(seen > 0, last[:, : self.n_teams].T, 0.0)
             with np.errstate(invalid="ignore", divide="ignore"):
                 self.neighbour_forecasts = (self.adjacency @ team_last) / (self.adjacency @ seen)
         else:
-            self.neighbour_forecasts = np.broadcast_to(last[:, -1], (self.n_teams, len(q)))
+            crowd = last[:, self.n_teams]
+            self.neighbour_forecasts = np.broadcast_to(crowd, (self.n_teams, len(q)))
         quality = self.mean_team_skill
         quality = max(quality, 0.0) if np.isfinite(quality) else 0.0
         vol_ratio = (self.realised_vol / self.indices.step_sd) ** p.value_volatility_elasticity
@@ -539,13 +621,27 @@ class MarketModel(mesa.Model):
         """Each team's pivot metric over the window (higher is better)."""
         metric = self.params.pivot_metric
         skill = np.nan_to_num(self.team_skill, nan=0.0)
-        if metric == "brier_skill" or metric == "msr":
-            # Without a prediction market there are no scoring-rule earnings: use skill.
+        if metric == "brier_skill":
             return skill
         if metric == "profit":
-            return self.team_profit.copy()
-        ranks = np.argsort(np.argsort(skill)) + np.argsort(np.argsort(self.team_profit))
-        return ranks.astype(float)
+            return self.team_profit
+        if metric == "msr":
+            return self.team_msr
+        # "mix": the sum of the teams' ranks on each metric, so that no unit dominates.
+        parts = [skill, self.team_profit]
+        if self.prediction_markets is not None:
+            parts.append(self.team_msr)
+        return sum(np.argsort(np.argsort(x)) for x in parts).astype(float)
+
+    @property
+    def team_profit(self) -> np.ndarray:
+        """Each team's trading profit minus research spend over the pivot window."""
+        return self.profit_window.total.copy()
+
+    @property
+    def team_msr(self) -> np.ndarray:
+        """Each team's prediction-market earnings (payouts minus stakes) over the pivot window."""
+        return self.msr_window.total.copy()
 
     def transfer_to_principal(self, team: Team, amount: float, kind: str, from_cash: bool) -> None:
         """Move money from a team (its cash or its budget) to its principal and log it."""
@@ -623,6 +719,9 @@ class MarketModel(mesa.Model):
         """Headline results of the run so far, JSON-serialisable."""
         df = self.datacollector.get_model_vars_dataframe()
         skill = self.scores.skill()
+        brier = self.scores.mean_brier()
+        team_brier, team_skill = brier[: self.n_teams], skill[: self.n_teams]
+        market = self.market_col
         trades = self.trade_log.rows
         return {
             "package_version": __version__,
@@ -635,10 +734,15 @@ class MarketModel(mesa.Model):
                 "mean_efficiency": _finite(df["efficiency"].mean()),
                 "questions_resolved": int(self.scores.total_questions),
                 "base_rate": _finite(self.scores.base_rate),
-                "crowd_brier": _finite(self.scores.mean_brier()[-1]),
-                "mean_team_brier": _finite(np.nanmean(self.scores.mean_brier()[:-1])),
-                "crowd_skill": _finite(skill[-1]),
-                "best_team_skill": _finite(np.nanmax(skill[:-1]) if trades or len(skill) else None),
+                "crowd_brier": _finite(brier[self.crowd_col]),
+                "mean_team_brier": _finite(_nanmean(team_brier)),
+                "crowd_skill": _finite(skill[self.crowd_col]),
+                "mean_team_skill": _finite(_nanmean(team_skill)),
+                "best_team_skill": _finite(
+                    np.nanmax(team_skill) if np.isfinite(team_skill).any() else None
+                ),
+                "market_brier": _finite(brier[market]) if market is not None else None,
+                "market_skill": _finite(skill[market]) if market is not None else None,
                 "final_budget_hhi": _finite(self.budget_hhi),
                 "active_teams": int(self.active.sum()),
                 "overbudget_team_days": int(sum(t.overbudget_days for t in self.teams)),
@@ -669,6 +773,31 @@ def make_graph(params: Params, rng: np.random.Generator) -> nx.Graph | None:
         if n > 1
         else (nx.empty_graph(n))
     )
+
+
+def sale_costs(seller: np.ndarray, marginal_cost: np.ndarray) -> np.ndarray:
+    """Production cost of each sale, in execution order: a team's k-th sale costs the k-th MC.
+
+    Costs are convex in the quantity a team sells, ``c(q) = sum of the first q marginal costs``,
+    whichever of its asks happened to fill, so the cost booked follows the order of sales.
+    """
+    n = seller.size
+    if n == 0:
+        return np.zeros(0)
+    order = np.argsort(seller, kind="stable")
+    grouped = seller[order]
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+    counts = np.diff(np.r_[starts, n])
+    rank = np.arange(n) - np.repeat(starts, counts)
+    cost = np.empty(n)
+    cost[order] = marginal_cost[rank]
+    return cost
+
+
+def _nanmean(x: np.ndarray) -> float:
+    """Mean of the finite entries, NaN when there are none (without NumPy's warning)."""
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else float("nan")
 
 
 def _finite(x) -> float | None:

@@ -25,7 +25,7 @@ from pydantic import (
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 NETWORKS = ("none", "erdos_renyi", "watts_strogatz", "barabasi_albert")
-MECHANISMS = ("cda",)
+MECHANISMS = ("cda", "call", "bilateral", "posted")
 PIVOT_METRICS = ("brier_skill", "profit", "msr", "mix")
 
 
@@ -93,12 +93,22 @@ class Params(BaseModel):
     bid_shading: Probability = Field(0.4, description="bids uniform on [(1-s) v, v]")
     value_volatility_elasticity: float = Field(1.0, ge=0.0, le=10.0, description="WTP ~ vol^e")
     value_quality_weight: float = Field(1.0, ge=0.0, le=10.0, description="WTP ~ 1 + w * skill")
+    zi_traders: Literal["off", "zi_c", "zi_u"] = Field(
+        "off", description="zero-intelligence quotes (Gode-Sunder): off | zi_c | zi_u"
+    )
+    zi_price_max: float = Field(10.0, gt=0.0, description="top of the ZI price range")
+    cda_rounds: int = Field(1, ge=1, le=1000, description="ZI quoting rounds per day in the CDA")
     demand_states: tuple[str, ...] = Field(("low", "normal", "high"), min_length=1)
     demand_levels: tuple[float, ...] = Field((0.6, 1.0, 1.5), min_length=1)
     demand_persistence: Probability = Field(0.95, description="chance the regime stays put")
     demand_transition: tuple[tuple[float, ...], ...] | None = Field(
         None, description="regime transition matrix (rows sum to 1); default from persistence"
     )
+
+    # Prediction market
+    prediction_market: bool = Field(False, description="run an LMSR market per open question")
+    pm_funding: float = Field(10.0, gt=0.0, description="each LMSR maker's subsidy (b = f / ln 2)")
+    pm_stake: float = Field(1.0, ge=0.0, description="most a team bets per question per day")
 
     # Budgets and principals
     principal_capital: float = Field(2000.0, ge=0.0, description="starting capital per principal")
@@ -173,6 +183,10 @@ class Params(BaseModel):
                 f"index_correlation: must be >= {-1.0 / (self.n_indices - 1):.3g} "
                 f"for {self.n_indices} indices (else the matrix is not positive definite)"
             )
+        if self.pivot_metric == "msr" and not self.prediction_market:
+            raise ValueError(
+                "pivot_metric: 'msr' (market-scoring earnings) needs prediction_market=true"
+            )
         if isinstance(self.network, nx.Graph) and self.network.number_of_nodes() != self.n_teams:
             raise ValueError("network: the graph must have exactly n_teams nodes")
         return self
@@ -220,6 +234,30 @@ SCENARIOS: dict[str, tuple[str, dict[str, Any]]] = {
     "strict_budgets": (
         "budgets enforced by clipping, fast pivot, defunded teams exit",
         {"overbudget": "clip", "pivot_factor": 0.6, "floor_rule": "exit", "budget_floor": 0.03},
+    ),
+    "classroom": (
+        "Gode-Sunder: induced values and costs, zero-intelligence traders, one good, CDA",
+        {
+            "n_teams": 6,
+            "n_principals": 1,
+            "n_indices": 1,
+            "n_clients": 24,
+            "units_per_team": 4,
+            "cost_linear": 1.0,
+            "cost_quadratic": 0.5,
+            "client_base_value": 5.0,
+            "client_value_sd": 0.5,
+            "client_participation": 1.0,
+            "market_order_share": 0.0,
+            "demand_states": ("normal",),
+            "demand_levels": (1.0,),
+            "value_volatility_elasticity": 0.0,
+            "value_quality_weight": 0.0,
+            "zi_traders": "zi_c",
+            "zi_price_max": 10.0,
+            "cda_rounds": 50,
+            "steps": 20,
+        },
     ),
     "large": (
         "benchmark size: 1,000 teams, 50 principals, 10,000 clients on a scale-free graph",

@@ -10,6 +10,8 @@ under ``"exit"`` a team that falls below it is defunded for good and its share g
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 from scipy.stats import rankdata
 
@@ -72,3 +74,25 @@ def gini(values: np.ndarray) -> float:
     if n == 0 or total <= 0:
         return float("nan")
     return float((2 * np.arange(1, n + 1) - n - 1) @ x / (n * total))
+
+
+class RollingSum:
+    """Per-team sums over the last ``window`` days (the pivot's performance window).
+
+    Args:
+        n: Number of teams.
+        window: Days kept.
+    """
+
+    def __init__(self, n: int, window: int):
+        self.window = window
+        self.total = np.zeros(n)
+        self._days: deque[np.ndarray] = deque()
+
+    def add(self, day: np.ndarray) -> None:
+        """Add one day's amounts and drop the day that leaves the window."""
+        day = np.asarray(day, dtype=float)
+        self._days.append(day)
+        self.total = self.total + day
+        if len(self._days) > self.window:
+            self.total = self.total - self._days.popleft()

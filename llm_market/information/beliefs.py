@@ -86,8 +86,8 @@ def event_probability(
     index: np.ndarray,
     days_left: np.ndarray,
     log_moneyness: np.ndarray,
-    step_mean: float,
-    step_sd: float,
+    step_mean: float | np.ndarray,
+    step_sd: float | np.ndarray,
 ) -> np.ndarray:
     """Bayesian probability of each question's event under each team's beliefs.
 
@@ -97,12 +97,19 @@ def event_probability(
         index: Index of each question, shape (Q,).
         days_left: Days until each question resolves (>= 1), shape (Q,).
         log_moneyness: ``log(strike / current level)`` of each question, shape (Q,).
-        step_mean: Daily drift of the log price.
-        step_sd: Daily volatility of the log price.
+        step_mean: Daily drift of the log price (a scalar, or one per index).
+        step_sd: Daily volatility of the log price (a scalar, or one per index, for example the
+            current conditional volatility of a GARCH index).
 
     Returns:
         Probabilities, shape (teams, Q).
     """
+    step_mean = np.asarray(step_mean, dtype=float)
+    step_sd = np.asarray(step_sd, dtype=float)
+    if step_mean.ndim:
+        step_mean = step_mean[index]
+    if step_sd.ndim:
+        step_sd = step_sd[index]
     cum_mean = np.cumsum(mean, axis=2)
     cum_var = np.cumsum(1.0 / prec, axis=2)
     m = days_left * step_mean + step_sd * cum_mean[:, index, days_left - 1]

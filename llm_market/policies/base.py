@@ -57,8 +57,8 @@ class MarketView:
 
     Attributes:
         day: Today's day number.
-        step_mean: Daily drift of the indices' log price (public knowledge).
-        step_sd: Daily volatility of the indices' log price.
+        step_mean: Daily drift of each index's log price (public knowledge), shape (K,).
+        step_sd: Daily volatility of each index's log price, shape (K,).
         ref_price: Last closing price of each good.
         marginal_cost: Marginal cost of each report a team can offer per good, shape (U,).
         steps_per_month: Trading days per month.
@@ -67,8 +67,8 @@ class MarketView:
     """
 
     day: int
-    step_mean: float
-    step_sd: float
+    step_mean: np.ndarray
+    step_sd: np.ndarray
     ref_price: np.ndarray
     marginal_cost: np.ndarray
     steps_per_month: int

@@ -1,0 +1,76 @@
+"""Gode and Sunder (1993) in the classroom scenario, and every mechanism inside the model."""
+
+import numpy as np
+import pytest
+
+from llm_market import MarketModel
+from llm_market.market.zero_intelligence import zi_asks, zi_bids
+from llm_market.params import MECHANISMS
+
+SEEDS = range(20)
+
+
+def classroom_efficiency(zi: str) -> float:
+    effs = []
+    for seed in SEEDS:
+        m = MarketModel(scenario="classroom", seed=seed, zi_traders=zi)
+        for _ in range(5):
+            m.step()
+        effs.append(m.datacollector.get_model_vars_dataframe()["efficiency"].iloc[1:].mean())
+    return float(np.mean(effs))
+
+
+def test_zi_c_traders_reach_near_full_efficiency_and_zi_u_do_not():
+    zi_c = classroom_efficiency("zi_c")
+    zi_u = classroom_efficiency("zi_u")
+    assert zi_c >= 0.97
+    assert zi_u < zi_c - 0.05
+
+
+def test_zi_quotes_respect_the_budget_constraint():
+    rng = np.random.default_rng(0)
+    values = rng.uniform(1, 9, 10_000)
+    costs = rng.uniform(1, 9, 10_000)
+    assert np.all(zi_bids(rng, values, True, 10.0) <= values)
+    assert np.all(zi_asks(rng, costs, True, 10.0) >= costs)
+    # Unconstrained traders ignore their values and costs.
+    assert np.any(zi_bids(rng, values, False, 10.0) > values)
+    assert np.any(zi_asks(rng, costs, False, 10.0) < costs)
+
+
+def test_zi_c_never_trades_at_a_loss():
+    m = MarketModel(scenario="classroom", seed=1)
+    for _ in range(5):
+        m.step()
+    t = m.trade_log.to_frame()
+    assert (t.price <= t.value + 1e-9).all() and (t.price >= t.cost - 1e-9).all()
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_every_mechanism_runs_in_the_model_and_conserves_money(mechanism):
+    m = MarketModel(scenario="small", seed=2, mechanism=mechanism, network="erdos_renyi")
+    for _ in range(25):
+        m.step()
+        assert abs(m.money_error) < 1e-6
+    df = m.datacollector.get_model_vars_dataframe()
+    assert df["volume_0"].sum() > 0
+    eff = df["efficiency"].dropna()
+    assert ((eff > 0) & (eff <= 1 + 1e-9)).all()
+    t = m.trade_log.to_frame()
+    assert (t.price <= t.value + 1e-9).all()
+
+
+def test_bilateral_trade_on_a_graph_stays_between_neighbours():
+    m = MarketModel(scenario="small", seed=3, mechanism="bilateral", network="watts_strogatz")
+    for _ in range(10):
+        m.step()
+    t = m.trade_log.to_frame()
+    assert len(t) > 0
+    assert m.trade_allowed(t.buyer.to_numpy(), t.seller.to_numpy()).all()
+
+
+def test_costs_follow_the_order_of_sales():
+    from llm_market.model import sale_costs
+
+    mc = np.array([1.0, 2.0, 3.0])
+    assert sale_costs(np.array([4, 2, 4, 4, 2]), mc).tolist() == [1.0, 1.0, 2.0, 3.0, 2.0]

@@ -1,0 +1,60 @@
+import math
+
+import numpy as np
+import pytest
+
+from llm_market import MarketModel, ParameterError
+from llm_market.market.prediction_market import NO, YES, PredictionMarkets
+
+
+def test_bets_move_the_price_toward_the_forecast_within_the_stake():
+    pm = PredictionMarkets(n_teams=2, funding=5.0, stake=1.0)
+    pm.open(np.array([7]))
+    cash = np.array([10.0, 0.3])
+    paid = pm.trade(np.array([7]), [0, 1], np.array([[0.8], [0.9]]), cash)
+    assert paid[0] == pytest.approx(1.0) or pm.prices(np.array([7]))[0] == pytest.approx(0.8)
+    assert paid[0] <= 1.0 + 1e-9 and paid[1] <= 0.3 + 1e-9
+    assert 0.5 < pm.prices(np.array([7]))[0] <= 0.9 + 1e-9
+
+
+def test_resolution_pays_winning_shares_and_books_earnings():
+    pm = PredictionMarkets(n_teams=2, funding=5.0, stake=2.0)
+    pm.open(np.array([1]))
+    paid = pm.trade(np.array([1]), [0, 1], np.array([[0.9], [0.1]]), np.array([5.0, 5.0]))
+    market = pm.markets[1]
+    yes_shares = market.positions[0][YES]
+    payout, earnings = pm.resolve(np.array([1]), np.array([1]))
+    assert payout[0] == pytest.approx(yes_shares, abs=1e-8) and payout[1] == 0.0
+    assert earnings == pytest.approx(payout - paid)
+    # The maker never loses more than its funding.
+    assert payout.sum() - paid.sum() <= 5.0 + 1e-9
+    assert 1 not in pm.markets and market.positions[1][NO] > 0
+
+
+def test_model_with_prediction_market_conserves_money_and_scores_the_market():
+    m = MarketModel(
+        scenario="small", seed=3, prediction_market=True, pivot_metric="msr", steps_per_month=10
+    )
+    for _ in range(40):
+        m.step()
+        assert abs(m.money_error) < 1e-6
+    r = m.summary()["results"]
+    assert r["market_brier"] is not None and 0 <= r["market_brier"] <= 1
+    assert m.ledger.outflows["prediction_market_stakes"] > 0
+    assert m.ledger.inflows["prediction_market_payouts"] > 0
+    preds = m.prediction_log.to_frame()
+    assert (preds.forecaster == -2).sum() == preds.question.nunique()
+    # Market-scoring earnings are what the pivot ranks on.
+    assert np.array_equal(m.performance(), m.team_msr)
+    # The sponsor's total loss is bounded by the funding of the markets that resolved.
+    loss = (
+        m.ledger.inflows["prediction_market_payouts"]
+        - m.ledger.outflows["prediction_market_stakes"]
+    )
+    assert loss <= m.scores.total_questions * m.params.pm_funding + 1e-6
+    assert math.isfinite(m.market_brier)
+
+
+def test_msr_metric_needs_the_prediction_market():
+    with pytest.raises(ParameterError, match="prediction_market"):
+        MarketModel(pivot_metric="msr")
