@@ -183,6 +183,10 @@ class Params(BaseModel):
                 f"index_correlation: must be >= {-1.0 / (self.n_indices - 1):.3g} "
                 f"for {self.n_indices} indices (else the matrix is not positive definite)"
             )
+        if self.zi_traders != "off" and self.mechanism != "cda":
+            raise ValueError(
+                "zi_traders: zero-intelligence quoting runs in the CDA only (mechanism='cda')"
+            )
         if self.pivot_metric == "msr" and not self.prediction_market:
             raise ValueError(
                 "pivot_metric: 'msr' (market-scoring earnings) needs prediction_market=true"

@@ -74,3 +74,21 @@ def test_costs_follow_the_order_of_sales():
 
     mc = np.array([1.0, 2.0, 3.0])
     assert sale_costs(np.array([4, 2, 4, 4, 2]), mc).tolist() == [1.0, 1.0, 2.0, 3.0, 2.0]
+
+
+def test_compare_tabulates_every_mechanism_on_the_same_draws():
+    from llm_market.analysis.mechanisms import compare_mechanisms, markdown_table
+
+    table = compare_mechanisms(scenario="small", seed=1, steps=15)
+    assert list(table.index) == list(MECHANISMS)
+    assert (table.efficiency <= 1 + 1e-9).all() and (table.efficiency > 0).all()
+    # Values and costs do not depend on the institution, so neither does the benchmark price.
+    assert table.mean_ce_price.nunique() == 1
+    assert markdown_table(table).count("\n") == len(MECHANISMS) + 1
+
+
+def test_zi_traders_need_the_cda():
+    from llm_market import ParameterError
+
+    with pytest.raises(ParameterError, match="zi_traders"):
+        MarketModel(scenario="classroom", mechanism="posted")
