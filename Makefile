@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench app lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ run: $(STAMP)  ## the default scenario, one year, report in runs/default/
 test: $(STAMP)  ## lint, then the test suite
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+app: $(STAMP)  ## the browser app on http://localhost:8765 (no network needed; Ctrl-C stops it)
+	SOLARA_TELEMETRY_MIXPANEL_ENABLE=False $(BIN)/solara run app.py
 
 bench: $(STAMP)  ## speed numbers (printed, never asserted)
 	$(BIN)/python benchmarks/bench_model.py

@@ -1,0 +1,97 @@
+"""Speed of the browser app: one step plus the redraw of what the page shows, per tab.
+
+The page is rendered without a browser (``solara.render``), exactly as the server renders it;
+each sample is one click on Mesa's Step button, which steps the model once and redraws the
+visible components (the headline numbers, the step counter and the open tab's chart, encoded as
+PNG). What the browser then does with the PNG (a websocket message, an image decode) is not
+included. The default scenario is run to ``--warm`` days first, so the charts hold a realistic
+history. Times are printed, never asserted: the machine is shared, so the load average is
+printed too, and the minimum shows what the code costs when the machine is quiet.
+
+    .venv/bin/python benchmarks/bench_app.py [--steps 30] [--warm 126]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TARGET_MS = 150.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=30, help="timed steps per tab")
+    parser.add_argument("--warm", type=int, default=126, help="days simulated before timing")
+    args = parser.parse_args()
+
+    # Mesa's own ComponentsView trips a solara hook check at import; it is not ours to fix.
+    warnings.filterwarnings("ignore", message=".*found despite early return.*")
+    import ipyvuetify as v
+    import solara
+
+    import app
+    from llm_market import MarketModel
+
+    box, rc = solara.render(solara.AppLayout(children=[app.Page()]), handle_error=False)
+    step = rc.find(v.Btn, children=["Step"]).widget
+    tabs = rc.find(v.Tabs).widget
+    names = [t.children[0] for t in rc.find(v.Tab).widgets]
+    # Warm up through the page's own "steps per redraw" control: one click, --warm days.
+    interval = rc.find(v.Slider, label="Render Interval (steps)").widget
+    interval.v_model = args.warm
+    step.click()
+    interval.v_model = 1
+
+    plain = MarketModel()
+    for _ in range(args.warm):
+        plain.step()
+    t = [_timed(plain.step) for _ in range(args.steps)]
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"model step alone (default scenario, day {args.warm}+): median {_ms(t)}")
+    print(f"{'tab':<22} {'median':>8} {'p90':>8} {'min':>8} {'first':>8}   (ms per step + redraw)")
+    results = {}
+    for i, name in enumerate(names):
+        tabs.v_model = i
+        first = _timed(step.click)  # a new chart: built and its background drawn
+        times = [_timed(step.click) for _ in range(args.steps)]
+        results[name] = times
+        print(
+            f"{name:<22} {_ms([statistics.median(times)]):>8} "
+            f"{_ms([_quantile(times, 0.9)]):>8} {_ms([min(times)]):>8} {_ms([first]):>8}"
+        )
+    default = results[names[0]]
+    verdict = "within" if statistics.median(default) * 1e3 <= TARGET_MS else "OVER"
+    print(
+        f"default view ({names[0]}): median {_ms(default)} per step + redraw, {verdict} the "
+        f"{TARGET_MS:.0f} ms target; slowest tab median "
+        f"{max(statistics.median(x) for x in results.values()) * 1e3:.0f} ms"
+    )
+    rc.close()
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def _quantile(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
+def _ms(xs: list[float]) -> str:
+    return f"{statistics.median(xs) * 1e3:.0f} ms"
+
+
+if __name__ == "__main__":
+    main()
