@@ -21,6 +21,18 @@ from .params import SCENARIOS, ParameterError, describe_parameters, make_params
 EXIT_USAGE = 2
 
 
+class _NeverRaised(Exception):
+    """Stands in for the language-model errors when the optional policy cannot be imported."""
+
+
+def _stopping_errors() -> tuple[type[Exception], ...]:
+    try:
+        from .policies.llm import EndpointError, ReplayMiss
+    except ImportError:
+        return (_NeverRaised,)
+    return (ReplayMiss, EndpointError)
+
+
 class UsageError(Exception):
     """A mistake in the command line or a config file; the message is shown as is."""
 
@@ -100,6 +112,14 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", default=None, help="TOML file of parameters")
     run.add_argument("--out", default=None, help="output directory (default runs/SCENARIO_seedS)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--policy",
+        choices=("heuristic", "llm"),
+        default=None,
+        help="who decides for the teams (llm: a share llm_share of them)",
+    )
+    run.add_argument("--llm-base-url", default=None, help="OpenAI-compatible endpoint URL")
+    run.add_argument("--llm-model", default=None, help="model name at the endpoint")
 
     sub.add_parser("scenarios", help="list the scenario presets")
     sub.add_parser("params", help="list every parameter with its default")
@@ -113,7 +133,9 @@ def _build_parser() -> argparse.ArgumentParser:
 # ``configure(parser)`` adds the arguments and ``run(args) -> int`` runs the command; a mistake in
 # the user's input raises ``UsageError``. They import heavy libraries inside ``run`` only, so that
 # building the parser stays fast.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "llm_market.analysis.mechanisms",
+)
 
 
 def _command_modules() -> list[Any]:
@@ -131,13 +153,30 @@ def _run(args: argparse.Namespace) -> int:
     settings.pop("seed", None)
     if args.steps is not None:
         settings["steps"] = args.steps
+    for flag, name in (
+        ("policy", "policy"),
+        ("llm_base_url", "llm_base_url"),
+        ("llm_model", "llm_model"),
+    ):
+        if getattr(args, flag) is not None:
+            settings[name] = getattr(args, flag)
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise UsageError(f"seed: must be an integer (got {seed!r})")
     if args.steps is not None and args.steps < 1:
         raise UsageError(f"--steps: must be >= 1 (got {args.steps})")
 
+    out = Path(args.out or f"runs/{scenario}_seed{seed}")
     # Validate before the slow imports so that a mistake is answered at once.
-    make_params(scenario, **settings)
+    params = make_params(scenario, **settings)
+    if (
+        params.policy == "llm"
+        and params.llm_cache_mode == "off"
+        and "llm_cache_mode" not in settings
+    ):
+        # Record every language-model reply by default, so that the run can be replayed.
+        settings["llm_cache_mode"] = "read-write"
+        settings["llm_cache_path"] = str(out / "llm_cache.sqlite")
+        out.mkdir(parents=True, exist_ok=True)
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -146,7 +185,6 @@ def _run(args: argparse.Namespace) -> int:
 
     model = MarketModel(scenario=scenario, seed=seed, **settings)
     steps = model.params.steps
-    out = Path(args.out or f"runs/{scenario}_seed{seed}")
     console = Console(stderr=True)
     extra: dict[str, Any] = {"interrupted": False}
     progress = Progress(
@@ -167,11 +205,21 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         # Keep what has been simulated: write it, marked as interrupted.
         extra["interrupted"] = True
-        console.print(f"interrupted after {model.steps} days; writing what was simulated")
+        console.print(f"interrupted after {model.day} days; writing what was simulated")
+    except _stopping_errors() as err:
+        # A replay miss or a refused endpoint: keep the days simulated, then report the cause.
+        extra["interrupted"] = True
+        extra["stopped_by"] = str(err)
+        write_run(model, out, extra)
+        raise UsageError(f"stopped after {model.day} days: {err}") from None
+    finally:
+        close = getattr(model.policy, "close", None)
+        if close is not None:
+            close()
     summary = write_run(model, out, extra)
     r = model.summary()["results"]
     console.print(
-        f"{model.steps} days, {r['trades']} trades, efficiency {r['mean_efficiency'] or 0:.3f}, "
+        f"{model.day} days, {r['trades']} trades, efficiency {r['mean_efficiency'] or 0:.3f}, "
         f"crowd Brier {r['crowd_brier'] or float('nan'):.4f}, budget HHI "
         f"{r['final_budget_hhi']:.3f}\nwrote {summary.parent}/ (summary.json, report.png, "
         f"Parquet logs)"

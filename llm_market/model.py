@@ -213,6 +213,16 @@ class MarketModel(mesa.Model):
             None if self.adjacency is None else (self.adjacency.indptr, self.adjacency.indices),
         )
         self.policy = HeuristicPolicy(self.streams["policy"], p.markup_step)
+        if p.policy == "llm":
+            from .policies.llm import build_policy, config_from_params
+
+            self.policy = build_policy(
+                self.policy,
+                n,
+                p.llm_share,
+                config_from_params(p, self.seed),
+                self.streams["llm_teams"],
+            )
         self.neighbour_forecasts = np.full((n, 0), np.nan)
 
     def _build_logs(self) -> None:
@@ -571,6 +581,7 @@ class MarketModel(mesa.Model):
         for team in self.teams:
             if team.active and team.action is not None:
                 wanted[team.idx] = max(team.action.research_spend, 0.0)
+        llm_cost = self._charge_llm_calls()
         spend = affordable_research(wanted, self.budget, p.overbudget)
         self.budget -= spend
         self.ledger.outflow("research", spend.sum())
@@ -578,7 +589,21 @@ class MarketModel(mesa.Model):
             spend, self.indices.buffer, p.research_productivity, p.research_cost
         )
         self.beliefs.observe_all_days(team, values, precision)
-        self.profit_window.add(self._trading_profit - spend)
+        self.profit_window.add(self._trading_profit - llm_cost - spend)
+
+    def _charge_llm_calls(self) -> np.ndarray:
+        """Charge today's language-model calls to each team's research budget.
+
+        The calls are made before research is bought, so their cost is paid first: under
+        ``overbudget="clip"`` research is cut to what is left, and like research the cost counts
+        against the team's profit and its budget checks.
+        """
+        if self.params.policy != "llm":
+            return np.zeros(self.n_teams)
+        llm_cost = np.array([self.policy.step_cost(i) for i in range(self.n_teams)])
+        self.budget -= llm_cost
+        self.ledger.outflow("llm", llm_cost.sum())
+        return llm_cost
 
     def _update_views(self) -> None:
         """Refresh what teams observe tomorrow: market view, questions, neighbours' forecasts."""
@@ -727,7 +752,7 @@ class MarketModel(mesa.Model):
             "package_version": __version__,
             "scenario": self.scenario,
             "seed": self.seed,
-            "steps": int(self.steps),
+            "steps": int(self.day),  # days completed (a failed step does not count)
             "digest": self.digest(),
             "results": {
                 "trades": int(trades),
@@ -750,6 +775,7 @@ class MarketModel(mesa.Model):
                 "money_in": {k: round(v, 6) for k, v in sorted(self.ledger.inflows.items())},
                 "money_out": {k: round(v, 6) for k, v in sorted(self.ledger.outflows.items())},
             },
+            **({"llm": self.policy.summary()} if self.params.policy == "llm" else {}),
         }
 
 

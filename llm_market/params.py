@@ -130,8 +130,31 @@ class Params(BaseModel):
     network_degree: int = Field(4, ge=1, description="mean degree of generated graphs")
     network_rewire: Probability = Field(0.1, description="Watts-Strogatz rewiring probability")
 
-    # Policies
-    policy: Literal["heuristic"] = "heuristic"
+    # Policies (the llm_* settings are those of llm_market.policies.llm.LLMConfig)
+    policy: Literal["heuristic", "llm"] = Field("heuristic", description="heuristic | llm")
+    llm_share: Probability = Field(1.0, description="share of teams the language model drives")
+    llm_base_url: str = Field("https://api.openai.com/v1", description="OpenAI-compatible URL")
+    llm_model: str = Field("gpt-4o-mini", description="model name at the endpoint")
+    llm_temperature: float = Field(0.0, ge=0.0, le=2.0, description="sampling temperature")
+    llm_seed: int | None = Field(None, description="sampling seed (default: the run's seed)")
+    llm_max_tokens: int = Field(512, ge=16, le=32_768, description="completion token limit")
+    llm_max_retries: int = Field(2, ge=0, le=10, description="re-prompts after a bad reply")
+    llm_concurrency: int = Field(4, ge=1, le=256, description="calls in flight at once")
+    llm_cache_mode: Literal["off", "read-write", "replay"] = Field(
+        "off", description="reply cache: off | read-write | replay"
+    )
+    llm_cache_path: str | None = Field(None, description="SQLite reply cache file")
+    llm_prompt_price_per_1k: float = Field(0.0, ge=0.0, description="money per 1k prompt tokens")
+    llm_completion_price_per_1k: float = Field(
+        0.0, ge=0.0, description="money per 1k completion tokens"
+    )
+    llm_call_cap: int | None = Field(None, ge=0, description="most calls in a run")
+    llm_timeout: float = Field(60.0, gt=0.0, description="seconds per HTTP request")
+    llm_http_retries: int = Field(2, ge=0, le=10, description="HTTP retries on transient errors")
+    llm_template: str = Field("v1", description="prompt template version")
+    llm_response_format: Literal["json_schema", "json_object_schema", "json_object", "none"] = (
+        Field("json_schema", description="how the reply's JSON shape is requested")
+    )
 
     @field_validator("horizons")
     @classmethod
@@ -187,6 +210,8 @@ class Params(BaseModel):
             raise ValueError(
                 "zi_traders: zero-intelligence quoting runs in the CDA only (mechanism='cda')"
             )
+        if self.llm_cache_mode != "off" and not self.llm_cache_path:
+            raise ValueError(f"llm_cache_path: needed with llm_cache_mode={self.llm_cache_mode!r}")
         if self.pivot_metric == "msr" and not self.prediction_market:
             raise ValueError(
                 "pivot_metric: 'msr' (market-scoring earnings) needs prediction_market=true"

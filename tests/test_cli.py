@@ -82,3 +82,35 @@ def test_scenarios_lists_one_line_each():
     assert res.returncode == 0
     lines = res.stdout.strip().splitlines()
     assert lines[0].startswith("default") and any(line.startswith("large") for line in lines)
+
+
+GOLDEN_ARGS = [
+    "--scenario", "small", "--seed", "3", "--policy", "llm",
+    "--llm-base-url", "http://127.0.0.1:9/v1", "--llm-model", "SmolLM2-135M-Instruct",
+    "--set", "llm_cache_mode=replay", "--set", "llm_cache_path=tests/data/smollm2_small.sqlite",
+    "--set", "llm_share=0.5", "--set", "llm_seed=3", "--set", "llm_max_retries=1",
+    "--set", "llm_max_tokens=320", "--set", "llm_prompt_price_per_1k=0.01",
+    "--set", "llm_completion_price_per_1k=0.03",
+    "--set", "llm_response_format=json_object_schema", "--quiet",
+]
+
+
+def test_cli_replays_the_recorded_real_model_run(tmp_path):
+    pytest.importorskip("openai")
+    golden = json.loads(open("tests/data/smollm2_small.json").read())
+    res = run_cli("run", *GOLDEN_ARGS, "--steps", "5", "--out", str(tmp_path / "r"))
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["digest"] == golden["digest"]
+    assert summary["llm"]["calls"] == summary["llm"]["cached_calls"] == 20
+    assert summary["results"]["money_out"]["llm"] == pytest.approx(golden["summary"]["cost"])
+
+
+def test_cli_replay_miss_stops_naming_team_and_day_and_keeps_the_days_run(tmp_path):
+    pytest.importorskip("openai")
+    res = run_cli("run", *GOLDEN_ARGS, "--steps", "7", "--out", str(tmp_path / "r"))
+    assert res.returncode == 2
+    assert "team" in res.stderr and "day 5" in res.stderr and "Traceback" not in res.stderr
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["interrupted"] and summary["steps"] == 5
+    assert len(pd.read_parquet(tmp_path / "r" / "trades.parquet")) > 0

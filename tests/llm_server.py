@@ -1,0 +1,211 @@
+"""A small OpenAI chat-completions server for tests, on 127.0.0.1 in a background thread.
+
+The real ``openai`` client talks to it over HTTP, so the tests exercise the request the package
+actually sends (``openai`` >= 3 goes through ``httpx2``, which mocking libraries such as respx do
+not intercept). A *responder* decides each reply; the server records every request body and
+header, and the order in which replies were sent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    """One scripted reply.
+
+    Attributes:
+        content: The assistant message (None: no content).
+        prompt_tokens: Usage to report (None: a quarter of the prompt's characters).
+        completion_tokens: Usage to report (None: a quarter of the content's characters).
+        status: HTTP status; anything but 200 sends an OpenAI-style error body.
+        finish_reason: The choice's finish reason.
+        usage: Whether to send a usage block at all.
+    """
+
+    content: str | None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    status: int = 200
+    finish_reason: str = "stop"
+    usage: bool = True
+
+
+Responder = Callable[[dict[str, Any]], "Reply | str"]
+
+
+def team_of(body: dict[str, Any]) -> int:
+    """The team a request is for (from the first user message)."""
+    m = re.search(r"You are research team (\d+)", body["messages"][1]["content"])
+    assert m, "no team in the first user message"
+    return int(m.group(1))
+
+
+def attempt_of(body: dict[str, Any]) -> int:
+    """1 for a first request, 2 after one refused reply, ..."""
+    return 1 + sum(1 for m in body["messages"] if m["role"] == "assistant")
+
+
+def schema_of(body: dict[str, Any]) -> dict[str, Any]:
+    """The JSON schema the request asks the reply to follow."""
+    return body["response_format"]["json_schema"]["schema"]
+
+
+def valid_reply(body: dict[str, Any], spend: float = 0.1, p: float = 0.5, price: float = 5.0):
+    """A reply that passes every check (for the default costs), built from the request's schema."""
+    props = schema_of(body)["properties"]
+    out: dict[str, Any] = {
+        "research_spend": spend,
+        "forecasts": dict.fromkeys(props["forecasts"]["properties"], p),
+    }
+    if "asks" in props:
+        out["asks"] = dict.fromkeys(props["asks"]["properties"], price)
+    return json.dumps(out)
+
+
+class FakeChatServer:
+    """An OpenAI-compatible ``/v1/chat/completions`` endpoint on an ephemeral loopback port.
+
+    Args:
+        responder: Called with each request body (from a server thread); returns a
+            :class:`Reply` or just the content.
+    """
+
+    def __init__(self, responder: Responder):
+        self.responder = responder
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.sent: list[int] = []  # request numbers, in the order their replies were sent
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self._send(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length))
+                if self.path.rstrip("/") != "/v1/chat/completions":
+                    self._send(404, {"error": {"message": "not found", "type": "not_found"}})
+                    return
+                with server._lock:
+                    number = len(server.requests)
+                    server.requests.append(body)
+                    server.headers.append(dict(self.headers))
+                reply = server.responder(body)
+                if isinstance(reply, str):
+                    reply = Reply(reply)
+                with server._lock:
+                    server.sent.append(number)
+                if reply.status != 200:
+                    err = {"message": reply.content or "error", "type": "server_error"}
+                    self._send(reply.status, {"error": err})
+                    return
+                prompt = "".join(m["content"] or "" for m in body["messages"])
+                payload: dict[str, Any] = {
+                    "id": f"chatcmpl-{number}",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": reply.content},
+                            "finish_reason": reply.finish_reason,
+                        }
+                    ],
+                }
+                if reply.usage:
+                    pt = reply.prompt_tokens
+                    ct = reply.completion_tokens
+                    pt = (len(prompt) + 3) // 4 if pt is None else pt
+                    ct = (len(reply.content or "") + 3) // 4 if ct is None else ct
+                    payload["usage"] = {
+                        "prompt_tokens": pt,
+                        "completion_tokens": ct,
+                        "total_tokens": pt + ct,
+                    }
+                self._send(200, payload)
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        """The base URL to give the client."""
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def __enter__(self) -> FakeChatServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join()
+
+
+# ---------------------------------------------------------------------- reference wiring
+
+
+def wired_model(
+    config: Any,
+    llm_share: float,
+    scenario: str = "small",
+    seed: int = 1,
+    client: Any = None,
+    **params: Any,
+) -> Any:
+    """A ``MarketModel`` with LLM teams, wired the way ``policy="llm"`` is to be wired.
+
+    Until ``model.py`` and ``params.py`` know ``policy="llm"`` this stands in for them: it swaps
+    the policy after construction (the ``llm_teams`` stream is independent of every other stream,
+    so the order does not matter) and charges each team's call costs to its research budget, to the
+    ledger (sink ``llm``) and to its profit just before research is bought, as ``_buy_research``
+    is to do.
+    """
+    import numpy as np
+
+    from llm_market import MarketModel
+    from llm_market.policies.llm import build_policy
+
+    class WiredModel(MarketModel):
+        def _buy_research(self) -> None:
+            llm_cost = np.array([self.policy.step_cost(i) for i in range(self.n_teams)])
+            # The calls are made: their cost is paid first, so research (under clip) is cut to
+            # what is left, and it counts against the team's profit like research does.
+            self.budget -= llm_cost
+            self.ledger.outflow("llm", llm_cost.sum())
+            self._trading_profit = self._trading_profit - llm_cost
+            super()._buy_research()
+
+    model = WiredModel(scenario=scenario, seed=seed, **params)
+    model.policy = build_policy(
+        model.policy, model.n_teams, llm_share, config, model.streams["llm_teams"], client
+    )
+    return model
