@@ -26,6 +26,8 @@ app: $(STAMP)  ## the browser app on http://localhost:8765 (no network needed; C
 bench: $(STAMP)  ## speed numbers (printed, never asserted)
 	$(BIN)/python benchmarks/bench_model.py
 	$(BIN)/python benchmarks/bench_orderbook.py
+	$(BIN)/python benchmarks/bench_app.py
+	$(BIN)/python benchmarks/bench_sweep.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache .hypothesis

@@ -134,6 +134,7 @@ def _build_parser() -> argparse.ArgumentParser:
 # the user's input raises ``UsageError``. They import heavy libraries inside ``run`` only, so that
 # building the parser stays fast.
 COMMAND_MODULES: tuple[str, ...] = (
+    "llm_market.analysis.sweeps",
     "llm_market.analysis.mechanisms",
 )
 
