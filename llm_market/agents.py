@@ -148,7 +148,9 @@ class Principal(Agent):
         old = np.array([t.share for t in teams])
         old = old / old.sum() if old.sum() > 0 else np.full(len(teams), 1.0 / len(teams))
         p = self.model.params
-        new, exits = pivot_shares(old, metric, p.pivot_factor, p.budget_floor, p.floor_rule)
+        new, exits = pivot_shares(
+            old, metric, p.pivot_factor, p.budget_floor, p.floor_rule, p.pivot_sharpness
+        )
         for team, share, gone in zip(teams, new, exits, strict=True):
             team.share = float(share)
             if gone:

@@ -119,6 +119,9 @@ class Params(BaseModel):
     overbudget_penalty: float = Field(0.5, ge=0.0, le=100.0, description="fine per unit overspent")
     pivot_factor: Probability = Field(0.3, description="phi: weight moved to the target shares")
     pivot_window: int = Field(63, ge=1, description="days of performance the pivot looks at")
+    pivot_sharpness: float = Field(
+        1.0, ge=0.0, le=10.0, description="target shares ~ rank^sharpness (0 equal, 1 linear)"
+    )
     pivot_metric: str = Field("brier_skill", description=" | ".join(PIVOT_METRICS))
     budget_floor: Probability = Field(0.02, description="smallest budget share kept")
     floor_rule: Literal["floor", "exit"] = "floor"

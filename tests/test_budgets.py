@@ -72,3 +72,14 @@ def test_ledger_books_sources_and_sinks():
     ledger.outflow("research", 10.0)
     assert ledger.discrepancy(120.0) == pytest.approx(0.0)
     assert ledger.discrepancy(119.0) == pytest.approx(-1.0)
+
+
+def test_pivot_sharpness_concentrates_the_target():
+    metric = np.array([0.1, 0.4, 0.2, 0.3])
+    flat = target_shares(metric, 0.0)
+    linear = target_shares(metric, 1.0)
+    sharp = target_shares(metric, 3.0)
+    assert flat == pytest.approx(np.full(4, 0.25))
+    assert linear == pytest.approx(target_shares(metric))
+    assert hhi(flat) < hhi(linear) < hhi(sharp)
+    assert np.argmax(sharp) == 1

@@ -1,9 +1,10 @@
 """The pivot: principals move funding toward the teams that perform.
 
 At each month end a principal ranks its active teams by a performance metric over a rolling window
-and sets target shares proportional to the rank (the worst team gets weight 1, the best ``n``;
-ties share their average rank). The new share is ``(1 - phi) * old + phi * target``, where ``phi``
-is the pivot factor: 0 never moves, 1 jumps to the target at once. Then the floor: under
+and sets target shares proportional to ``rank ** pivot_sharpness`` (the worst team has rank 1, the
+best ``n``; ties share their average rank; sharpness 1, the default, is proportional to the rank).
+The new share is ``(1 - phi) * old + phi * target``, where ``phi`` is the pivot factor: 0 never
+moves, 1 jumps to the target at once. Then the floor: under
 ``floor_rule="floor"`` no active team falls below ``budget_floor`` of the principal's funding;
 under ``"exit"`` a team that falls below it is defunded for good and its share goes to the others.
 """
@@ -16,15 +17,24 @@ import numpy as np
 from scipy.stats import rankdata
 
 
-def target_shares(metric: np.ndarray) -> np.ndarray:
-    """Shares proportional to each team's rank by ``metric`` (higher is better; NaN ranks last)."""
+def target_shares(metric: np.ndarray, sharpness: float = 1.0) -> np.ndarray:
+    """Shares proportional to ``rank ** sharpness`` by ``metric`` (higher is better; NaN last).
+
+    ``sharpness`` 0 gives equal shares, 1 shares proportional to the rank, and larger values
+    concentrate the funding on the best teams.
+    """
     m = np.where(np.isfinite(metric), metric, -np.inf)
-    ranks = rankdata(m, method="average")
-    return ranks / ranks.sum()
+    weights = rankdata(m, method="average") ** sharpness
+    return weights / weights.sum()
 
 
 def pivot_shares(
-    old: np.ndarray, metric: np.ndarray, phi: float, floor: float, rule: str
+    old: np.ndarray,
+    metric: np.ndarray,
+    phi: float,
+    floor: float,
+    rule: str,
+    sharpness: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return the new shares of one principal's active teams and which of them exit.
 
@@ -34,6 +44,7 @@ def pivot_shares(
         phi: Pivot factor in [0, 1].
         floor: Smallest share kept.
         rule: ``"floor"`` raises shares to the floor; ``"exit"`` defunds teams below it.
+        sharpness: Exponent of the ranks in the target shares (see :func:`target_shares`).
 
     Returns:
         The new shares (sum to 1 over the teams that stay) and a boolean mask of exits.
@@ -41,7 +52,7 @@ def pivot_shares(
     n = old.size
     if n == 0:
         return old, np.zeros(0, dtype=bool)
-    new = (1.0 - phi) * old + phi * target_shares(metric)
+    new = (1.0 - phi) * old + phi * target_shares(metric, sharpness)
     exits = np.zeros(n, dtype=bool)
     floor = min(floor, 1.0 / n)
     if rule == "exit":
