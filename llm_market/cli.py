@@ -135,6 +135,8 @@ def _build_parser() -> argparse.ArgumentParser:
 # building the parser stays fast.
 COMMAND_MODULES: tuple[str, ...] = (
     "llm_market.analysis.sweeps",
+    "llm_market.analysis.facts_command",
+    "llm_market.analysis.calibration",
     "llm_market.analysis.mechanisms",
 )
 
@@ -267,4 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Import the package's copy: subcommand modules raise *its* UsageError, not this __main__'s.
+    from llm_market.cli import main as package_main
+
+    sys.exit(package_main())

@@ -1,4 +1,4 @@
-"""Financial indices: correlated geometric Brownian motion with shocks drawn ahead.
+"""Financial indices: correlated GBM or GARCH(1,1) with Student-t shocks, shocks drawn ahead.
 
 Each day every index moves by the exact log-normal step of GBM,
 ``log S[t+1] = log S[t] + (mu - sigma^2 / 2) dt + sigma sqrt(dt) z[t+1]``, where the standard
@@ -6,11 +6,15 @@ normal shocks ``z`` are correlated across indices through the Cholesky factor of
 matrix. The shocks of the next ``lookahead`` days are drawn in advance into a buffer, so that a
 signal about "the return over the next h days" observes something that will really happen; they
 come only from the index stream, so news and research do not change the index path.
+
+:class:`GarchIndexProcess` has the same interface with GARCH(1,1) volatility and Student-t shocks,
+for markets whose returns show volatility clustering and fat tails.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import ndtr, stdtrit
 
 
 class IndexProcess:
@@ -61,6 +65,15 @@ class IndexProcess:
         """Days of future shocks known to the process."""
         return self.buffer.shape[1]
 
+    @property
+    def unconditional_sd(self) -> float:
+        """Long-run daily sd of log returns: for GBM, always ``step_sd``.
+
+        The reference level of "normal" volatility (the value of information compares realised
+        volatility with it); :class:`GarchIndexProcess` has the same attribute.
+        """
+        return self.step_sd
+
     def future_log_return(self, days: int) -> np.ndarray:
         """Log return of each index over the next ``days`` days (already determined)."""
         return days * self.step_mean + self.step_sd * self.buffer[:, :days].sum(axis=1)
@@ -69,6 +82,153 @@ class IndexProcess:
         """Move every index one day forward and return the day's log returns."""
         z = self.buffer[:, 0]
         r = self.step_mean + self.step_sd * z
+        self.level = self.level * np.exp(r)
+        self.buffer = np.concatenate([self.buffer[:, 1:], self._draw(1)], axis=1)
+        self.day += 1
+        self.last_log_return = r
+        return r
+
+
+class GarchIndexProcess:
+    """K indices whose daily log returns follow GARCH(1,1) with Student-t shocks.
+
+    Each index's daily log return is ``r[t] = mu_d + sigma[t] * z[t]`` with the conditional
+    variance ``sigma[t]^2 = omega + alpha * (r[t-1] - mu_d)^2 + beta * sigma[t-1]^2`` (Bollerslev
+    1986), so large moves are followed by large moves (volatility clustering) and the
+    unconditional distribution has fat tails even before the t shocks add their own.
+
+    *Shocks.* ``z`` is standardized Student t with ``nu`` degrees of freedom (unit variance).
+    Dependence across indices comes from a **Gaussian copula**: correlated standard normals
+    ``g = L e`` (``L`` the Cholesky factor of the equicorrelation matrix, as in
+    :class:`IndexProcess`, and drawn from the stream in the same amounts) are mapped through
+    ``z = t_nu^-1(Phi(g)) * sqrt((nu - 2) / nu)``. The copula keeps every marginal an exact
+    standardized t (so each index's tail and unconditional variance are what the parameters
+    say); the Pearson correlation of the ``z`` is slightly below ``correlation`` for small
+    ``nu`` (the rank correlation is exactly that of the normals). ``nu = inf`` gives Gaussian
+    shocks, and then the path of ``g`` is the one :class:`IndexProcess` would use with the same
+    stream.
+
+    *The buffer* holds the standardized shocks ``z`` of the next ``lookahead`` days, drawn ahead
+    from the index's own stream, exactly as for :class:`IndexProcess`, so signals about future
+    shocks observe something real. Given the buffer the variance path is deterministic (each
+    day's variance is a function of the previous day's variance and shock), so
+    :meth:`future_log_return` is exact: it returns what :meth:`advance` will realise.
+
+    *What teams see.* ``step_sd`` is the current conditional sd of the next day's return, one per
+    index (shape (K,)): the volatility a forecaster would plug in today. Teams that treat it as
+    constant over the horizon make a (realistic) approximation; the index itself is exact.
+
+    Args:
+        rng: The indices' own random stream.
+        n_indices: Number of indices, K.
+        drift: Annual drift of the price; the daily mean log return is
+            ``mu_d = drift / days_per_year - unconditional_variance / 2`` (as GBM's
+            ``(mu - sigma^2 / 2) dt`` when the unconditional vol is ``sigma``).
+        volatility: Annual volatility; used only to set ``omega`` when ``omega`` is None, so that
+            the unconditional annual volatility equals it.
+        correlation: Pairwise correlation of the copula's normals (equicorrelation).
+        initial: Starting level of every index.
+        lookahead: Days of future shocks held in the buffer (the longest question horizon).
+        days_per_year: Steps per year (annual to daily units).
+        omega: Variance intercept in daily units (log-return variance per day); None derives it
+            from ``volatility``.
+        alpha: ARCH coefficient (reaction to yesterday's squared shock), >= 0.
+        beta: GARCH coefficient (memory of yesterday's variance), >= 0, ``alpha + beta < 1``.
+        nu: Degrees of freedom of the t shocks, > 2 (``math.inf`` for normal shocks).
+
+    Raises:
+        ValueError: A parameter is outside the stationary, finite-variance region.
+    """
+
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        n_indices: int,
+        drift: float,
+        volatility: float,
+        correlation: float,
+        initial: float,
+        lookahead: int,
+        days_per_year: int = 252,
+        *,
+        omega: float | None = None,
+        alpha: float = 0.08,
+        beta: float = 0.9,
+        nu: float = 6.0,
+    ):
+        if alpha < 0 or beta < 0 or alpha + beta >= 1:
+            raise ValueError(
+                f"GARCH needs alpha >= 0, beta >= 0 and alpha + beta < 1 "
+                f"(got alpha={alpha}, beta={beta})"
+            )
+        if not nu > 2:
+            raise ValueError(f"GARCH nu must be > 2 for a finite variance (got {nu})")
+        dt = 1.0 / days_per_year
+        if omega is None:
+            omega = volatility**2 * dt * (1.0 - alpha - beta)
+        if not omega > 0:
+            raise ValueError(f"GARCH omega must be > 0 (got {omega})")
+        self.rng = rng
+        self.n = n_indices
+        self.omega, self.alpha, self.beta, self.nu = float(omega), float(alpha), float(beta), nu
+        self.unconditional_variance = self.omega / (1.0 - self.alpha - self.beta)
+        self.unconditional_sd = float(np.sqrt(self.unconditional_variance))
+        self.step_mean = drift * dt - 0.5 * self.unconditional_variance
+        corr = np.full((n_indices, n_indices), correlation)
+        np.fill_diagonal(corr, 1.0)
+        self.chol = np.linalg.cholesky(corr)
+        # Start at the unconditional variance: the stationary mean, with no invented history.
+        self._var_next = np.full(n_indices, self.unconditional_variance)
+        self.level = np.full(n_indices, float(initial))
+        self.day = 0
+        # buffer[:, j] is the standardized shock of day (self.day + 1 + j).
+        self.buffer = self._draw(lookahead)
+        self.last_log_return = np.zeros(n_indices)
+
+    def _draw(self, days: int) -> np.ndarray:
+        g = (self.rng.standard_normal((days, self.n)) @ self.chol.T).T
+        if np.isinf(self.nu):
+            return g
+        # The t quantile of the normal's probability (the copula), taken on the lower tail and
+        # mirrored: ndtr(g) rounds to 1 for g > 8.3, where the quantile would be infinite.
+        t = -np.sign(g) * stdtrit(self.nu, ndtr(-np.abs(g)))
+        return t * np.sqrt((self.nu - 2.0) / self.nu)
+
+    @property
+    def step_sd(self) -> np.ndarray:
+        """Conditional sd of each index's next daily log return, shape (K,)."""
+        return np.sqrt(self._var_next)
+
+    @property
+    def lookahead(self) -> int:
+        """Days of future shocks known to the process."""
+        return self.buffer.shape[1]
+
+    def _path(self, days: int) -> tuple[np.ndarray, np.ndarray]:
+        # Returns of the next `days` days, shape (K, days), and the variance after the last one.
+        var = self._var_next.copy()
+        out = np.empty((self.n, days))
+        for j in range(days):
+            e = np.sqrt(var) * self.buffer[:, j]
+            out[:, j] = self.step_mean + e
+            var = self.omega + self.alpha * e**2 + self.beta * var
+        return out, var
+
+    def future_log_return(self, days: int) -> np.ndarray:
+        """Log return of each index over the next ``days`` days (exact given the buffer).
+
+        Args:
+            days: Number of days ahead, at most :attr:`lookahead`.
+
+        Returns:
+            Array of shape (K,).
+        """
+        return self._path(days)[0].sum(axis=1)
+
+    def advance(self) -> np.ndarray:
+        """Move every index one day forward and return the day's log returns."""
+        r, self._var_next = self._path(1)
+        r = r[:, 0]
         self.level = self.level * np.exp(r)
         self.buffer = np.concatenate([self.buffer[:, 1:], self._draw(1)], axis=1)
         self.day += 1

@@ -1,0 +1,352 @@
+"""Calibrating the index process to a real price series: ``llm-market calibrate PRICES.csv``.
+
+Two fits of the daily log returns ``r`` of a price series:
+
+* **GBM** by maximum likelihood: ``r ~ N((mu - sigma^2 / 2) dt, sigma^2 dt)`` with
+  ``dt = 1 / 252``, so ``sigma = sd(r) * sqrt(252)`` (the MLE uses the 1/n variance) and
+  ``mu = mean(r) * 252 + sigma^2 / 2``. These are the model's ``index_drift`` and
+  ``index_volatility``.
+* **GARCH(1,1) with Student-t shocks** by maximum likelihood with the ``arch`` package:
+  ``r[t] = mu_d + sigma[t] z[t]``, ``sigma[t]^2 = omega + alpha (r[t-1] - mu_d)^2 +
+  beta sigma[t-1]^2``, ``z`` standardized t with ``nu`` degrees of freedom. ``arch`` fits returns
+  in percent; the results are converted to daily decimal units (``omega`` in squared log return
+  per day).
+
+*Variance targeting.* On long equity samples the MLE puts ``alpha + beta`` within a few 1e-4 of 1
+(S&P 500 1999-2018: 0.9997), where ``omega / (1 - alpha - beta)`` is a ratio of two tiny numbers
+and the implied unconditional volatility is meaningless (about 80% a year for the S&P 500, whose
+sample volatility is 19%). By default the written ``garch_omega`` is therefore set so that the
+unconditional variance equals the sample variance, ``omega = var(r) (1 - alpha - beta)`` (the
+level from the sample, the dynamics ``alpha``, ``beta``, ``nu`` from the MLE; Engle & Mezrich
+1996). ``--omega mle`` writes the MLE's ``omega`` instead. Both are in the file's comments.
+
+The output is a TOML file whose top-level keys ``llm-market run --config`` reads as parameter
+overrides: ``index_drift``, ``index_volatility``, ``index_process = "garch"``, ``garch_omega``,
+``garch_alpha``, ``garch_beta``, ``garch_nu``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..cli import UsageError
+
+DAYS_PER_YEAR = 252
+# A GARCH(1,1) has 5 parameters with t shocks; below a year of data its fit is not worth writing.
+MIN_RETURNS = 250
+# The model's ranges for the GBM parameters (see `llm-market params`); checked before writing so
+# that the file is one `llm-market run --config` accepts.
+DRIFT_RANGE = (-1.0, 1.0)
+VOLATILITY_RANGE = (0.0, 3.0)
+
+
+@dataclass(frozen=True)
+class GbmFit:
+    """Maximum-likelihood GBM fit of daily log returns.
+
+    Attributes:
+        drift: Annual drift ``mu`` of the price.
+        volatility: Annual volatility ``sigma``.
+        daily_mean: Mean daily log return, ``(mu - sigma^2 / 2) dt``.
+        daily_sd: Daily sd of log returns (MLE, 1/n).
+        n_returns: Returns used.
+    """
+
+    drift: float
+    volatility: float
+    daily_mean: float
+    daily_sd: float
+    n_returns: int
+
+
+@dataclass(frozen=True)
+class GarchFit:
+    """GARCH(1,1)-t fit in daily decimal units.
+
+    Attributes:
+        mu: Daily mean log return.
+        omega: Variance intercept written to the config (per ``omega_from``).
+        omega_mle: Variance intercept of the maximum-likelihood fit.
+        alpha: ARCH coefficient.
+        beta: GARCH coefficient.
+        nu: Degrees of freedom of the t shocks.
+        omega_from: ``"target"`` (unconditional variance = sample variance) or ``"mle"``.
+        loglikelihood: Log likelihood of the MLE (on percent returns, as ``arch`` reports it).
+        n_returns: Returns used.
+    """
+
+    mu: float
+    omega: float
+    omega_mle: float
+    alpha: float
+    beta: float
+    nu: float
+    omega_from: str
+    loglikelihood: float
+    n_returns: int
+
+    @property
+    def persistence(self) -> float:
+        """``alpha + beta``: how long volatility shocks last."""
+        return self.alpha + self.beta
+
+    @property
+    def unconditional_daily_vol(self) -> float:
+        """``sqrt(omega / (1 - alpha - beta))`` with the written ``omega``."""
+        return math.sqrt(self.omega / (1.0 - self.persistence))
+
+    @property
+    def unconditional_daily_vol_mle(self) -> float:
+        """The same with the MLE's ``omega``."""
+        return math.sqrt(self.omega_mle / (1.0 - self.persistence))
+
+    @property
+    def half_life(self) -> float:
+        """Days for a volatility shock to halve, ``ln(0.5) / ln(alpha + beta)``."""
+        return math.log(0.5) / math.log(self.persistence)
+
+
+def fit_gbm(returns: np.ndarray, days_per_year: int = DAYS_PER_YEAR) -> GbmFit:
+    """Fit GBM to daily log returns by maximum likelihood.
+
+    Args:
+        returns: Daily log returns (finite).
+        days_per_year: Trading days per year (``dt = 1 / days_per_year``).
+
+    Returns:
+        The :class:`GbmFit`.
+    """
+    r = np.asarray(returns, dtype=float)
+    m = float(r.mean())
+    s = float(r.std())  # ddof=0: the maximum-likelihood variance
+    sigma = s * math.sqrt(days_per_year)
+    mu = m * days_per_year + 0.5 * sigma**2
+    return GbmFit(mu, sigma, m, s, int(r.size))
+
+
+def fit_garch(returns: np.ndarray, omega_from: str = "target") -> GarchFit:
+    """Fit a GARCH(1,1) with Student-t shocks and a constant mean with ``arch``.
+
+    Args:
+        returns: Daily log returns (decimal, finite).
+        omega_from: ``"target"`` sets ``omega`` from the sample variance (see the module
+            docstring); ``"mle"`` keeps the fitted one.
+
+    Returns:
+        The :class:`GarchFit` in daily decimal units.
+
+    Raises:
+        UsageError: The fit fails or does not converge, or gives a non-stationary process.
+    """
+    from arch import arch_model
+
+    r = np.asarray(returns, dtype=float)
+    # arch's optimiser is tuned for returns in percent; its parameters are converted back below.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            res = arch_model(
+                100.0 * r, mean="Constant", vol="GARCH", p=1, q=1, dist="t", rescale=False
+            ).fit(disp="off", show_warning=False)
+        except (ValueError, np.linalg.LinAlgError) as err:
+            raise UsageError(f"GARCH fit failed ({err})") from None
+    if res.convergence_flag != 0:
+        raise UsageError(f"GARCH fit did not converge (flag {res.convergence_flag})")
+    p = res.params
+    alpha, beta, nu = float(p["alpha[1]"]), float(p["beta[1]"]), float(p["nu"])
+    if not alpha + beta < 1:
+        raise UsageError(
+            f"GARCH fit is not stationary (alpha + beta = {alpha + beta:.6f} >= 1): no "
+            "unconditional variance to run the model with"
+        )
+    omega_mle = float(p["omega"]) / 1e4
+    omega = float(r.var()) * (1.0 - alpha - beta) if omega_from == "target" else omega_mle
+    return GarchFit(
+        mu=float(p["mu"]) / 100.0,
+        omega=omega,
+        omega_mle=omega_mle,
+        alpha=alpha,
+        beta=beta,
+        nu=nu,
+        omega_from=omega_from,
+        loglikelihood=float(res.loglikelihood),
+        n_returns=int(r.size),
+    )
+
+
+def config_values(gbm: GbmFit, garch: GarchFit) -> dict[str, Any]:
+    """The parameter overrides the config file sets, by name."""
+    return {
+        "index_drift": gbm.drift,
+        "index_volatility": gbm.volatility,
+        "index_process": "garch",
+        "garch_omega": garch.omega,
+        "garch_alpha": garch.alpha,
+        "garch_beta": garch.beta,
+        "garch_nu": garch.nu,
+    }
+
+
+def check_ranges(gbm: GbmFit) -> None:
+    """Refuse fits the model would not accept, before writing a config that cannot run.
+
+    Raises:
+        UsageError: The fitted drift or volatility is outside the model's range.
+    """
+    lo, hi = DRIFT_RANGE
+    if not lo <= gbm.drift <= hi:
+        raise UsageError(
+            f"fitted index_drift {gbm.drift:.4g} is outside the model's range [{lo:g}, {hi:g}] "
+            "(are these daily prices?)"
+        )
+    lo, hi = VOLATILITY_RANGE
+    if not lo < gbm.volatility <= hi:
+        raise UsageError(
+            f"fitted index_volatility {gbm.volatility:.4g} is outside the model's range "
+            f"({lo:g}, {hi:g}] (are these daily prices?)"
+        )
+
+
+def _num(x: float) -> str:
+    # repr gives the shortest exact float; TOML accepts it, exponents with leading zeros included.
+    return repr(float(x))
+
+
+def render_toml(gbm: GbmFit, garch: GarchFit, source: str, span: str) -> str:
+    """The config file's text: the overrides with their units and the fit's diagnostics.
+
+    Args:
+        gbm: The GBM fit.
+        garch: The GARCH fit.
+        source: Where the prices came from (for the header).
+        span: The sample, for example ``"1999-01-04 to 2018-12-31"``.
+    """
+    ann = math.sqrt(DAYS_PER_YEAR)
+    target = garch.omega_from == "target"
+    vol_mle = garch.unconditional_daily_vol_mle
+    lines = [
+        "# Index process calibrated by `llm-market calibrate`",
+        f"# from {source}: {gbm.n_returns} daily log returns, {span}.",
+        "# Use: llm-market run --config THIS_FILE (keys are parameter overrides; --set wins).",
+        "# Units: annual for index_drift and index_volatility (252 trading days a year);",
+        "# daily decimal log returns for the garch_* parameters.",
+        "",
+        "# GBM, maximum likelihood: sigma = sd(r) sqrt(252), mu = mean(r) 252 + sigma^2 / 2.",
+        f"index_drift = {_num(gbm.drift)}  # annual drift of the price (1/year)",
+        f"index_volatility = {_num(gbm.volatility)}  # annual volatility of log returns",
+        "",
+        "# GARCH(1,1) with standardized Student-t shocks, maximum likelihood (arch package):",
+        "# r[t] = mu_d + sigma[t] z[t],  sigma[t]^2 = omega + alpha (r[t-1] - mu_d)^2 "
+        "+ beta sigma[t-1]^2.",
+        "# The model takes mu_d = index_drift / 252 - omega / (1 - alpha - beta) / 2.",
+        'index_process = "garch"',
+        f"garch_omega = {_num(garch.omega)}  # daily variance intercept (squared log return/day)"
+        + (", variance-targeted" if target else ", maximum likelihood"),
+        f"garch_alpha = {_num(garch.alpha)}  # weight of yesterday's squared shock (no unit)",
+        f"garch_beta = {_num(garch.beta)}  # weight of yesterday's variance (no unit)",
+        f"garch_nu = {_num(garch.nu)}  # degrees of freedom of the t shocks (> 2)",
+        "",
+        "# Diagnostics (not parameters):",
+        f"#   alpha + beta = {garch.persistence:.6f}; half-life of a volatility shock "
+        f"{garch.half_life:.0f} days",
+        f"#   unconditional daily vol {garch.unconditional_daily_vol:.5f} "
+        f"(annual {garch.unconditional_daily_vol * ann:.4f}) with the written omega",
+        f"#   maximum-likelihood omega {garch.omega_mle:.6g}: unconditional daily vol "
+        f"{vol_mle:.5f} (annual {vol_mle * ann:.4f})",
+        f"#   sample daily vol {gbm.daily_sd:.5f}; GARCH daily mean {garch.mu:.6g}, "
+        f"sample daily mean {gbm.daily_mean:.6g}",
+        f"#   GARCH log likelihood (percent returns) {garch.loglikelihood:.2f}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def calibrate(src: Any, omega_from: str = "target") -> tuple[GbmFit, GarchFit, str]:
+    """Fit both processes to a price source's single series.
+
+    Args:
+        src: A :class:`~.facts_command.PriceSource` with one series.
+        omega_from: ``"target"`` or ``"mle"`` (see :func:`fit_garch`).
+
+    Returns:
+        The GBM fit, the GARCH fit and the TOML text.
+
+    Raises:
+        UsageError: Too few returns, or a fit the model cannot use.
+    """
+    from .facts import log_returns
+
+    if len(src.series) != 1:
+        raise UsageError(f"{src.name}: calibration needs one price series, got {len(src.series)}")
+    r = log_returns(src.series[0])
+    if r.size < MIN_RETURNS:
+        raise UsageError(
+            f"{src.name}: only {r.size} returns, calibration needs at least {MIN_RETURNS}"
+        )
+    if r.std() < 1e-10:  # constant (or exactly exponential) prices: no real series does that
+        raise UsageError(f"{src.name}: every return is the same, there is nothing to fit")
+    gbm = fit_gbm(r)
+    check_ranges(gbm)
+    garch = fit_garch(r, omega_from)
+    span = src.labels[0] if src.kind == "sp500" else f"column {src.column!r}"
+    return gbm, garch, render_toml(gbm, garch, src.name, span)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``calibrate`` command's arguments."""
+    parser.add_argument(
+        "prices", help="CSV of dated daily prices (or 'sp500' for the sample shipped with arch)"
+    )
+    parser.add_argument("--column", default=None, help="the price column (default: detect)")
+    parser.add_argument(
+        "--out", default=None, help="config file to write (default: PRICES_calibrated.toml)"
+    )
+    parser.add_argument(
+        "--omega",
+        choices=("target", "mle"),
+        default="target",
+        help="garch_omega from the sample variance (variance targeting, default) or the MLE",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``llm-market calibrate``: fit, print the parameters, write the TOML file."""
+    from .facts_command import SP500, load_source
+
+    src = load_source(args.prices, column=args.column)
+    if src.kind not in ("csv", "sp500"):
+        raise UsageError(f"{args.prices}: calibrate reads a CSV of prices (or sp500)")
+    gbm, garch, text = calibrate(src, args.omega)
+    if args.out:
+        out = Path(args.out)
+    elif src.name == SP500:
+        out = Path("sp500_calibrated.toml")
+    else:
+        path = Path(src.name)
+        out = path.with_name(f"{path.stem}_calibrated.toml")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    for key, value in config_values(gbm, garch).items():
+        print(f"{key:<17} {value if isinstance(value, str) else f'{value:.6g}'}")
+    print(
+        f"alpha + beta {garch.persistence:.6f}, unconditional daily vol "
+        f"{garch.unconditional_daily_vol:.5f} ({garch.omega_from}), {gbm.n_returns} returns"
+    )
+    print(f"wrote {out}")
+    return 0
+
+
+COMMANDS = {
+    "calibrate": (
+        "fit GBM and GARCH(1,1)-t to a price series and write a config for `run --config`",
+        configure,
+        run,
+    )
+}
