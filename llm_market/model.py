@@ -28,7 +28,7 @@ from .budgets.ledger import Ledger
 from .budgets.pivot import RollingSum, gini, hhi
 from .budgets.validation import affordable_research, fines, overspend
 from .information.beliefs import Beliefs
-from .information.indices import IndexProcess
+from .information.indices import GarchIndexProcess, IndexProcess
 from .information.news import NewsProcess
 from .information.questions import QuestionBook
 from .information.scoring import ScoreBoard
@@ -95,7 +95,7 @@ class MarketModel(mesa.Model):
 
     def _build_information(self) -> None:
         p = self.params
-        self.indices = IndexProcess(
+        args = (
             self.streams["indices"],
             p.n_indices,
             p.index_drift,
@@ -105,7 +105,13 @@ class MarketModel(mesa.Model):
             self.horizon,
             p.trading_days_per_year,
         )
-        self.realised_vol = np.full(p.n_indices, self.indices.step_sd)
+        if p.index_process == "garch":
+            self.indices = GarchIndexProcess(
+                *args, omega=p.garch_omega, alpha=p.garch_alpha, beta=p.garch_beta, nu=p.garch_nu
+            )
+        else:
+            self.indices = IndexProcess(*args)
+        self.realised_vol = np.full(p.n_indices, self.indices.unconditional_sd)
         self.beliefs = Beliefs(p.n_teams, p.n_indices, self.horizon)
         # Forecaster columns: the teams, the crowd (mean forecast of the active teams) and, when it
         # runs, the prediction market's price of "yes".
@@ -150,6 +156,7 @@ class MarketModel(mesa.Model):
         self.efficiency = np.full(k, np.nan)
         self.ce_price = np.full(k, np.nan)
         self.info_value = np.ones(k)
+        self.level_value = np.ones(k)
         self.day_surplus = {"buyer": 0.0, "seller": 0.0, "realised": 0.0, "maximum": 0.0}
 
     def _build_graph(self) -> None:
@@ -212,7 +219,7 @@ class MarketModel(mesa.Model):
             skill,
             None if self.adjacency is None else (self.adjacency.indptr, self.adjacency.indices),
         )
-        self.policy = HeuristicPolicy(self.streams["policy"], p.markup_step)
+        self.policy = HeuristicPolicy(self.streams["policy"], p.markup_step, p.markup_decay)
         if p.policy == "llm":
             from .policies.llm import build_policy, config_from_params
 
@@ -367,8 +374,12 @@ class MarketModel(mesa.Model):
             self.ce_price[k] = eq.price
             self.spread[k] = self.mechanism.quotes[k].spread
             if len(trades):
-                self.close[k] = price[-1]
-                self.ref_price[k] = price[-1]
+                # The day's price: the last trade, or (daily_price="vwap") the geometric mean of
+                # the day's trade prices, which is what teams then price their reports from.
+                vwap = self.params.daily_price == "vwap"
+                day_price = np.exp(np.log(price).mean()) if vwap else price[-1]
+                self.close[k] = day_price
+                self.ref_price[k] = day_price
             self.trade_log.append(
                 step=self.steps,
                 good=k,
@@ -389,6 +400,12 @@ class MarketModel(mesa.Model):
         """Stage 2: indices move, questions resolve and open, news and research arrive."""
         r = self.indices.advance()
         self.beliefs.advance()
+        if self.params.value_level_elasticity:
+            # A report on an index is worth more when the index is high (more is at stake), and
+            # sellers reprice their reference with the index's move.
+            gamma = self.params.value_level_elasticity
+            self.level_value = (self.indices.level / self.params.index_initial) ** gamma
+            self.ref_price = self.ref_price * np.exp(gamma * r)
         self.realised_vol = np.sqrt(
             (1 - VOL_SMOOTHING) * self.realised_vol**2 + VOL_SMOOTHING * r**2
         )
@@ -460,7 +477,7 @@ class MarketModel(mesa.Model):
         # Round to the cent so equal prices meet at one price level of the book.
         prices = np.round(prices, 2)
         costs = np.tile(self.marginal_cost, len(asks))
-        bids = self.clients.bids(self.demand.level * self.info_value[k])
+        bids = self.clients.bids(self.demand.level * self.info_value[k] * self.level_value[k])
         if p.zi_traders != "off":
             return self._zi_flow(teams[offered], costs[offered], bids)
         return OrderFlow(
@@ -637,7 +654,9 @@ class MarketModel(mesa.Model):
             self.neighbour_forecasts = np.broadcast_to(crowd, (self.n_teams, len(q)))
         quality = self.mean_team_skill
         quality = max(quality, 0.0) if np.isfinite(quality) else 0.0
-        vol_ratio = (self.realised_vol / self.indices.step_sd) ** p.value_volatility_elasticity
+        vol_ratio = (
+            self.realised_vol / self.indices.unconditional_sd
+        ) ** p.value_volatility_elasticity
         self.info_value = np.clip(vol_ratio * (1.0 + p.value_quality_weight * quality), 0.25, 4.0)
 
     # ------------------------------------------------------------------ budgets and money

@@ -52,6 +52,13 @@ class Params(BaseModel):
     index_correlation: float = Field(0.3, gt=-1.0, lt=1.0, description="pairwise correlation")
     index_initial: float = Field(100.0, gt=0.0, description="starting level of every index")
     trading_days_per_year: int = Field(252, ge=1, description="steps per year for drift and vol")
+    index_process: Literal["gbm", "garch"] = Field("gbm", description="gbm | garch")
+    garch_omega: float | None = Field(
+        None, gt=0.0, description="GARCH daily variance intercept (default: from volatility)"
+    )
+    garch_alpha: float = Field(0.08, ge=0.0, lt=1.0, description="GARCH weight of last shock^2")
+    garch_beta: float = Field(0.9, ge=0.0, lt=1.0, description="GARCH weight of last variance")
+    garch_nu: float = Field(6.0, gt=2.0, description="degrees of freedom of the t shocks")
 
     # Questions
     horizons: tuple[int, ...] = Field((5, 21), min_length=1, description="question horizons")
@@ -86,6 +93,13 @@ class Params(BaseModel):
     cost_quadratic: float = Field(0.15, ge=0.0, description="c(q) = a q + b q^2: b")
     markup_initial: float = Field(0.2, ge=-1.0, le=3.0, description="initial log markup on asks")
     markup_step: float = Field(0.05, ge=0.0, le=1.0, description="markup adjustment per day")
+    markup_decay: Probability = Field(0.0, description="share of the markup forgotten daily")
+    daily_price: Literal["close", "vwap"] = Field(
+        "close", description="a good's daily price: last trade | geometric mean of trades"
+    )
+    value_level_elasticity: float = Field(
+        0.0, ge=0.0, le=10.0, description="WTP ~ (index level / initial)^e"
+    )
     client_base_value: float = Field(3.0, gt=0.0, description="median willingness to pay")
     client_value_sd: float = Field(0.5, ge=0.0, le=5.0, description="log-sd of client values")
     client_participation: Probability = Field(0.3, description="chance a client bids per good")
@@ -213,6 +227,10 @@ class Params(BaseModel):
             raise ValueError(
                 "zi_traders: zero-intelligence quoting runs in the CDA only (mechanism='cda')"
             )
+        if self.garch_alpha + self.garch_beta >= 1.0:
+            raise ValueError(
+                "garch_alpha: garch_alpha + garch_beta must be < 1 (a stationary variance)"
+            )
         if self.llm_cache_mode != "off" and not self.llm_cache_path:
             raise ValueError(f"llm_cache_path: needed with llm_cache_mode={self.llm_cache_mode!r}")
         if self.pivot_metric == "msr" and not self.prediction_market:
@@ -289,6 +307,24 @@ SCENARIOS: dict[str, tuple[str, dict[str, Any]]] = {
             "zi_price_max": 10.0,
             "cda_rounds": 50,
             "steps": 20,
+        },
+    ),
+    "stylized": (
+        "report prices with fat tails and volatility clustering (GARCH index, 2,100 days)",
+        {
+            "index_process": "garch",
+            "garch_alpha": 0.05,
+            "garch_beta": 0.94,
+            "garch_nu": 8.0,
+            "value_level_elasticity": 3.0,
+            "daily_price": "vwap",
+            "markup_decay": 0.2,
+            "n_clients": 1000,
+            "client_value_sd": 0.1,
+            "bid_shading": 0.1,
+            "value_volatility_elasticity": 0.0,
+            "demand_levels": (1.0, 1.0, 1.0),
+            "steps": 2100,
         },
     ),
     "large": (

@@ -9,14 +9,16 @@ from llm_market.cli import main, parse_set
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "llm_market.cli", *args], capture_output=True,
-                          text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "llm_market.cli", *args], capture_output=True, text=True
+    )
 
 
 def test_run_writes_summary_logs_and_report(tmp_path):
     out = tmp_path / "run"
-    code = main(["run", "--scenario", "small", "--steps", "25", "--seed", "4", "--out", str(out),
-                 "--quiet"])
+    code = main(
+        ["run", "--scenario", "small", "--steps", "25", "--seed", "4", "--out", str(out), "--quiet"]
+    )
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["seed"] == 4 and summary["steps"] == 25 and summary["scenario"] == "small"
@@ -34,8 +36,9 @@ def test_config_file_and_set_overrides(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text('scenario = "small"\nseed = 8\nn_teams = 6\n[params]\nsteps = 10\n')
     out = tmp_path / "o"
-    assert main(["run", "--config", str(cfg), "--set", "n_teams=5", "--out", str(out),
-                 "--quiet"]) == 0
+    assert (
+        main(["run", "--config", str(cfg), "--set", "n_teams=5", "--out", str(out), "--quiet"]) == 0
+    )
     summary = json.loads((out / "summary.json").read_text())
     assert summary["parameters"]["n_teams"] == 5 and summary["seed"] == 8
     assert summary["steps"] == 10
@@ -43,7 +46,11 @@ def test_config_file_and_set_overrides(tmp_path):
 
 def test_parse_set_reads_toml_values_and_bare_words():
     assert parse_set(["n_teams=5", "horizons=[5, 10]", "network=erdos_renyi", "x=0.5"]) == {
-        "n_teams": 5, "horizons": [5, 10], "network": "erdos_renyi", "x": 0.5}
+        "n_teams": 5,
+        "horizons": [5, 10],
+        "network": "erdos_renyi",
+        "x": 0.5,
+    }
 
 
 @pytest.mark.parametrize(
@@ -85,13 +92,35 @@ def test_scenarios_lists_one_line_each():
 
 
 GOLDEN_ARGS = [
-    "--scenario", "small", "--seed", "3", "--policy", "llm",
-    "--llm-base-url", "http://127.0.0.1:9/v1", "--llm-model", "SmolLM2-135M-Instruct",
-    "--set", "llm_cache_mode=replay", "--set", "llm_cache_path=tests/data/smollm2_small.sqlite",
-    "--set", "llm_share=0.5", "--set", "llm_seed=3", "--set", "llm_max_retries=1",
-    "--set", "llm_max_tokens=320", "--set", "llm_prompt_price_per_1k=0.01",
-    "--set", "llm_completion_price_per_1k=0.03",
-    "--set", "llm_response_format=json_object_schema", "--quiet",
+    "--scenario",
+    "small",
+    "--seed",
+    "3",
+    "--policy",
+    "llm",
+    "--llm-base-url",
+    "http://127.0.0.1:9/v1",
+    "--llm-model",
+    "SmolLM2-135M-Instruct",
+    "--set",
+    "llm_cache_mode=replay",
+    "--set",
+    "llm_cache_path=tests/data/smollm2_small.sqlite",
+    "--set",
+    "llm_share=0.5",
+    "--set",
+    "llm_seed=3",
+    "--set",
+    "llm_max_retries=1",
+    "--set",
+    "llm_max_tokens=320",
+    "--set",
+    "llm_prompt_price_per_1k=0.01",
+    "--set",
+    "llm_completion_price_per_1k=0.03",
+    "--set",
+    "llm_response_format=json_object_schema",
+    "--quiet",
 ]
 
 
@@ -114,3 +143,18 @@ def test_cli_replay_miss_stops_naming_team_and_day_and_keeps_the_days_run(tmp_pa
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["interrupted"] and summary["steps"] == 5
     assert len(pd.read_parquet(tmp_path / "r" / "trades.parquet")) > 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["facts", "/no/such/dir"],
+        ["sweep", "/no/such.toml"],
+        ["calibrate", "/no/such.csv"],
+        ["compare", "--steps", "0"],
+    ],
+)
+def test_subcommands_report_bad_input_in_one_line_under_python_m(args):
+    res = run_cli(*args)
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1

@@ -11,9 +11,19 @@ from llm_market import MarketModel, ParameterError, Principal, Team
 from llm_market.params import SCENARIOS, make_params
 
 EVERYTHING_ON = dict(
-    n_teams=12, n_principals=3, n_clients=150, network="watts_strogatz", overbudget="penalize",
-    floor_rule="exit", budget_floor=0.15, pivot_factor=0.8, pivot_metric="mix",
-    demand_persistence=0.7, steps_per_month=10, research_intensity_sd=0.6, diffusion_prob=0.6,
+    n_teams=12,
+    n_principals=3,
+    n_clients=150,
+    network="watts_strogatz",
+    overbudget="penalize",
+    floor_rule="exit",
+    budget_floor=0.15,
+    pivot_factor=0.8,
+    pivot_metric="mix",
+    demand_persistence=0.7,
+    steps_per_month=10,
+    research_intensity_sd=0.6,
+    diffusion_prob=0.6,
     private_news_rate=0.5,
 )
 
@@ -31,8 +41,14 @@ def test_model_is_a_mesa_model_with_team_and_principal_agents():
 def test_step_runs_the_stages_in_the_order_of_the_spec(monkeypatch):
     m = MarketModel(scenario="small", seed=1)
     calls = []
-    for name in ["agents_act", "run_market_dynamics", "run_information_dynamics",
-                 "validate_expenditures", "allocate_budgets", "advance_time"]:
+    for name in [
+        "agents_act",
+        "run_market_dynamics",
+        "run_information_dynamics",
+        "validate_expenditures",
+        "allocate_budgets",
+        "advance_time",
+    ]:
         original = getattr(m, name)
 
         def spy(original=original, name=name):
@@ -41,8 +57,14 @@ def test_step_runs_the_stages_in_the_order_of_the_spec(monkeypatch):
 
         monkeypatch.setattr(m, name, spy)
     m.step()
-    assert calls == ["agents_act", "run_market_dynamics", "run_information_dynamics",
-                     "validate_expenditures", "allocate_budgets", "advance_time"]
+    assert calls == [
+        "agents_act",
+        "run_market_dynamics",
+        "run_information_dynamics",
+        "validate_expenditures",
+        "allocate_budgets",
+        "advance_time",
+    ]
 
 
 def test_explicit_keywords_override_the_scenario():
@@ -82,8 +104,9 @@ def test_money_is_conserved_every_step_with_every_feature_on():
 
 
 def test_clip_never_lets_research_overspend():
-    m = MarketModel(scenario="small", seed=4, overbudget="clip", research_intensity_sd=1.0,
-                    steps=60)
+    m = MarketModel(
+        scenario="small", seed=4, overbudget="clip", research_intensity_sd=1.0, steps=60
+    )
     for _ in range(60):
         m.step()
         assert m.overbudget_count == 0
@@ -94,8 +117,9 @@ def test_clip_never_lets_research_overspend():
 
 
 def test_the_pivot_moves_funding_to_the_best_forecasters():
-    m = MarketModel(seed=11, n_teams=12, n_principals=1, pivot_factor=1.0, skill_sd=1.0,
-                    steps_per_month=21)
+    m = MarketModel(
+        seed=11, n_teams=12, n_principals=1, pivot_factor=1.0, skill_sd=1.0, steps_per_month=21
+    )
     for _ in range(21 * 6):
         m.step()
     skill = np.array([t.profile.skill for t in m.teams])
@@ -110,9 +134,20 @@ def test_collects_once_at_init_and_once_per_step():
         m.step()
     df = m.datacollector.get_model_vars_dataframe()
     assert len(df) == 8
-    for col in ["price_0", "volume_0", "spread_0", "efficiency_0", "demand_regime", "index_0",
-                "crowd_brier", "mean_team_brier", "budget_hhi", "budget_gini",
-                "overbudget_count", "money_error"]:
+    for col in [
+        "price_0",
+        "volume_0",
+        "spread_0",
+        "efficiency_0",
+        "demand_regime",
+        "index_0",
+        "crowd_brier",
+        "mean_team_brier",
+        "budget_hhi",
+        "budget_gini",
+        "overbudget_count",
+        "money_error",
+    ]:
         assert col in df.columns
     teams = m.datacollector.get_agenttype_vars_dataframe(Team)
     assert len(teams) == 8 * 8
@@ -124,8 +159,9 @@ def test_logs_are_columnar_and_complete():
     for _ in range(30):
         m.step()
     trades = m.trade_log.to_frame()
-    assert len(trades) == m.datacollector.get_model_vars_dataframe().filter(
-        like="volume_").sum().sum()
+    assert (
+        len(trades) == m.datacollector.get_model_vars_dataframe().filter(like="volume_").sum().sum()
+    )
     assert (trades.price <= trades.value + 1e-9).all()  # no client pays above its value
     preds = m.prediction_log.to_frame()
     assert set(preds.outcome) <= {0, 1}
@@ -150,8 +186,12 @@ def test_digest_is_the_same_in_two_separate_processes():
         "[m.step() for _ in range(30)]\n"
         "print(m.digest())\n"
     )
-    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           check=True).stdout.strip() for _ in range(2)]
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for _ in range(2)
+    ]
     assert runs[0] == runs[1] and len(runs[0]) == 64
 
 
@@ -185,8 +225,14 @@ def test_every_parameter_has_a_default():
 
 
 def test_batch_run_reproduces_a_seeded_run():
-    results = mesa.batch_run(MarketModel, {"scenario": "small", "seed": [3]}, iterations=1,
-                             max_steps=5, number_processes=1, display_progress=False)
+    results = mesa.batch_run(
+        MarketModel,
+        {"scenario": "small", "seed": [3]},
+        iterations=1,
+        max_steps=5,
+        number_processes=1,
+        display_progress=False,
+    )
     final = results[-1]
     # Mesa 3.3.1 runs max_steps + 1 steps but reports the row collected after max_steps.
     m = MarketModel(scenario="small", seed=3)
@@ -195,3 +241,50 @@ def test_batch_run_reproduces_a_seeded_run():
     assert final["Step"] == m.steps == 5
     assert final["price_0"] == pytest.approx(m.close[0], nan_ok=True)
     json.dumps(m.summary())
+
+
+def test_stylized_rules_change_prices_as_documented():
+    base = dict(scenario="small", seed=4, steps=30)
+    plain = MarketModel(**base)
+    vwap = MarketModel(**base, daily_price="vwap")
+    for m in (plain, vwap):
+        for _ in range(30):
+            m.step()
+    t = vwap.trade_log.to_frame()
+    last = t[t.step == 30]
+    # The day's price is the geometric mean of its trades under "vwap", the last trade otherwise.
+    g0 = last[last.good == 0].price
+    assert vwap.close[0] == pytest.approx(np.exp(np.log(g0).mean()))
+    tp = plain.trade_log.to_frame()
+    assert plain.close[0] == tp[(tp.step == 30) & (tp.good == 0)].price.iloc[-1]
+
+
+def test_value_follows_the_index_level_with_the_elasticity():
+    m = MarketModel(scenario="small", seed=2, value_level_elasticity=2.0)
+    for _ in range(10):
+        m.step()
+    assert m.level_value == pytest.approx((m.indices.level / m.params.index_initial) ** 2)
+
+
+def test_markup_decay_pulls_markups_toward_zero():
+    from llm_market.policies.heuristic import HeuristicPolicy
+
+    m = MarketModel(scenario="small", seed=1)
+    obs = [t.observe() for t in m.teams]
+    for o in obs:
+        o.markup[:] = 1.0
+    keep = HeuristicPolicy(np.random.default_rng(0), markup_step=0.0).decide_all(obs)
+    decay = HeuristicPolicy(np.random.default_rng(0), 0.0, markup_decay=0.5).decide_all(obs)
+    assert keep[0].markup == pytest.approx(1.0) and decay[0].markup == pytest.approx(0.5)
+
+
+def test_garch_index_process_runs_in_the_model():
+    m = MarketModel(
+        scenario="small", seed=5, index_process="garch", garch_alpha=0.1, garch_beta=0.85
+    )
+    for _ in range(30):
+        m.step()
+        assert abs(m.money_error) < 1e-6
+    assert np.shape(m.market_view.step_sd) == (m.n_goods,)
+    with pytest.raises(ParameterError, match="garch_alpha"):
+        MarketModel(index_process="garch", garch_alpha=0.5, garch_beta=0.6)

@@ -27,14 +27,19 @@ class HeuristicPolicy(Policy):
 
     Args:
         rng: The policy's random stream (ask noise).
-        markup_step: How far the markup moves after a day that sold out or sold nothing.
+        markup_step: How far the markup moves after a day that sold out or left reports unsold.
+        markup_decay: Share of the markup forgotten each day before it moves (0: none); a decay
+            pulls prices back toward the reference and keeps markups from trending.
     """
 
     name = "heuristic"
 
-    def __init__(self, rng: np.random.Generator, markup_step: float = 0.05):
+    def __init__(
+        self, rng: np.random.Generator, markup_step: float = 0.05, markup_decay: float = 0.0
+    ):
         self.rng = rng
         self.markup_step = markup_step
+        self.markup_decay = markup_decay
 
     def decide_all(self, observations: list[Observation]) -> list[Action]:
         """Decide research, forecasts and asks for every observed team (see module docstring)."""
@@ -63,6 +68,7 @@ class HeuristicPolicy(Policy):
         markup = np.stack([o.markup for o in observations])
         sold = np.stack([o.units_sold for o in observations])
         units = view.marginal_cost.size
+        markup = (1.0 - self.markup_decay) * markup
         markup = markup + self.markup_step * np.where(sold >= units, 1.0, -1.0)
         markup = np.clip(markup, *MARKUP_BOUNDS)
         noise = self.rng.normal(0.0, ASK_NOISE, (n, view.ref_price.size, units))
