@@ -315,3 +315,24 @@ def test_bad_input_has_no_traceback(tmp_path):
     )
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.strip() == f"error: {tmp_path / 'nope.csv'}: no such file or directory"
+
+
+def test_stylized_scenario_prices_have_fat_tails_and_clustering_unlike_the_default():
+    # One seed, 1,500 days: the full pooled check (10 seeds x 2,100 days) is in
+    # docs/stylized-facts.md with its command; this guards the mechanism in CI.
+    import numpy as np
+
+    from llm_market import MarketModel
+    from llm_market.analysis.facts import stylized_facts
+
+    results = {}
+    for scenario in ("stylized", "default"):
+        m = MarketModel(scenario=scenario, seed=11)
+        for _ in range(1500):
+            m.step()
+        df = m.datacollector.get_model_vars_dataframe().iloc[100:]
+        series = [np.diff(np.log(df[f"price_{k}"].to_numpy())) for k in range(m.n_goods)]
+        results[scenario] = stylized_facts(series, fit_garch=False).to_dict()["facts"]
+    for fact in ("heavy_tails", "tail_index", "volatility_clustering"):
+        assert results["stylized"][fact] == "pass", fact
+    assert results["default"]["tail_index"] == "fail"
