@@ -738,14 +738,12 @@ class MarketModel(mesa.Model):
     @property
     def mean_team_brier(self) -> float:
         """Mean rolling Brier score of the active teams."""
-        b = self.team_brier[self.active]
-        return float(np.nanmean(b)) if np.isfinite(b).any() else float("nan")
+        return _nanmean(self.team_brier[self.active])
 
     @property
     def mean_team_skill(self) -> float:
         """Mean rolling Brier skill score of the active teams."""
-        s = self.team_skill[self.active]
-        return float(np.nanmean(s)) if np.isfinite(s).any() else float("nan")
+        return _nanmean(self.team_skill[self.active])
 
     @property
     def logs(self) -> dict[str, ColumnLog]:

@@ -134,24 +134,35 @@ class ContinuousDoubleAuction(Mechanism):
         n_ask, n_bid = flow.ask_price.size, flow.bid_price.size
         ask_price = flow.ask_price.tolist()
         bid_price = flow.bid_price.tolist()
+        # Converted once: the submit loop reads them for every order of every round.
+        bid_value = flow.bid_value.tolist()
+        bid_market = flow.bid_market.tolist()
         ask_open = np.ones(n_ask, dtype=bool)
         bid_open = np.ones(n_bid, dtype=bool)
         bid, ask, price = [], [], []
         for round_ in range(self.rounds if flow.requote is not None else 1):
+            open_a, open_b = np.flatnonzero(ask_open), np.flatnonzero(bid_open)
             if round_:
                 # A new round: unfilled quotes are withdrawn and their traders quote afresh.
                 book.expire()
-                open_a, open_b = np.flatnonzero(ask_open), np.flatnonzero(bid_open)
                 if not (open_a.size and open_b.size):
                     break
-                open_a = np.sort(open_a)
                 new_a, new_b = flow.requote(rng, open_a, open_b)
                 for i, p in zip(open_a.tolist(), new_a.tolist(), strict=True):
                     ask_price[i] = p
                 for i, p in zip(open_b.tolist(), new_b.tolist(), strict=True):
                     bid_price[i] = p
-            order = np.concatenate([np.flatnonzero(ask_open), n_ask + np.flatnonzero(bid_open)])
-            self._submit(book, rng.permutation(order).tolist(), n_ask, ask_price, bid_price, flow)
+            arrival = rng.permutation(np.concatenate([open_a, n_ask + open_b])).tolist()
+            self._submit(
+                book,
+                arrival,
+                n_ask,
+                ask_price,
+                bid_price,
+                bid_value,
+                bid_market,
+                clear_after_trade=flow.requote is not None,
+            )
             t = book.take_trades()
             bid += t["trade_buy_tag"]
             ask += t["trade_sell_tag"]
@@ -167,13 +178,15 @@ class ContinuousDoubleAuction(Mechanism):
         )
 
     @staticmethod
-    def _submit(book, arrival, n_ask, ask_price, bid_price, flow: OrderFlow) -> None:
-        """Send orders to the book in arrival order (asks first in the index space)."""
-        bid_value = flow.bid_value.tolist()
-        bid_market = flow.bid_market.tolist()
+    def _submit(
+        book, arrival, n_ask, ask_price, bid_price, bid_value, bid_market, clear_after_trade
+    ) -> None:
+        """Send orders to the book in arrival order (asks first in the index space).
+
+        With ``clear_after_trade`` (Gode and Sunder's rule for quoting traders) a transaction
+        cancels every standing quote.
+        """
         submit_limit, submit_market, best_ask = book.submit_limit, book.submit_market, book.best_ask
-        # Gode and Sunder's rule for quoting traders: a transaction cancels every standing quote.
-        clear_after_trade = flow.requote is not None
         trades = book.n_trades
         for i in arrival:
             if i < n_ask:
