@@ -11,7 +11,7 @@ they stand. "Render Interval (steps)" is the number of days each Step (and each 
 playing) advances. The main column shows headline numbers and the views, one per tab; only the
 open tab is drawn, so stepping stays fast.
 
-The figures live in :mod:`llm_market.analysis.viz`; this file only arranges them.
+The figures live in :mod:`llm_market.viz.charts`; this file only arranges them.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from mesa.visualization.solara_viz import UserInputs
 from mesa.visualization.utils import update_counter
 
 from llm_market import MarketModel
-from llm_market.analysis import viz
 from llm_market.params import MECHANISMS, NETWORKS, SCENARIOS, make_params
+from llm_market.viz import charts as viz
 
 DEFAULT_SCENARIO = "default"
 DEFAULT_SEED = "42"
@@ -226,12 +226,12 @@ def run_description(model: MarketModel) -> str:
 def ChartView(chart_cls: type[viz.Chart], model: MarketModel, steps: int, **options: Any):
     """A chart built once per model and redrawn when the model has stepped or an option changed.
 
-    The chart renders its own PNG (:meth:`~llm_market.analysis.viz.Chart.png`) instead of going
+    The chart renders its own PNG (:meth:`~llm_market.viz.charts.Chart.png`) instead of going
     through ``solara.FigureMatplotlib``, which would redraw the whole figure: redrawing only
     the data is what keeps a step and its redraw within the time budget.
 
     Args:
-        chart_cls: The :class:`~llm_market.analysis.viz.Chart` to show.
+        chart_cls: The :class:`~llm_market.viz.charts.Chart` to show.
         model: The model.
         steps: The model's step count: a new value is what makes reacton redraw the chart.
         **options: Options of the chart's ``update`` (a good, a colouring).

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from llm_market.analysis.sweeps import parse_spec, run_sweep
+from llm_market.experiments.sweeps import parse_spec, run_sweep
 
 
 def timed_sweep(sweep, out: Path, workers: int, dask: str | None = None):

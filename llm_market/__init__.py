@@ -14,7 +14,7 @@ _LAZY = {
     "Team": ".agents",
     "Principal": ".agents",
     "Params": ".params",
-    "ParameterError": ".params",
+    "ParameterError": ".errors",
     "SCENARIOS": ".params",
     "make_params": ".params",
 }

@@ -23,7 +23,6 @@ from mesa.discrete_space import Network
 
 from . import __version__
 from .agents import Principal, Team
-from .analysis.logs import ColumnLog, digest
 from .budgets.ledger import Ledger
 from .budgets.pivot import RollingSum, gini, hhi
 from .budgets.validation import affordable_research, fines, overspend
@@ -41,6 +40,7 @@ from .market.zero_intelligence import ZIQuotes
 from .params import Params, make_params
 from .policies.base import MarketView, Profile, Questions
 from .policies.heuristic import HeuristicPolicy
+from .recording.logs import ColumnLog, digest
 from .rng import Streams
 
 # Smoothing of the realised volatility that drives the value of information (about a month).
@@ -325,9 +325,18 @@ class MarketModel(mesa.Model):
             "active": "active",
             "principal": lambda t: t.principal.idx,
         }
+        reporters.update(self.extra_reporters())
         return mesa.DataCollector(
-            model_reporters=reporters, agenttype_reporters={Team: team_reporters}
+            model_reporters=reporters,
+            agenttype_reporters={Team: team_reporters} if self.record_teams else None,
         )
+
+    # Subclasses (a sweep's model) may record less or more.
+    record_teams: bool = True
+
+    def extra_reporters(self) -> dict[str, Any]:
+        """Model reporters a subclass adds to the data collector (none here)."""
+        return {}
 
     # ------------------------------------------------------------------ the step
 

@@ -23,14 +23,12 @@ from pydantic import (
     model_validator,
 )
 
+from .errors import ParameterError
+from .market.mechanisms import MECHANISMS
+
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 NETWORKS = ("none", "erdos_renyi", "watts_strogatz", "barabasi_albert")
-MECHANISMS = ("cda", "call", "bilateral", "posted")
 PIVOT_METRICS = ("brier_skill", "profit", "msr", "mix")
-
-
-class ParameterError(ValueError):
-    """A model parameter is unknown or out of range; the message names it and what it accepts."""
 
 
 class Params(BaseModel):

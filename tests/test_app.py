@@ -15,8 +15,8 @@ import solara
 from PIL import Image
 
 from llm_market import MarketModel
-from llm_market.analysis import viz
 from llm_market.params import MECHANISMS, NETWORKS, make_params
+from llm_market.viz import charts as viz
 
 ROOT = Path(__file__).resolve().parents[1]
 

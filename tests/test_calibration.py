@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from llm_market.analysis.calibration import fit_garch, fit_gbm
-from llm_market.analysis.facts import acf
 from llm_market.cli import load_config, main
 from llm_market.information.indices import GarchIndexProcess, IndexProcess
 from llm_market.params import Params, make_params
+from llm_market.stats.calibration import fit_garch, fit_gbm
+from llm_market.stats.facts import acf
 
 ENTRY = "import sys; from llm_market.cli import main; sys.exit(main(sys.argv[1:]))"
 GARCH_KEYS = ("garch_omega", "garch_alpha", "garch_beta", "garch_nu")

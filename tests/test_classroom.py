@@ -77,7 +77,7 @@ def test_costs_follow_the_order_of_sales():
 
 
 def test_compare_tabulates_every_mechanism_on_the_same_draws():
-    from llm_market.analysis.mechanisms import compare_mechanisms, markdown_table
+    from llm_market.experiments.compare import compare_mechanisms, markdown_table
 
     table = compare_mechanisms(scenario="small", seed=1, steps=15)
     assert list(table.index) == list(MECHANISMS)

@@ -1,4 +1,4 @@
-"""Tests for llm_market.analysis.facts on series with known answers."""
+"""Tests for llm_market.stats.facts on series with known answers."""
 
 import json
 import math
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llm_market.analysis.facts import (
+from llm_market.stats.facts import (
     FactsReport,
     abs_acf_decay_exponent,
     acf,

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from llm_market.analysis.facts import log_returns, stylized_facts
-from llm_market.analysis.facts_command import count_returns, load_source, pick_columns
 from llm_market.cli import UsageError, main
+from llm_market.cli.facts import count_returns, load_source, pick_columns
+from llm_market.stats.facts import log_returns, stylized_facts
 
 ENTRY = "import sys; from llm_market.cli import main; sys.exit(main(sys.argv[1:]))"
 REQUIRED = (
@@ -157,7 +157,7 @@ def test_folder_of_run_folders_is_a_sweep(tmp_path):
 
 def test_a_real_run_directory(tmp_path):
     from llm_market import MarketModel
-    from llm_market.analysis.report import write_run
+    from llm_market.viz.report import write_run
 
     model = MarketModel(scenario="small", seed=2)
     for _ in range(140):
@@ -302,7 +302,7 @@ def test_burn_in_longer_than_the_run(run_dir, capsys):
 
 def test_no_source_is_a_usage_error():
     with pytest.raises(UsageError, match="give a SOURCE"):
-        from llm_market.analysis.facts_command import run
+        from llm_market.cli.facts import run
 
         run(type("A", (), {"sp500": False, "source": None})())
 
@@ -323,7 +323,7 @@ def test_stylized_scenario_prices_have_fat_tails_and_clustering_unlike_the_defau
     import numpy as np
 
     from llm_market import MarketModel
-    from llm_market.analysis.facts import stylized_facts
+    from llm_market.stats.facts import stylized_facts
 
     results = {}
     for scenario in ("stylized", "default"):

@@ -6,8 +6,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from llm_market.analysis import sweeps
-from llm_market.analysis.sweeps import (
+from llm_market.cli import UsageError, main
+from llm_market.experiments import sweeps
+from llm_market.experiments.sweeps import (
     consolidate,
     load_results,
     load_spec,
@@ -19,7 +20,6 @@ from llm_market.analysis.sweeps import (
     simulate,
     write_run_files,
 )
-from llm_market.cli import UsageError, main
 
 BATCH = Path(__file__).resolve().parents[1] / "batch"
 

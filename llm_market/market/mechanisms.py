@@ -510,6 +510,8 @@ MECHANISM_CLASSES: dict[str, type[Mechanism]] = {
     "bilateral": BilateralBargaining,
     "posted": PostedPrices,
 }
+# The mechanism names, in the order the CLI, the app and comparisons list them.
+MECHANISMS: tuple[str, ...] = tuple(MECHANISM_CLASSES)
 
 
 def make_mechanism(name: str, n_goods: int, **options) -> Mechanism:

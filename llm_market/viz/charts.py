@@ -35,7 +35,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocato
 from PIL import Image
 from scipy import stats
 
-from .facts import acf, bartlett_band, excess_kurtosis, log_returns, robust_acf_band
+from ..stats.facts import acf, bartlett_band, excess_kurtosis, log_returns, robust_acf_band
 
 if TYPE_CHECKING:
     from ..model import MarketModel

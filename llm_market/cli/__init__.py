@@ -15,10 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .params import SCENARIOS, ParameterError, describe_parameters, make_params
-
-EXIT_USAGE = 2
+from .. import __version__
+from ..errors import EXIT_USAGE, ParameterError, UsageError
+from ..params import SCENARIOS, describe_parameters, make_params
 
 
 class _NeverRaised(Exception):
@@ -27,14 +26,10 @@ class _NeverRaised(Exception):
 
 def _stopping_errors() -> tuple[type[Exception], ...]:
     try:
-        from .policies.llm import EndpointError, ReplayMiss
+        from ..policies.llm import EndpointError, ReplayMiss
     except ImportError:
         return (_NeverRaised,)
     return (ReplayMiss, EndpointError)
-
-
-class UsageError(Exception):
-    """A mistake in the command line or a config file; the message is shown as is."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -134,10 +129,10 @@ def _build_parser() -> argparse.ArgumentParser:
 # the user's input raises ``UsageError``. They import heavy libraries inside ``run`` only, so that
 # building the parser stays fast.
 COMMAND_MODULES: tuple[str, ...] = (
-    "llm_market.analysis.sweeps",
-    "llm_market.analysis.facts_command",
-    "llm_market.analysis.calibration",
-    "llm_market.analysis.mechanisms",
+    "llm_market.experiments.sweeps",
+    "llm_market.cli.facts",
+    "llm_market.stats.calibration",
+    "llm_market.experiments.compare",
 )
 
 
@@ -183,8 +178,8 @@ def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from .analysis.report import write_run
-    from .model import MarketModel
+    from ..model import MarketModel
+    from ..viz.report import write_run
 
     model = MarketModel(scenario=scenario, seed=seed, **settings)
     steps = model.params.steps
@@ -267,9 +262,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
 
-
-if __name__ == "__main__":
-    # Import the package's copy: subcommand modules raise *its* UsageError, not this __main__'s.
-    from llm_market.cli import main as package_main
-
-    sys.exit(package_main())

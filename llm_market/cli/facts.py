@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cli import UsageError
+from ..errors import UsageError
 
 # Fewer returns than this cannot say anything about tails or about autocorrelations up to lag 50.
 MIN_RETURNS = 100
@@ -321,7 +321,7 @@ def load_source(
 
 def count_returns(series: list[np.ndarray]) -> int:
     """Number of finite log returns the series give (returns never cross two series)."""
-    from .facts import log_returns
+    from ..stats.facts import log_returns
 
     return int(sum(log_returns(s).size for s in series))
 
@@ -332,7 +332,7 @@ def compute(src: PriceSource, fit_garch: bool = True) -> Any:
     Raises:
         UsageError: Fewer than :data:`MIN_RETURNS` returns are left after the burn-in.
     """
-    from .facts import stylized_facts
+    from ..stats.facts import stylized_facts
 
     n = count_returns(src.series)
     if n < MIN_RETURNS:
@@ -359,7 +359,7 @@ def write_outputs(report: Any, src: PriceSource, out: Path) -> tuple[Path, Path]
     Returns:
         The paths of the two files.
     """
-    from .facts import plot_facts
+    from ..stats.facts import plot_facts
 
     out.mkdir(parents=True, exist_ok=True)
     data = report.to_dict()

@@ -79,7 +79,8 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..cli import UsageError, parse_set
+    from ..cli import parse_set
+    from ..errors import UsageError
     from ..params import make_params
 
     if args.steps < 1:

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cli import UsageError
+from ..errors import UsageError
 
 DAYS_PER_YEAR = 252
 # A GARCH(1,1) has 5 parameters with t shocks; below a year of data its fit is not worth writing.
@@ -318,7 +318,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``llm-market calibrate``: fit, print the parameters, write the TOML file."""
-    from .facts_command import SP500, load_source
+    from ..cli.facts import SP500, load_source
 
     src = load_source(args.prices, column=args.column)
     if src.kind not in ("csv", "sp500"):

@@ -42,8 +42,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..cli import UsageError, parse_set
-from ..params import SCENARIOS, ParameterError, Params, make_params
+from ..cli import parse_set
+from ..errors import ParameterError, UsageError
+from ..params import SCENARIOS, Params, make_params
 
 RESULTS_FILE = "results.parquet"
 PARTS_DIR = "parts"
@@ -623,7 +624,7 @@ def sweep_model_class() -> type:
 def __getattr__(name: str) -> Any:
     """Create ``SweepModel`` on first access, so that importing this module stays light.
 
-    Pickle finds the class as ``llm_market.analysis.sweeps.SweepModel`` through this hook, which
+    Pickle finds the class as ``llm_market.experiments.sweeps.SweepModel`` through this hook, which
     is what ``batch_run``'s spawned worker processes need.
     """
     if name == "SweepModel":

@@ -1,1 +1,0 @@
-"""Analysis: event logs, the run report and the stylized facts."""

@@ -1,0 +1,1 @@
+"""Experiments: the run loop, parameter sweeps and their store, mechanism comparisons."""

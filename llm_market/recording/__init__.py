@@ -1,0 +1,1 @@
+"""Recording: the event logs, the digest, the column names, the data collector, the summary."""

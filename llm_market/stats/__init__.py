@@ -1,0 +1,1 @@
+"""Statistics of the model's output: stylized facts and calibration to real prices."""

@@ -1,0 +1,1 @@
+"""Views: the app's charts and the static run report."""
