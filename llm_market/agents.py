@@ -1,23 +1,51 @@
 """The Mesa agents: research teams and the principals that own and fund them.
 
-Money balances and per-team scores live in the model's arrays (so that a market day can settle
-thousands of trades at once); the agents read and write their own entries through properties, so
-``team.budget`` and a DataCollector reporter ``"budget"`` mean what they say.
+Money and funding state live in the :class:`~llm_market.budgets.accounts.Accounts` (arrays, so
+that a market day can settle thousands of trades at once); each agent reads its own entries
+through properties, so ``team.budget`` and a DataCollector reporter ``"budget"`` mean what they
+say, and changes them only through the accounts' methods. Agents never reach into the model:
+what a team sees comes in a :class:`DayView`, and what a principal needs is given at
+construction.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from mesa import Agent
 from mesa.discrete_space import CellAgent
 
+from .budgets.accounts import Accounts
+from .budgets.performance import Performance
 from .budgets.pivot import pivot_shares
-from .policies.base import Action, Observation, Profile
+from .policies.base import Action, MarketView, Observation, Profile
 
-if TYPE_CHECKING:
-    from .model import MarketModel
+if TYPE_CHECKING:  # type-only: the model builds the agents, the agents never call the model
+    from mesa import Model
+
+    from .params import Params
+
+
+@dataclass
+class DayView:
+    """What the teams can see when they decide, as arrays indexed by team.
+
+    Attributes:
+        market: The shared market view (prices, questions, index levels).
+        days_left_in_month: Trading days until the principals reallocate.
+        belief_mean: Posterior means of each team's beliefs, shape (teams, K, H).
+        belief_prec: Posterior precisions, shape (teams, K, H).
+        neighbour_forecasts: Mean last forecast of each team's neighbours (or the crowd) per
+            open question, shape (teams, Q).
+    """
+
+    market: MarketView
+    days_left_in_month: int
+    belief_mean: np.ndarray
+    belief_prec: np.ndarray
+    neighbour_forecasts: np.ndarray
 
 
 class Team(CellAgent):
@@ -25,80 +53,102 @@ class Team(CellAgent):
 
     Args:
         model: The model.
-        idx: The team's position in the model's arrays.
+        idx: The team's position in the accounts' arrays.
         principal: The principal that owns the team.
         profile: The team's traits.
         n_goods: Number of goods (indices) the team sells reports on.
         markup: Initial log markup on its asks.
+        accounts: Where the team's money and funding state are kept.
+        record: The teams' performance record (scores and profit over the pivot window).
     """
 
     def __init__(
         self,
-        model: MarketModel,
+        model: Model,
         idx: int,
         principal: Principal,
         profile: Profile,
         n_goods: int,
         markup: float,
+        accounts: Accounts,
+        record: Performance,
     ):
         super().__init__(model)
         self.idx = idx
         self.principal = principal
         self.profile = profile
-        self.active = True
+        self.accounts = accounts
         self.markup = np.full(n_goods, markup)
         self.units_sold = np.zeros(n_goods, dtype=np.int64)
-        self.monthly_allocation = 0.0
-        self.share = 0.0
-        self.overbudget_days = 0
+        self.record = record
         self.action: Action | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether the team is still funded (an exited team never returns)."""
+        return bool(self.accounts.active[self.idx])
 
     @property
     def budget(self) -> float:
         """Research budget left this month (negative when over budget)."""
-        return float(self.model.budget[self.idx])
+        return float(self.accounts.budget[self.idx])
 
     @property
     def cash(self) -> float:
         """Trading cash."""
-        return float(self.model.cash[self.idx])
+        return float(self.accounts.cash[self.idx])
+
+    @property
+    def share(self) -> float:
+        """The team's share of its principal's funding."""
+        return float(self.accounts.share[self.idx])
+
+    @property
+    def monthly_allocation(self) -> float:
+        """This month's research funding."""
+        return float(self.accounts.allocation[self.idx])
+
+    @property
+    def overbudget_days(self) -> int:
+        """Days the team ended over budget."""
+        return int(self.accounts.overbudget_days[self.idx])
 
     @property
     def rolling_brier(self) -> float:
         """Mean Brier score over the pivot window's questions."""
-        return float(self.model.team_brier[self.idx])
+        return float(self.record.brier[self.idx])
 
     @property
     def rolling_skill(self) -> float:
         """Brier skill score over the pivot window, against the base rate."""
-        return float(self.model.team_skill[self.idx])
+        return float(self.record.skill[self.idx])
 
     @property
     def profit(self) -> float:
         """Trading profit minus research spend over the pivot window."""
-        return float(self.model.team_profit[self.idx])
+        return float(self.record.profit_window.total[self.idx])
 
-    def observe(self) -> Observation:
+    def observe(self, view: DayView) -> Observation:
         """Build what the team sees today."""
-        m = self.model
+        i = self.idx
         return Observation(
-            team=self.idx,
-            market=m.market_view,
+            team=i,
+            market=view.market,
             profile=self.profile,
             budget=self.budget,
             cash=self.cash,
             monthly_allocation=self.monthly_allocation,
-            days_left_in_month=m.days_left_in_month,
-            belief_mean=m.beliefs.mean[self.idx],
-            belief_prec=m.beliefs.prec[self.idx],
-            neighbour_forecast=m.neighbour_forecasts[self.idx],
+            days_left_in_month=view.days_left_in_month,
+            belief_mean=view.belief_mean[i],
+            belief_prec=view.belief_prec[i],
+            neighbour_forecast=view.neighbour_forecasts[i],
             markup=self.markup,
             units_sold=self.units_sold,
             recent_brier=self.rolling_brier,
         )
 
     def apply(self, action: Action) -> None:
-        """Adopt the day's action (the model reads it when markets and research run)."""
+        """Adopt the day's action (the market and research read it later in the step)."""
         self.action = action
         if action.markup is not None:
             self.markup = action.markup
@@ -109,34 +159,45 @@ class Principal(Agent):
 
     Args:
         model: The model.
-        idx: The principal's position in the model's capital array.
+        idx: The principal's position in the accounts' capital array.
+        accounts: Where the money is kept.
+        params: The run's parameters (funding, pivot and floor rules).
     """
 
-    def __init__(self, model: MarketModel, idx: int):
+    def __init__(self, model: Model, idx: int, accounts: Accounts, params: Params):
         super().__init__(model)
         self.idx = idx
+        self.accounts = accounts
+        self.params = params
         self.teams: list[Team] = []
 
     @property
     def capital(self) -> float:
         """Money the principal holds."""
-        return float(self.model.capital[self.idx])
+        return float(self.accounts.capital[self.idx])
 
     @property
     def active_teams(self) -> list[Team]:
         """The teams still funded."""
         return [t for t in self.teams if t.active]
 
+    def adopt(self, team: Team) -> None:
+        """Take on a team; the principal's funding is split equally among its teams."""
+        self.teams.append(team)
+        for t in self.teams:
+            self.accounts.share[t.idx] = 1.0 / len(self.teams)
+
     def collect(self) -> None:
         """Take back the month's unspent budgets (or absorb overspends) and surplus cash."""
-        m = self.model
+        a = self.accounts
         for team in self.teams:
-            returned = m.budget[team.idx]
-            surplus = m.cash[team.idx] - (m.params.team_working_cash if team.active else 0.0)
+            i = team.idx
+            returned = a.budget[i]
+            surplus = a.cash[i] - (self.params.team_working_cash if team.active else 0.0)
             surplus = max(surplus, 0.0)
-            m.transfer_to_principal(team, returned, "budget_return", from_cash=False)
+            a.to_principal(i, returned, "budget_return", from_cash=False)
             if surplus > 0:
-                m.transfer_to_principal(team, surplus, "profit_payout", from_cash=True)
+                a.to_principal(i, surplus, "profit_payout", from_cash=True)
 
     def pivot(self, metric: np.ndarray) -> None:
         """Move shares toward the teams that perform (see :mod:`~llm_market.budgets.pivot`).
@@ -145,23 +206,31 @@ class Principal(Agent):
             metric: Performance of each of the principal's active teams, in ``active_teams`` order.
         """
         teams = self.active_teams
-        old = np.array([t.share for t in teams])
+        a, p = self.accounts, self.params
+        old = np.array([a.share[t.idx] for t in teams])
         old = old / old.sum() if old.sum() > 0 else np.full(len(teams), 1.0 / len(teams))
-        p = self.model.params
         new, exits = pivot_shares(
             old, metric, p.pivot_factor, p.budget_floor, p.floor_rule, p.pivot_sharpness
         )
         for team, share, gone in zip(teams, new, exits, strict=True):
-            team.share = float(share)
+            a.share[team.idx] = float(share)
             if gone:
-                self.model.exit_team(team)
+                a.exit(team.idx)
+
+    def reallocate(self, metric: np.ndarray) -> None:
+        """The month end: collect, pivot on ``metric`` (indexed by team id), fund again."""
+        self.collect()
+        teams = self.active_teams
+        if teams:
+            self.pivot(metric[[t.idx for t in teams]])
+        self.fund()
 
     def fund(self) -> None:
         """Give each active team its share of this month's funding."""
-        m = self.model
+        a = self.accounts
         teams = self.active_teams
-        funding = min(m.params.monthly_funding * len(teams), max(m.capital[self.idx], 0.0))
+        funding = min(self.params.monthly_funding * len(teams), max(a.capital[self.idx], 0.0))
         for team in teams:
-            amount = funding * team.share
-            team.monthly_allocation = amount
-            m.transfer_to_team(team, amount, "funding")
+            amount = funding * a.share[team.idx]
+            a.allocation[team.idx] = amount
+            a.to_team(team.idx, amount, "funding")

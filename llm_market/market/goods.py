@@ -20,3 +20,22 @@ def marginal_costs(units: int, linear: float, quadratic: float) -> np.ndarray:
     """Marginal cost of the 1st..``units``-th report: ``a + b (2u - 1)``; sums to ``c(units)``."""
     u = np.arange(1, units + 1, dtype=float)
     return linear + quadratic * (2 * u - 1)
+
+
+def sale_costs(seller: np.ndarray, marginal_cost: np.ndarray) -> np.ndarray:
+    """Production cost of each sale, in execution order: a team's k-th sale costs the k-th MC.
+
+    Costs are convex in the quantity a team sells, ``c(q) = sum of the first q marginal costs``,
+    whichever of its asks happened to fill, so the cost booked follows the order of sales.
+    """
+    n = seller.size
+    if n == 0:
+        return np.zeros(0)
+    order = np.argsort(seller, kind="stable")
+    grouped = seller[order]
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+    counts = np.diff(np.r_[starts, n])
+    rank = np.arange(n) - np.repeat(starts, counts)
+    cost = np.empty(n)
+    cost[order] = marginal_cost[rank]
+    return cost

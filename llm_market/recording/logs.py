@@ -17,6 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .columns import BUDGETS, CROWD_ID, LOG_SCHEMAS, NEWS, PREDICTIONS, TRADES
+
 
 class ColumnLog:
     """An append-only table stored as chunks of columns.
@@ -77,3 +79,72 @@ def digest(*frames: pd.DataFrame) -> str:
         h.update(canonical_bytes(frame))
         h.update(b"\x00")
     return h.hexdigest()
+
+
+class EventLogs:
+    """The run's four event logs: trades, predictions, budgets and news.
+
+    Their columns are :data:`~.columns.LOG_SCHEMAS`.
+
+    Attributes:
+        trades: One row per trade.
+        predictions: One row per forecaster and resolved question.
+        budgets: One row per transfer between a principal and a team.
+        news: One row per signal delivered.
+    """
+
+    def __init__(self):
+        self.trades = ColumnLog(TRADES, LOG_SCHEMAS[TRADES])
+        self.predictions = ColumnLog(PREDICTIONS, LOG_SCHEMAS[PREDICTIONS])
+        self.budgets = ColumnLog(BUDGETS, LOG_SCHEMAS[BUDGETS])
+        self.news = ColumnLog(NEWS, LOG_SCHEMAS[NEWS])
+
+    def by_name(self) -> dict[str, ColumnLog]:
+        """The logs by name, in the order they are written."""
+        return {log.name: log for log in (self.trades, self.predictions, self.budgets, self.news)}
+
+    def digest(self) -> str:
+        """SHA-256 over the trade and prediction logs in canonical form."""
+        return digest(self.trades.to_frame(), self.predictions.to_frame())
+
+    def record_trades(self, step: int, day) -> None:
+        """Log one good's trades of the day (a :class:`~llm_market.market.clearing.GoodDay`)."""
+        self.trades.append(
+            step=step,
+            good=day.good,
+            buyer=day.buyer,
+            seller=day.seller,
+            price=day.price,
+            value=day.value,
+            cost=day.cost,
+        )
+
+    def record_resolutions(self, res, n_teams: int) -> None:
+        """Log every forecaster's score on the questions resolved today.
+
+        The teams keep their ids; the crowd is :data:`~.columns.CROWD_ID` and the market
+        :data:`~.columns.MARKET_ID`.
+
+        Args:
+            res: The day's :class:`~llm_market.information.questions.Resolution`.
+            n_teams: Number of teams (the forecasters after them are the crowd and the market).
+        """
+        if not len(res):
+            return
+        n_f = res.brier.shape[1]
+        forecaster = np.tile(np.arange(n_f), len(res))
+        extra = forecaster >= n_teams
+        forecaster[extra] = CROWD_ID - (forecaster[extra] - n_teams)
+        self.predictions.append(
+            question=np.repeat(res.qid, n_f),
+            forecaster=forecaster,
+            index=np.repeat(res.index, n_f),
+            horizon=np.repeat(res.horizon, n_f),
+            open_step=np.repeat(res.open_day, n_f),
+            resolve_step=np.repeat(res.resolve_day, n_f),
+            mean_p=res.mean_p.ravel(),
+            last_p=res.last_p.ravel(),
+            n_forecasts=np.repeat(res.n_forecasts, n_f),
+            outcome=np.repeat(res.outcome, n_f),
+            brier=res.brier.ravel(),
+        )

@@ -1,0 +1,171 @@
+"""The accounts: who holds what money, every transfer between holders, and the money check.
+
+Money is held by principals (capital) and teams (research budget and trading cash). The accounts
+keep those balances as arrays, so that a market day can settle thousands of trades at once, and
+with them the rest of each team's funding state (active or exited, budget share, this month's
+allocation, days over budget). The agents read their own entries; only the methods here change
+them, and each change is booked: money entering or leaving the economy in the
+:class:`~llm_market.budgets.ledger.Ledger`, transfers between holders in the budget log.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..calendar import Calendar
+from ..recording.logs import ColumnLog
+from .ledger import Ledger
+from .validation import affordable_research, fines, overspend
+
+
+class Accounts:
+    """Balances and funding state of every principal and team.
+
+    Args:
+        owner: Each team's principal.
+        n_principals: Number of principals.
+        principal_capital: Starting capital of every principal.
+        initial_team_cash: Starting trading cash of every team.
+        budget_log: The log of transfers between principals and teams.
+        calendar: The model's clock, which stamps the log.
+
+    Attributes:
+        capital: Money each principal holds.
+        budget: Each team's research budget left this month (negative when over budget).
+        cash: Each team's trading cash.
+        active: Whether each team is still funded (an exited team never returns).
+        share: Each team's share of its principal's funding.
+        allocation: Each team's research funding this month.
+        overbudget_days: Days each team ended over budget.
+        ledger: Money that entered and left the economy, by source and sink.
+    """
+
+    def __init__(
+        self,
+        owner: np.ndarray,
+        n_principals: int,
+        principal_capital: float,
+        initial_team_cash: float,
+        budget_log: ColumnLog,
+        calendar: Calendar,
+    ):
+        n = owner.size
+        self.owner = owner
+        self.capital = np.full(n_principals, principal_capital)
+        self.budget = np.zeros(n)
+        self.cash = np.full(n, initial_team_cash)
+        self.active = np.ones(n, dtype=bool)
+        self.share = np.zeros(n)
+        self.allocation = np.zeros(n)
+        self.overbudget_days = np.zeros(n, dtype=np.int64)
+        self.overbudget_count = 0
+        self._overspend_seen = np.zeros(n)
+        self.budget_log = budget_log
+        self.calendar = calendar
+        self.ledger = Ledger(self.money_held())
+
+    # ------------------------------------------------------------------ holdings and the check
+
+    def money_held(self) -> float:
+        """All money held by principals and teams."""
+        return float(self.capital.sum() + self.budget.sum() + self.cash.sum())
+
+    def money_error(self) -> float:
+        """``held + out - in - start``: zero, up to rounding, when money is conserved."""
+        return self.ledger.discrepancy(self.money_held())
+
+    # ------------------------------------------------------------------ transfers between holders
+
+    def to_principal(self, team: int, amount: float, kind: str, from_cash: bool) -> None:
+        """Move money from a team (its cash or its budget) to its principal and log it."""
+        (self.cash if from_cash else self.budget)[team] -= amount
+        self.capital[self.owner[team]] += amount
+        self._log(team, -amount, kind)
+
+    def to_team(self, team: int, amount: float, kind: str) -> None:
+        """Move money from a team's principal into the team's research budget and log it."""
+        self.capital[self.owner[team]] -= amount
+        self.budget[team] += amount
+        self._log(team, amount, kind)
+
+    def _log(self, team: int, amount: float, kind: str) -> None:
+        self.budget_log.append(
+            step=self.calendar.stamp,
+            principal=self.owner[team],
+            team=team,
+            kind=kind,
+            amount=amount,
+            share=self.share[team],
+        )
+
+    def exit(self, team: int) -> None:
+        """Defund a team for good: it stops acting and its money goes back to its principal."""
+        self.active[team] = False
+        self.share[team] = 0.0
+        if self.budget[team]:
+            self.to_principal(team, self.budget[team], "exit", from_cash=False)
+        if self.cash[team]:
+            self.to_principal(team, self.cash[team], "exit", from_cash=True)
+
+    # ------------------------------------------------------------------ money in and out
+
+    def settle_sales(self, seller: np.ndarray, price: np.ndarray, cost: np.ndarray) -> np.ndarray:
+        """Clients pay the price (money enters), sellers pay the production cost (money leaves).
+
+        Returns:
+            Each team's profit on these trades.
+        """
+        profit = np.bincount(seller, weights=price - cost, minlength=self.cash.size)
+        self.cash += profit
+        self.ledger.inflow("client_payments", price.sum())
+        self.ledger.outflow("production", cost.sum())
+        return profit
+
+    def pay_from_cash(self, amounts: np.ndarray, sink: str) -> None:
+        """Teams pay ``amounts`` out of their cash to outside the economy (``sink``)."""
+        self.cash -= amounts
+        self.ledger.outflow(sink, amounts.sum())
+
+    def receive_cash(self, amounts: np.ndarray, source: str) -> None:
+        """Teams receive ``amounts`` of cash from outside the economy (``source``)."""
+        self.cash += amounts
+        self.ledger.inflow(source, amounts.sum())
+
+    def charge_budget(self, amounts: np.ndarray, sink: str) -> None:
+        """Charge ``amounts`` to the teams' research budgets; the money leaves to ``sink``."""
+        self.budget -= amounts
+        self.ledger.outflow(sink, amounts.sum())
+
+    def buy_research(self, wanted: np.ndarray, rule: str) -> np.ndarray:
+        """Pay for the research the teams want, cut to their budgets under ``rule="clip"``.
+
+        Returns:
+            The research spend paid by each team.
+        """
+        spend = affordable_research(wanted, self.budget, rule)
+        self.charge_budget(spend, "research")
+        return spend
+
+    # ------------------------------------------------------------------ validation
+
+    def validate(self, rule: str, penalty: float) -> int:
+        """Flag the teams over budget and, under ``rule="penalize"``, fine their new overspend.
+
+        The fine is paid from the team's cash (never more than it has) to its principal.
+
+        Returns:
+            How many teams are over budget today.
+        """
+        over = overspend(self.budget) * self.active
+        new = over - self._overspend_seen
+        fine = np.minimum(fines(new, rule, penalty), np.maximum(self.cash, 0.0))
+        self._overspend_seen = np.maximum(self._overspend_seen, over)
+        self.overbudget_days += over > 0
+        for i in np.flatnonzero(fine > 0):
+            self.to_principal(int(i), fine[i], "fine", from_cash=True)
+        self.overbudget_count = int(np.count_nonzero(over > 0))
+        return self.overbudget_count
+
+    def start_month(self) -> None:
+        """Forget last month's overspends: a new month's budget starts the count again."""
+        self._overspend_seen[:] = 0.0

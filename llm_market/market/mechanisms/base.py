@@ -1,0 +1,144 @@
+"""The interface every matching mechanism implements, and the pieces they share.
+
+A mechanism receives one good's order flow for the day (:class:`OrderFlow`) and returns the
+trades (:class:`Trades`) as index pairs into that flow with prices, and leaves the closing
+state of its book in :attr:`Mechanism.quotes`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+Allowed = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""Vectorised trading permission: ``(bid client ids, ask team ids) -> bool mask`` per pair."""
+
+
+@dataclass
+class OrderFlow:
+    """One good's submitted orders for one day, one unit each.
+
+    Attributes:
+        ask_team: Seller of each ask.
+        ask_price: Ask price.
+        ask_cost: The seller's marginal cost of that unit.
+        bid_client: Buyer of each bid.
+        bid_price: Bid price (limit).
+        bid_value: The buyer's value of the unit.
+        bid_market: True where the buyer lifts the best ask with a market order when that ask is
+            below its value.
+        requote: Optional hook ``(rng, ask indices, bid indices) -> (ask prices, bid prices)``
+            that draws fresh quotes for orders still open, for mechanisms that quote in rounds.
+    """
+
+    ask_team: np.ndarray
+    ask_price: np.ndarray
+    ask_cost: np.ndarray
+    bid_client: np.ndarray
+    bid_price: np.ndarray
+    bid_value: np.ndarray
+    bid_market: np.ndarray
+    requote: Callable[[np.random.Generator, np.ndarray, np.ndarray], tuple] | None = None
+
+
+@dataclass
+class Trades:
+    """Trades of one good on one day: indices into the flow's bids and asks, and prices."""
+
+    bid: np.ndarray
+    ask: np.ndarray
+    price: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.price)
+
+
+@dataclass
+class Quote:
+    """The book's state at the close, before day orders expire."""
+
+    best_bid: float = float("nan")
+    best_ask: float = float("nan")
+    bids: tuple[tuple[float, int], ...] = ()
+    asks: tuple[tuple[float, int], ...] = ()
+
+    @property
+    def spread(self) -> float:
+        """Best ask minus best bid (NaN when a side is empty)."""
+        return self.best_ask - self.best_bid
+
+
+class Mechanism(ABC):
+    """A market institution that turns one good's daily order flow into trades."""
+
+    name: str = ""
+
+    def __init__(self, n_goods: int):
+        self.n_goods = n_goods
+        self.quotes = [Quote() for _ in range(n_goods)]
+
+    @classmethod
+    def from_params(cls, n_goods: int, params: Any, allowed: Allowed | None = None) -> Mechanism:
+        """Build the mechanism for a run: each institution reads the settings it has.
+
+        Args:
+            n_goods: Number of goods.
+            params: The run's :class:`~llm_market.params.Params`.
+            allowed: Who may trade with whom (the social graph's rule), for mechanisms that
+                restrict trade to partners; None lets every pair trade.
+        """
+        return cls(n_goods)
+
+    @abstractmethod
+    def clear(self, good: int, flow: OrderFlow, rng: np.random.Generator) -> Trades:
+        """Match one good's order flow.
+
+        Args:
+            good: Which good (index) the flow is for.
+            flow: The day's asks and bids.
+            rng: The market stream, for arrival order and random matching.
+
+        Returns:
+            The trades.
+        """
+
+
+def effective_bids(flow: OrderFlow) -> np.ndarray:
+    """Bid prices with market-order bids entered at their value.
+
+    A market-order client accepts any price up to its value, so its value is its limit.
+    """
+    return np.where(flow.bid_market, flow.bid_value, flow.bid_price).astype(float)
+
+
+def price_levels(
+    prices: np.ndarray, levels: int, descending: bool
+) -> tuple[tuple[float, int], ...]:
+    """Aggregate unit orders into ``(price, count)`` levels, best first."""
+    if prices.size == 0 or levels <= 0:
+        return ()
+    price, count = np.unique(prices, return_counts=True)
+    if descending:
+        price, count = price[::-1], count[::-1]
+    return tuple(zip(price[:levels].tolist(), count[:levels].tolist(), strict=True))
+
+
+def resting_quote(bids: np.ndarray, asks: np.ndarray, levels: int) -> Quote:
+    """Quote of the orders left unmatched at the close."""
+    return Quote(
+        best_bid=float(bids.max()) if bids.size else float("nan"),
+        best_ask=float(asks.min()) if asks.size else float("nan"),
+        bids=price_levels(bids, levels, descending=True),
+        asks=price_levels(asks, levels, descending=False),
+    )
+
+
+def no_trades() -> Trades:
+    """An empty set of trades."""
+    return Trades(
+        bid=np.zeros(0, dtype=np.int64), ask=np.zeros(0, dtype=np.int64), price=np.zeros(0)
+    )

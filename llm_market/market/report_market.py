@@ -1,0 +1,166 @@
+"""The market for forecast reports: one good per index, its institution, its clients.
+
+Each day the teams' asks on every good meet the clients' bids in the configured mechanism
+(:mod:`~.clearing`), good by good. The market keeps what the goods' day left behind (the daily
+price, volume, spread, efficiency and competitive price of each good, and the day's surplus), and
+what clients will pay tomorrow: a report is worth more when the demand regime is high, when the
+index is volatile (``value_volatility_elasticity``), when teams forecast well
+(``value_quality_weight``) and, optionally, when the index is high (``value_level_elasticity``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..params import Params
+from .clearing import GoodDay, clear_good
+from .demand import ClientPopulation, DemandRegime
+from .efficiency import allocative_efficiency
+from .goods import marginal_costs
+from .mechanisms import Allowed, mechanism_for_run
+from .orders import order_flow, zero_intelligence_flow
+
+# Smoothing of the realised volatility that drives the value of information (about a month).
+VOL_SMOOTHING = 1.0 / 21
+# The value of information stays within these multiples of its calm-market level.
+INFO_VALUE_BOUNDS = (0.25, 4.0)
+
+
+class ReportMarket:
+    """The goods, their mechanism, the clients and the demand regime.
+
+    Args:
+        params: The run's parameters.
+        streams: The run's random streams (``demand``, ``clients``, ``zi`` are used here).
+        unconditional_sd: The indices' unconditional daily volatility (the calm level).
+        allowed: Who may trade with whom (the social graph's rule), or None.
+
+    Attributes:
+        mechanism: The market institution.
+        demand: The Markov demand regime.
+        clients: The client population.
+        marginal_cost: Marginal cost of a team's 1st, 2nd, ... report of a good in a day.
+        ref_price: The price sellers price their reports from (the last daily price).
+        close: Each good's last daily price (NaN before any trade).
+        volume, spread, efficiency, ce_price: Each good's figures of the last day.
+        day_surplus: The last day's buyer, seller, realised and maximum surplus over all goods.
+    """
+
+    def __init__(self, params: Params, streams, unconditional_sd: float, allowed: Allowed | None):
+        p = self.params = params
+        k = p.n_indices
+        self.mechanism = mechanism_for_run(p, allowed)
+        self.demand = DemandRegime(
+            streams["demand"], p.demand_states, p.demand_levels, p.transition_matrix()
+        )
+        self.clients = ClientPopulation(
+            streams["clients"],
+            p.n_clients,
+            p.client_base_value,
+            p.client_value_sd,
+            p.client_participation,
+            p.bid_shading,
+            p.market_order_share,
+        )
+        self._zi_rng = streams["zi"] if p.zi_traders != "off" else None
+        self.marginal_cost = marginal_costs(p.units_per_team, p.cost_linear, p.cost_quadratic)
+        self.unconditional_sd = unconditional_sd
+        self.realised_vol = np.full(k, unconditional_sd)
+        self.ref_price = np.full(k, p.client_base_value)
+        self.close = np.full(k, np.nan)
+        self.volume = np.zeros(k, dtype=np.int64)
+        self.spread = np.full(k, np.nan)
+        self.efficiency = np.full(k, np.nan)
+        self.ce_price = np.full(k, np.nan)
+        self.info_value = np.ones(k)
+        self.level_value = np.ones(k)
+        self.day_surplus = {"buyer": 0.0, "seller": 0.0, "realised": 0.0, "maximum": 0.0}
+
+    @property
+    def n_goods(self) -> int:
+        """Number of goods (one per index)."""
+        return self.close.size
+
+    @property
+    def efficiency_of_day(self) -> float:
+        """Allocative efficiency of the last day over all goods (NaN when nothing could trade)."""
+        return allocative_efficiency(self.day_surplus["realised"], self.day_surplus["maximum"])
+
+    def trade(
+        self, sellers: np.ndarray, asks: Sequence[np.ndarray], rng: np.random.Generator
+    ) -> list[GoodDay]:
+        """Trade every good for one day, in good order.
+
+        Args:
+            sellers: The teams that offer reports today.
+            asks: Each seller's ask prices, shape (goods, units) (NaN: a unit not offered).
+            rng: The market stream.
+
+        Returns:
+            Each good's trading day.
+        """
+        units = self.marginal_cost.size
+        ask_team = np.repeat(sellers, units)
+        ask_cost = np.tile(self.marginal_cost, len(asks))
+        days = []
+        for k in range(self.n_goods):
+            prices = np.concatenate([a[k] for a in asks]) if len(asks) else np.zeros(0)
+            flow = self._flow(k, ask_team, prices, ask_cost)
+            days.append(clear_good(self.mechanism, k, flow, rng, self.marginal_cost))
+        self._record(days)
+        self.demand.step()
+        return days
+
+    def _flow(self, k: int, ask_team, ask_price, ask_cost):
+        bids = self.clients.bids(self.demand.level * self.info_value[k] * self.level_value[k])
+        if self._zi_rng is None:
+            return order_flow(ask_team, ask_price, ask_cost, bids)
+        offered = np.isfinite(ask_price)
+        return zero_intelligence_flow(
+            ask_team[offered],
+            ask_cost[offered],
+            bids,
+            self._zi_rng,
+            self.params.zi_traders == "zi_c",
+            self.params.zi_price_max,
+        )
+
+    def _record(self, days: list[GoodDay]) -> None:
+        totals = dict.fromkeys(self.day_surplus, 0.0)
+        for d in days:
+            k = d.good
+            totals["buyer"] += d.buyer_surplus
+            totals["seller"] += d.seller_surplus
+            totals["realised"] += d.realised_surplus
+            totals["maximum"] += d.equilibrium.max_surplus
+            self.volume[k] = d.volume
+            self.efficiency[k] = d.efficiency
+            self.ce_price[k] = d.equilibrium.price
+            self.spread[k] = d.spread
+            if d.volume:
+                # Teams price tomorrow's reports from the day's price.
+                self.close[k] = self.ref_price[k] = d.day_price(self.params.daily_price)
+        self.day_surplus = totals
+
+    def observe_index(self, log_return: np.ndarray, level: np.ndarray) -> None:
+        """Update the realised volatility (and level values) from the indices' move today."""
+        gamma = self.params.value_level_elasticity
+        if gamma:
+            # A report on an index is worth more when the index is high (more is at stake), and
+            # sellers reprice their reference with the index's move.
+            self.level_value = (level / self.params.index_initial) ** gamma
+            self.ref_price = self.ref_price * np.exp(gamma * log_return)
+        self.realised_vol = np.sqrt(
+            (1 - VOL_SMOOTHING) * self.realised_vol**2 + VOL_SMOOTHING * log_return**2
+        )
+
+    def update_values(self, mean_team_skill: float) -> None:
+        """Set tomorrow's value of information of each good from volatility and forecast skill."""
+        p = self.params
+        quality = max(mean_team_skill, 0.0) if np.isfinite(mean_team_skill) else 0.0
+        vol_ratio = (self.realised_vol / self.unconditional_sd) ** p.value_volatility_elasticity
+        self.info_value = np.clip(
+            vol_ratio * (1.0 + p.value_quality_weight * quality), *INFO_VALUE_BOUNDS
+        )

@@ -1,0 +1,82 @@
+"""The DataCollector's reporters: the daily model series and the teams' series.
+
+Every column is named by a constant of :mod:`~.columns`; the run report, the app, the sweeps and
+the comparisons read the same constants, so a new series is one reporter here and one constant
+there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import mesa
+
+from ..agents import Team
+from ..budgets.pivot import gini
+from . import columns as c
+
+if TYPE_CHECKING:
+    from ..model import MarketModel
+
+
+def model_reporters(n_goods: int) -> dict[str, Any]:
+    """The model's daily series, by column name."""
+    reporters: dict[str, Any] = {
+        c.DAY: "day",
+        c.DEMAND_REGIME: lambda m: m.demand.state,
+        c.DEMAND_LEVEL: lambda m: m.demand.level,
+        c.CROWD_BRIER: lambda m: m.crowd_brier,
+        c.MARKET_BRIER: lambda m: m.market_brier,
+        c.MEAN_TEAM_BRIER: lambda m: m.mean_team_brier,
+        c.MEAN_TEAM_SKILL: lambda m: m.mean_team_skill,
+        c.BUDGET_HHI: "budget_hhi",
+        c.BUDGET_GINI: lambda m: gini(m.accounts.allocation[m.accounts.active]),
+        c.ACTIVE_TEAMS: lambda m: int(m.accounts.active.sum()),
+        c.OVERBUDGET_COUNT: lambda m: m.accounts.overbudget_count,
+        c.MONEY_ERROR: "money_error",
+        c.EFFICIENCY: lambda m: m.market.efficiency_of_day,
+        c.BUYER_SURPLUS: lambda m: m.market.day_surplus["buyer"],
+        c.SELLER_SURPLUS: lambda m: m.market.day_surplus["seller"],
+    }
+    for k in range(n_goods):
+        reporters[c.good_column(c.PRICE, k)] = lambda m, k=k: m.market.close[k]
+        reporters[c.good_column(c.VOLUME, k)] = lambda m, k=k: int(m.market.volume[k])
+        reporters[c.good_column(c.SPREAD, k)] = lambda m, k=k: m.market.spread[k]
+        reporters[c.good_column(c.GOOD_EFFICIENCY, k)] = lambda m, k=k: m.market.efficiency[k]
+        reporters[c.good_column(c.CE_PRICE, k)] = lambda m, k=k: m.market.ce_price[k]
+        reporters[c.good_column(c.INDEX, k)] = lambda m, k=k: m.indices.level[k]
+    return reporters
+
+
+TEAM_REPORTERS: dict[str, str | Callable[[Team], Any]] = {
+    c.TEAM_BUDGET: "budget",
+    c.TEAM_CASH: "cash",
+    c.TEAM_SHARE: "share",
+    c.TEAM_ALLOCATION: "monthly_allocation",
+    c.TEAM_BRIER: "rolling_brier",
+    c.TEAM_SKILL: "rolling_skill",
+    c.TEAM_PROFIT: "profit",
+    c.TEAM_OVERBUDGET_DAYS: "overbudget_days",
+    c.TEAM_ACTIVE: "active",
+    c.TEAM_PRINCIPAL: lambda t: t.principal.idx,
+}
+
+
+def make_datacollector(
+    model: MarketModel, extra: dict[str, Any] | None = None, teams: bool = True
+) -> mesa.DataCollector:
+    """The run's DataCollector.
+
+    Args:
+        model: The model (for the number of goods).
+        extra: Further model reporters (a sweep's results).
+        teams: Whether to record the teams' series (a sweep leaves them out: they cost a few
+            percent of every step).
+    """
+    reporters = model_reporters(model.n_goods)
+    reporters.update(extra or {})
+    return mesa.DataCollector(
+        model_reporters=reporters,
+        agenttype_reporters={Team: TEAM_REPORTERS} if teams else None,
+    )

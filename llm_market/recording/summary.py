@@ -1,0 +1,71 @@
+"""A run's headline results, JSON-serialisable: what ``summary.json`` and the sweeps report."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import __version__
+from . import columns as c
+
+if TYPE_CHECKING:
+    from ..model import MarketModel
+
+
+def nanmean(x: np.ndarray) -> float:
+    """Mean of the finite entries, NaN when there are none (without NumPy's warning)."""
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else float("nan")
+
+
+def finite(x) -> float | None:
+    """A float for JSON, or None when missing or not finite."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def run_summary(model: MarketModel) -> dict[str, Any]:
+    """Headline results of the run so far.
+
+    Brier scores and skills are over every question resolved so far (not the pivot window);
+    ``steps`` counts the days completed (a failed step does not count).
+    """
+    df = model.datacollector.get_model_vars_dataframe()
+    scores, accounts = model.scores, model.accounts
+    skill, brier = scores.skill(), scores.mean_brier()
+    n = model.n_teams
+    team_brier, team_skill = brier[:n], skill[:n]
+    market = model.market_col
+    crowd = model.crowd_col
+    return {
+        "package_version": __version__,
+        "scenario": model.scenario,
+        "seed": model.seed,
+        "steps": int(model.day),
+        "digest": model.digest(),
+        "results": {
+            "trades": int(model.logs[c.TRADES].rows),
+            "mean_efficiency": finite(df[c.EFFICIENCY].mean()),
+            "questions_resolved": int(scores.total_questions),
+            "base_rate": finite(scores.base_rate),
+            "crowd_brier": finite(brier[crowd]),
+            "mean_team_brier": finite(nanmean(team_brier)),
+            "crowd_skill": finite(skill[crowd]),
+            "mean_team_skill": finite(nanmean(team_skill)),
+            "best_team_skill": finite(
+                np.nanmax(team_skill) if np.isfinite(team_skill).any() else None
+            ),
+            "market_brier": finite(brier[market]) if market is not None else None,
+            "market_skill": finite(skill[market]) if market is not None else None,
+            "final_budget_hhi": finite(model.budget_hhi),
+            "active_teams": int(accounts.active.sum()),
+            "overbudget_team_days": int(accounts.overbudget_days.sum()),
+            "money_error_max": finite(df[c.MONEY_ERROR].abs().max()),
+            "money_in": {k: round(v, 6) for k, v in sorted(accounts.ledger.inflows.items())},
+            "money_out": {k: round(v, 6) for k, v in sorted(accounts.ledger.outflows.items())},
+        },
+        **({"llm": model.policy.summary()} if model.params.policy == "llm" else {}),
+    }
