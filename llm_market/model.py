@@ -344,7 +344,7 @@ class MarketModel(mesa.Model):
         ``overbudget="clip"`` research is cut to what is left, and like research the cost counts
         against the team's profit and its budget checks.
         """
-        if self.params.policy != "llm":
+        if not self.policy.pays_for_calls:
             return np.zeros(self.n_teams)
         llm_cost = np.array([self.policy.step_cost(i) for i in range(self.n_teams)])
         self.accounts.charge_budget(llm_cost, "llm")

@@ -181,30 +181,16 @@ def wired_model(
     client: Any = None,
     **params: Any,
 ) -> Any:
-    """A ``MarketModel`` with LLM teams, wired the way ``policy="llm"`` is to be wired.
+    """A ``MarketModel`` with LLM teams that talk to ``client`` (the in-process server).
 
-    Until ``model.py`` and ``params.py`` know ``policy="llm"`` this stands in for them: it swaps
-    the policy after construction (the ``llm_teams`` stream is independent of every other stream,
-    so the order does not matter) and charges each team's call costs to its research budget, to the
-    ledger (sink ``llm``) and to its profit just before research is bought, as ``_buy_research``
-    is to do.
+    It swaps the policy after construction (the ``llm_teams`` stream is independent of every other
+    stream, so the order does not matter); the model charges each team's call costs because the
+    policy says it pays for calls.
     """
-    import numpy as np
-
     from llm_market import MarketModel
     from llm_market.policies.llm import build_policy
 
-    class WiredModel(MarketModel):
-        def _buy_research(self) -> None:
-            llm_cost = np.array([self.policy.step_cost(i) for i in range(self.n_teams)])
-            # The calls are made: their cost is paid first, so research (under clip) is cut to
-            # what is left, and it counts against the team's profit like research does.
-            self.budget -= llm_cost
-            self.ledger.outflow("llm", llm_cost.sum())
-            self._trading_profit = self._trading_profit - llm_cost
-            super()._buy_research()
-
-    model = WiredModel(scenario=scenario, seed=seed, **params)
+    model = MarketModel(scenario=scenario, seed=seed, **params)
     model.policy = build_policy(
         model.policy, model.n_teams, llm_share, config, model.streams["llm_teams"], client
     )

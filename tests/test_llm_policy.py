@@ -54,7 +54,7 @@ def observations():
     model = MarketModel(scenario="small", seed=1)
     for _ in range(6):  # a few days in: questions, signals, prices and scores exist
         model.step()
-    return [t.observe() for t in model.teams]
+    return [t.observe(model.view) for t in model.teams]
 
 
 def make_policy(url, **kw):
@@ -547,7 +547,7 @@ def test_a_run_replayed_from_its_cache_has_the_same_digest(tmp_path):
     a, b = original.policy.summary(), replayed.policy.summary()
     assert a["calls"] == b["calls"] == b["cached_calls"] == 4 * 8
     assert a["cost"] == b["cost"] > 0 and b["billed_cost"] == 0
-    assert original.ledger.outflows["llm"] == pytest.approx(a["cost"])
+    assert original.accounts.ledger.outflows["llm"] == pytest.approx(a["cost"])
     assert abs(original.money_error) < 1e-9
     heuristic = MarketModel(scenario="small", seed=5, steps=8)
     for _ in range(8):

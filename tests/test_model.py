@@ -75,9 +75,9 @@ def test_explicit_keywords_override_the_scenario():
 @pytest.mark.parametrize("network", ["erdos_renyi", "watts_strogatz", "barabasi_albert"])
 def test_teams_sit_on_a_mesa_network(network):
     m = MarketModel(scenario="small", seed=2, network=network)
-    assert isinstance(m.network, mesa.discrete_space.Network)
+    assert isinstance(m.social.network, mesa.discrete_space.Network)
     for team in m.teams:
-        assert team.cell is m.network[team.idx]
+        assert team.cell is m.social.network[team.idx]
         assert team in team.cell.agents
     assert m.graph.number_of_nodes() == 8
 
@@ -92,15 +92,15 @@ def test_a_user_graph_is_used_as_given():
 
 def test_money_is_conserved_every_step_with_every_feature_on():
     m = MarketModel(seed=5, **EVERYTHING_ON)
-    start = m.money_held()
+    start = m.accounts.money_held()
     for _ in range(300):
         m.step()
-        assert abs(m.money_error) < 1e-6 * max(start, 1.0), m.steps
+        assert abs(m.money_error) < 1e-6 * max(start, 1.0), m.day
     # The run exercised what it claims to: fines, exits, overspending, pivots, trade.
-    kinds = set(m.budget_log.column("kind"))
+    kinds = set(m.logs["budgets"].column("kind"))
     assert {"funding", "budget_return", "fine", "exit"} <= kinds
     assert not m.active.all() and m.active.any()
-    assert m.trade_log.rows > 0 and m.ledger.outflows["research"] > 0
+    assert m.logs["trades"].rows > 0 and m.accounts.ledger.outflows["research"] > 0
 
 
 def test_clip_never_lets_research_overspend():
@@ -109,7 +109,7 @@ def test_clip_never_lets_research_overspend():
     )
     for _ in range(60):
         m.step()
-        assert m.overbudget_count == 0
+        assert m.accounts.overbudget_count == 0
     flagging = MarketModel(scenario="small", seed=4, overbudget="flag", research_intensity_sd=1.0)
     for _ in range(60):
         flagging.step()
@@ -158,12 +158,12 @@ def test_logs_are_columnar_and_complete():
     m = MarketModel(scenario="small", seed=0)
     for _ in range(30):
         m.step()
-    trades = m.trade_log.to_frame()
+    trades = m.logs["trades"].to_frame()
     assert (
         len(trades) == m.datacollector.get_model_vars_dataframe().filter(like="volume_").sum().sum()
     )
     assert (trades.price <= trades.value + 1e-9).all()  # no client pays above its value
-    preds = m.prediction_log.to_frame()
+    preds = m.logs["predictions"].to_frame()
     assert set(preds.outcome) <= {0, 1}
     assert np.allclose(preds.brier.between(0, 1), True)
     assert (preds.forecaster == -1).sum() == preds.question.nunique()
@@ -239,7 +239,7 @@ def test_batch_run_reproduces_a_seeded_run():
     for _ in range(5):
         m.step()
     assert final["Step"] == m.steps == 5
-    assert final["price_0"] == pytest.approx(m.close[0], nan_ok=True)
+    assert final["price_0"] == pytest.approx(m.market.close[0], nan_ok=True)
     json.dumps(m.summary())
 
 
@@ -250,27 +250,27 @@ def test_stylized_rules_change_prices_as_documented():
     for m in (plain, vwap):
         for _ in range(30):
             m.step()
-    t = vwap.trade_log.to_frame()
+    t = vwap.logs["trades"].to_frame()
     last = t[t.step == 30]
     # The day's price is the geometric mean of its trades under "vwap", the last trade otherwise.
     g0 = last[last.good == 0].price
-    assert vwap.close[0] == pytest.approx(np.exp(np.log(g0).mean()))
-    tp = plain.trade_log.to_frame()
-    assert plain.close[0] == tp[(tp.step == 30) & (tp.good == 0)].price.iloc[-1]
+    assert vwap.market.close[0] == pytest.approx(np.exp(np.log(g0).mean()))
+    tp = plain.logs["trades"].to_frame()
+    assert plain.market.close[0] == tp[(tp.step == 30) & (tp.good == 0)].price.iloc[-1]
 
 
 def test_value_follows_the_index_level_with_the_elasticity():
     m = MarketModel(scenario="small", seed=2, value_level_elasticity=2.0)
     for _ in range(10):
         m.step()
-    assert m.level_value == pytest.approx((m.indices.level / m.params.index_initial) ** 2)
+    assert m.market.level_value == pytest.approx((m.indices.level / m.params.index_initial) ** 2)
 
 
 def test_markup_decay_pulls_markups_toward_zero():
     from llm_market.policies.heuristic import HeuristicPolicy
 
     m = MarketModel(scenario="small", seed=1)
-    obs = [t.observe() for t in m.teams]
+    obs = [t.observe(m.view) for t in m.teams]
     for o in obs:
         o.markup[:] = 1.0
     keep = HeuristicPolicy(np.random.default_rng(0), markup_step=0.0).decide_all(obs)
@@ -285,6 +285,6 @@ def test_garch_index_process_runs_in_the_model():
     for _ in range(30):
         m.step()
         assert abs(m.money_error) < 1e-6
-    assert np.shape(m.market_view.step_sd) == (m.n_goods,)
+    assert np.shape(m.view.market.step_sd) == (m.n_goods,)
     with pytest.raises(ParameterError, match="garch_alpha"):
         MarketModel(index_process="garch", garch_alpha=0.5, garch_beta=0.6)

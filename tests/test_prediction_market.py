@@ -40,16 +40,16 @@ def test_model_with_prediction_market_conserves_money_and_scores_the_market():
         assert abs(m.money_error) < 1e-6
     r = m.summary()["results"]
     assert r["market_brier"] is not None and 0 <= r["market_brier"] <= 1
-    assert m.ledger.outflows["prediction_market_stakes"] > 0
-    assert m.ledger.inflows["prediction_market_payouts"] > 0
-    preds = m.prediction_log.to_frame()
+    assert m.accounts.ledger.outflows["prediction_market_stakes"] > 0
+    assert m.accounts.ledger.inflows["prediction_market_payouts"] > 0
+    preds = m.logs["predictions"].to_frame()
     assert (preds.forecaster == -2).sum() == preds.question.nunique()
     # Market-scoring earnings are what the pivot ranks on.
-    assert np.array_equal(m.performance(), m.team_msr)
+    assert np.array_equal(m.record.metric(m.params.pivot_metric, with_msr=True), m.record.msr)
     # The sponsor's total loss is bounded by the funding of the markets that resolved.
     loss = (
-        m.ledger.inflows["prediction_market_payouts"]
-        - m.ledger.outflows["prediction_market_stakes"]
+        m.accounts.ledger.inflows["prediction_market_payouts"]
+        - m.accounts.ledger.outflows["prediction_market_stakes"]
     )
     assert loss <= m.scores.total_questions * m.params.pm_funding + 1e-6
     assert math.isfinite(m.market_brier)

@@ -130,9 +130,20 @@ class Action:
 
 
 class Policy(ABC):
-    """Turns observations into actions."""
+    """Turns observations into actions.
+
+    Attributes:
+        name: The policy's name in logs and league tables.
+        pays_for_calls: Whether deciding costs money (language-model calls), charged to each
+            team's research budget through :meth:`step_cost`.
+    """
 
     name: str = ""
+    pays_for_calls: bool = False
+
+    def step_cost(self, team: int) -> float:
+        """What ``team``'s decision cost today (nothing for a policy that makes no calls)."""
+        return 0.0
 
     @abstractmethod
     def decide_all(self, observations: list[Observation]) -> list[Action]:

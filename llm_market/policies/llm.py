@@ -392,6 +392,8 @@ class LLMPolicy(Policy):
         """Forget the previous day's call costs (a day on which no LLM team acts costs 0)."""
         self._step_cost = {}
 
+    pays_for_calls = True
+
     def step_cost(self, team: int) -> float:
         """Cost of ``team``'s calls in the latest :meth:`decide_all` (0 if it made none)."""
         return self._step_cost.get(int(team), 0.0)
@@ -674,6 +676,8 @@ class MixedPolicy(Policy):
                 for i, action in zip(group, decided, strict=True):
                     out[i] = action
         return out  # type: ignore[return-value]
+
+    pays_for_calls = True
 
     def step_cost(self, team: int) -> float:
         """Cost of ``team``'s calls today (0 for heuristic teams)."""
