@@ -15,7 +15,7 @@ _LAZY = {
     "Principal": ".agents",
     "Params": ".params",
     "ParameterError": ".errors",
-    "SCENARIOS": ".params",
+    "SCENARIOS": ".scenarios",
     "make_params": ".params",
 }
 

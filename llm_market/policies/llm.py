@@ -30,17 +30,19 @@ import math
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
+from copy import copy
 from dataclasses import asdict, dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
+from ..params import Params
 from .base import Action, Observation, Policy
-from .cache import CacheMode, ReplyCache, request_key
+from .cache import ReplyCache, request_key
 from .client import ChatClient, Completion, EndpointError, OpenAIChatClient, TransportError
 from .heuristic import MARKUP_BOUNDS
-from .prompt import TEMPLATE_VERSION, Prompt, PromptSpec, grammar_schema, render, retry_message
+from .prompt import Prompt, PromptSpec, grammar_schema, render, retry_message
 
 # Slack for comparing money: a reply that spends its budget to the cent is not overspending.
 MONEY_TOLERANCE = 1e-9
@@ -69,8 +71,47 @@ class ReplayMiss(RuntimeError):
         )
 
 
-class LLMConfig(BaseModel):
-    """Settings of the language-model policy. The API key is deliberately not one of them.
+class _LLMSettings(BaseModel):
+    """The behaviour of the language-model settings; the fields come from the parameters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="after")
+    def _cache_needs_path(self) -> _LLMSettings:
+        if self.cache_mode != "off" and not self.cache_path:
+            raise ValueError(f"cache_path: needed with cache_mode={self.cache_mode!r}")
+        return self
+
+    def call_cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """Cost of one call at the configured prices."""
+        return (
+            prompt_tokens * self.prompt_price_per_1k
+            + completion_tokens * self.completion_price_per_1k
+        ) / 1000.0
+
+
+def _settings_fields() -> dict[str, Any]:
+    """The ``llm_*`` parameters of :class:`~llm_market.params.Params`, without the prefix.
+
+    They are the one definition of each setting (type, default, range, description); only the
+    sampling seed differs: as a parameter, None means the run's seed (resolved by
+    :func:`config_from_params`), while here None means that no seed is sent, and the default is 0.
+    """
+    fields: dict[str, Any] = {}
+    for name, info in Params.model_fields.items():
+        if name.startswith("llm_") and name not in RUN_LEVEL_SETTINGS:
+            fields[name.removeprefix("llm_")] = (info.annotation, copy(info))
+    fields["seed"] = (int | None, Field(0, description="sampling seed sent (None: not sent)"))
+    return fields
+
+
+# Parameters named llm_* that belong to the run, not to the policy's settings.
+RUN_LEVEL_SETTINGS = ("llm_share",)
+
+LLMConfig = create_model("LLMConfig", __base__=_LLMSettings, **_settings_fields())
+LLMConfig.__doc__ = """Settings of the language-model policy, made from the ``llm_*`` parameters.
+
+    The API key is deliberately not one of them.
 
     Attributes:
         base_url: OpenAI-compatible endpoint, for example ``http://127.0.0.1:11434/v1`` (Ollama).
@@ -96,40 +137,7 @@ class LLMConfig(BaseModel):
             because its grammars ignore numeric ranges (:func:`~.prompt.grammar_schema`).
             ``json_object``: plain JSON mode. ``none``: nothing but the prompt.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    base_url: str = "https://api.openai.com/v1"
-    model: str = "gpt-4o-mini"
-    temperature: float = Field(0.0, ge=0.0, le=2.0)
-    seed: int | None = 0
-    max_tokens: int = Field(512, ge=16, le=32_768)
-    max_retries: int = Field(2, ge=0, le=10)
-    concurrency: int = Field(4, ge=1, le=256)
-    cache_path: str | None = None
-    cache_mode: CacheMode = "off"
-    prompt_price_per_1k: float = Field(0.0, ge=0.0)
-    completion_price_per_1k: float = Field(0.0, ge=0.0)
-    call_cap: int | None = Field(None, ge=0)
-    timeout: float = Field(60.0, gt=0.0)
-    http_retries: int = Field(2, ge=0, le=10)
-    template: str = TEMPLATE_VERSION
-    response_format: Literal["json_schema", "json_object_schema", "json_object", "none"] = (
-        "json_schema"
-    )
-
-    @model_validator(mode="after")
-    def _cache_needs_path(self) -> LLMConfig:
-        if self.cache_mode != "off" and not self.cache_path:
-            raise ValueError(f"cache_path: needed with cache_mode={self.cache_mode!r}")
-        return self
-
-    def call_cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        """Cost of one call at the configured prices."""
-        return (
-            prompt_tokens * self.prompt_price_per_1k
-            + completion_tokens * self.completion_price_per_1k
-        ) / 1000.0
+LLMConfig.__module__ = __name__
 
 
 @dataclass

@@ -1,0 +1,85 @@
+"""The scenario presets: named sets of parameter values that override the defaults.
+
+``MarketModel(scenario=NAME, **keywords)`` starts from the defaults of
+:class:`~llm_market.params.Params`, applies the preset and then the explicit keywords. Each
+preset's first element is the line ``llm-market scenarios`` prints. A new scenario is one entry
+here; the CLI, the app and the sweeps list them from this dict.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SCENARIOS: dict[str, tuple[str, dict[str, Any]]] = {
+    "default": ("20 teams, 4 principals, 3 indices, CDA, no graph, one year", {}),
+    "small": (
+        "a quick look: 8 teams, 2 principals, 2 indices, 60 days",
+        {"n_teams": 8, "n_principals": 2, "n_indices": 2, "n_clients": 120, "steps": 60},
+    ),
+    "networked": (
+        "default economy on a small-world graph with herding and news diffusion",
+        {"network": "watts_strogatz", "herding_weight": 0.35, "diffusion_prob": 0.5},
+    ),
+    "volatile_demand": (
+        "demand regimes switch often and far",
+        {"demand_persistence": 0.8, "demand_levels": (0.3, 1.0, 2.5)},
+    ),
+    "strict_budgets": (
+        "budgets enforced by clipping, fast pivot, defunded teams exit",
+        {"overbudget": "clip", "pivot_factor": 0.6, "floor_rule": "exit", "budget_floor": 0.03},
+    ),
+    "classroom": (
+        "Gode-Sunder: induced values and costs, zero-intelligence traders, one good, CDA",
+        {
+            "n_teams": 6,
+            "n_principals": 1,
+            "n_indices": 1,
+            "n_clients": 24,
+            "units_per_team": 4,
+            "cost_linear": 1.0,
+            "cost_quadratic": 0.5,
+            "client_base_value": 5.0,
+            "client_value_sd": 0.5,
+            "client_participation": 1.0,
+            "market_order_share": 0.0,
+            "demand_states": ("normal",),
+            "demand_levels": (1.0,),
+            "value_volatility_elasticity": 0.0,
+            "value_quality_weight": 0.0,
+            "zi_traders": "zi_c",
+            "zi_price_max": 10.0,
+            "cda_rounds": 50,
+            "steps": 20,
+        },
+    ),
+    "stylized": (
+        "report prices with fat tails and volatility clustering (GARCH index, 2,100 days)",
+        {
+            "index_process": "garch",
+            "garch_alpha": 0.05,
+            "garch_beta": 0.94,
+            "garch_nu": 8.0,
+            "value_level_elasticity": 3.0,
+            "daily_price": "vwap",
+            "markup_decay": 0.2,
+            "n_clients": 1000,
+            "client_value_sd": 0.1,
+            "bid_shading": 0.1,
+            "value_volatility_elasticity": 0.0,
+            "demand_levels": (1.0, 1.0, 1.0),
+            "steps": 2100,
+        },
+    ),
+    "large": (
+        "benchmark size: 1,000 teams, 50 principals, 10,000 clients on a scale-free graph",
+        {
+            "n_teams": 1000,
+            "n_principals": 50,
+            "n_clients": 10_000,
+            "network": "barabasi_albert",
+            "client_participation": 0.1,
+            "units_per_team": 2,
+            "steps": 50,
+        },
+    ),
+}
