@@ -21,7 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from llm_market.experiments.sweeps import parse_spec, run_sweep
+from llm_market.experiments.execution import run_sweep
+from llm_market.experiments.specs import parse_spec
 
 
 def timed_sweep(sweep, out: Path, workers: int, dask: str | None = None):

@@ -42,7 +42,7 @@ def test_zi_c_never_trades_at_a_loss():
     m = MarketModel(scenario="classroom", seed=1)
     for _ in range(5):
         m.step()
-    t = m.trade_log.to_frame()
+    t = m.logs["trades"].to_frame()
     assert (t.price <= t.value + 1e-9).all() and (t.price >= t.cost - 1e-9).all()
 
 
@@ -56,7 +56,7 @@ def test_every_mechanism_runs_in_the_model_and_conserves_money(mechanism):
     assert df["volume_0"].sum() > 0
     eff = df["efficiency"].dropna()
     assert ((eff > 0) & (eff <= 1 + 1e-9)).all()
-    t = m.trade_log.to_frame()
+    t = m.logs["trades"].to_frame()
     assert (t.price <= t.value + 1e-9).all()
 
 
@@ -64,20 +64,21 @@ def test_bilateral_trade_on_a_graph_stays_between_neighbours():
     m = MarketModel(scenario="small", seed=3, mechanism="bilateral", network="watts_strogatz")
     for _ in range(10):
         m.step()
-    t = m.trade_log.to_frame()
+    t = m.logs["trades"].to_frame()
     assert len(t) > 0
-    assert m.trade_allowed(t.buyer.to_numpy(), t.seller.to_numpy()).all()
+    assert m.social.trade_allowed(t.buyer.to_numpy(), t.seller.to_numpy()).all()
 
 
 def test_costs_follow_the_order_of_sales():
-    from llm_market.model import sale_costs
+    from llm_market.market.goods import sale_costs
 
     mc = np.array([1.0, 2.0, 3.0])
     assert sale_costs(np.array([4, 2, 4, 4, 2]), mc).tolist() == [1.0, 1.0, 2.0, 3.0, 2.0]
 
 
 def test_compare_tabulates_every_mechanism_on_the_same_draws():
-    from llm_market.experiments.compare import compare_mechanisms, markdown_table
+    from llm_market.cli.compare import markdown_table
+    from llm_market.experiments.compare import compare_mechanisms
 
     table = compare_mechanisms(scenario="small", seed=1, steps=15)
     assert list(table.index) == list(MECHANISMS)

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from llm_market.cli import UsageError, main
-from llm_market.cli.facts import count_returns, load_source, pick_columns
 from llm_market.stats.facts import log_returns, stylized_facts
+from llm_market.stats.sources import count_returns, load_source, pick_columns
 
 ENTRY = "import sys; from llm_market.cli import main; sys.exit(main(sys.argv[1:]))"
 REQUIRED = (

@@ -7,19 +7,18 @@ import pandas as pd
 import pytest
 
 from llm_market.cli import UsageError, main
-from llm_market.experiments import sweeps
-from llm_market.experiments.sweeps import (
-    consolidate,
-    load_results,
+from llm_market.experiments.execution import run_sweep
+from llm_market.experiments.specs import (
+    check_metrics,
+    code_fingerprint,
     load_spec,
     parse_spec,
     plan,
     run_key,
-    run_sweep,
-    seed_bands,
-    simulate,
-    write_run_files,
 )
+from llm_market.experiments.store import consolidate, load_results, sweep_lock, write_run_files
+from llm_market.experiments.sweep_model import SweepModel, payload, simulate
+from llm_market.viz.sweep_plot import seed_bands
 
 BATCH = Path(__file__).resolve().parents[1] / "batch"
 
@@ -104,7 +103,7 @@ def test_example_sweeps_are_valid():
         sweep = load_spec(path)
         runs = plan(sweep)
         assert len(runs) >= 16 and sweep.metrics
-        assert sweeps.check_metrics(sweep, runs) == sweep.metrics
+        assert check_metrics(sweep, runs) == sweep.metrics
 
 
 BAD_SPECS = [
@@ -229,7 +228,7 @@ def test_same_digests_serially_with_processes_and_on_dask(serial, tmp_path):
 def test_interrupted_sweep_resumes_without_recomputing_or_losing(
     serial, tmp_path, monkeypatch, capsys
 ):
-    cls = sweeps.sweep_model_class()
+    cls = SweepModel
     finished = []
     original_step, original_finish = cls.step, cls.finish
 
@@ -278,7 +277,7 @@ def test_parts_left_by_a_kill_are_kept(serial, tmp_path):
     runs = plan(tiny())
     for run in runs[:2]:
         row, logs = simulate(
-            sweeps._payload(run, ["crowd_brier", "mean_efficiency", "trades"], None, False)
+            payload(run, ["crowd_brier", "mean_efficiency", "trades"], None, False)
         )
         write_run_files(out, row, logs)
     (out / "parts" / f".{runs[2].key}.json.tmp-99999").write_text('{"key": "tor')
@@ -293,8 +292,8 @@ def test_parts_left_by_a_kill_are_kept(serial, tmp_path):
 def test_runs_of_other_model_code_are_kept_with_a_warning(serial, tmp_path):
     out = tmp_path / "mixed"
     run = plan(tiny())[0]
-    row, _ = simulate(sweeps._payload(run, ["crowd_brier"], None, False))
-    assert row["code"] == sweeps.code_fingerprint()
+    row, _ = simulate(payload(run, ["crowd_brier"], None, False))
+    assert row["code"] == code_fingerprint()
     write_run_files(out, {**row, "code": "0123456789ab"})
     said = []
     report = run_sweep(tiny(), out, workers=1, progress=False, echo=said.append)
@@ -304,7 +303,7 @@ def test_runs_of_other_model_code_are_kept_with_a_warning(serial, tmp_path):
 
 def test_two_sweeps_cannot_write_one_directory(tmp_path):
     out = tmp_path / "busy"
-    with sweeps._exclusive(out), pytest.raises(UsageError, match="another sweep"):
+    with sweep_lock(out), pytest.raises(UsageError, match="another sweep"):
         run_sweep(tiny(), out, workers=1, progress=False, echo=lambda _: None)
 
 

@@ -27,24 +27,67 @@ overrides: ``index_drift``, ``index_volatility``, ``index_process = "garch"``, `
 
 from __future__ import annotations
 
-import argparse
 import math
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import UsageError
+from ..params import Params
+
+if TYPE_CHECKING:
+    from .sources import PriceSource
 
 DAYS_PER_YEAR = 252
 # A GARCH(1,1) has 5 parameters with t shocks; below a year of data its fit is not worth writing.
 MIN_RETURNS = 250
-# The model's ranges for the GBM parameters (see `llm-market params`); checked before writing so
-# that the file is one `llm-market run --config` accepts.
-DRIFT_RANGE = (-1.0, 1.0)
-VOLATILITY_RANGE = (0.0, 3.0)
+
+
+@dataclass(frozen=True)
+class ParameterRange:
+    """The values a model parameter accepts, from its field in :class:`~llm_market.params.Params`.
+
+    Attributes:
+        name: The parameter.
+        lo: Lower bound.
+        hi: Upper bound.
+        lo_open: The lower bound itself is refused (``gt`` rather than ``ge``).
+        hi_open: The upper bound itself is refused (``lt`` rather than ``le``).
+    """
+
+    name: str
+    lo: float
+    hi: float
+    lo_open: bool = False
+    hi_open: bool = False
+
+    @classmethod
+    def of(cls, name: str) -> ParameterRange:
+        """The range of parameter ``name``, so that the bounds have one source: the model's."""
+        bounds = {
+            key: float(getattr(m, key))
+            for m in Params.model_fields[name].metadata
+            for key in ("ge", "gt", "le", "lt")
+            if getattr(m, key, None) is not None
+        }
+        return cls(
+            name,
+            bounds.get("ge", bounds.get("gt", -math.inf)),
+            bounds.get("le", bounds.get("lt", math.inf)),
+            lo_open="gt" in bounds,
+            hi_open="lt" in bounds,
+        )
+
+    def __contains__(self, x: float) -> bool:
+        above = self.lo < x if self.lo_open else self.lo <= x
+        below = x < self.hi if self.hi_open else x <= self.hi
+        return above and below
+
+    def __str__(self) -> str:
+        left, right = "(" if self.lo_open else "[", ")" if self.hi_open else "]"
+        return f"{left}{self.lo:g}, {self.hi:g}{right}"
 
 
 @dataclass(frozen=True)
@@ -200,18 +243,15 @@ def check_ranges(gbm: GbmFit) -> None:
     Raises:
         UsageError: The fitted drift or volatility is outside the model's range.
     """
-    lo, hi = DRIFT_RANGE
-    if not lo <= gbm.drift <= hi:
-        raise UsageError(
-            f"fitted index_drift {gbm.drift:.4g} is outside the model's range [{lo:g}, {hi:g}] "
-            "(are these daily prices?)"
-        )
-    lo, hi = VOLATILITY_RANGE
-    if not lo < gbm.volatility <= hi:
-        raise UsageError(
-            f"fitted index_volatility {gbm.volatility:.4g} is outside the model's range "
-            f"({lo:g}, {hi:g}] (are these daily prices?)"
-        )
+    # The model's ranges (see `llm-market params`), checked before writing so that the file is
+    # one `llm-market run --config` accepts.
+    for name, value in (("index_drift", gbm.drift), ("index_volatility", gbm.volatility)):
+        accepted = ParameterRange.of(name)
+        if value not in accepted:
+            raise UsageError(
+                f"fitted {name} {value:.4g} is outside the model's range {accepted} "
+                "(are these daily prices?)"
+            )
 
 
 def _num(x: float) -> str:
@@ -268,11 +308,11 @@ def render_toml(gbm: GbmFit, garch: GarchFit, source: str, span: str) -> str:
     return "\n".join(lines)
 
 
-def calibrate(src: Any, omega_from: str = "target") -> tuple[GbmFit, GarchFit, str]:
+def calibrate(src: PriceSource, omega_from: str = "target") -> tuple[GbmFit, GarchFit, str]:
     """Fit both processes to a price source's single series.
 
     Args:
-        src: A :class:`~.facts_command.PriceSource` with one series.
+        src: A :class:`~.sources.PriceSource` with one series.
         omega_from: ``"target"`` or ``"mle"`` (see :func:`fit_garch`).
 
     Returns:
@@ -297,56 +337,3 @@ def calibrate(src: Any, omega_from: str = "target") -> tuple[GbmFit, GarchFit, s
     garch = fit_garch(r, omega_from)
     span = src.labels[0] if src.kind == "sp500" else f"column {src.column!r}"
     return gbm, garch, render_toml(gbm, garch, src.name, span)
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    """Add the ``calibrate`` command's arguments."""
-    parser.add_argument(
-        "prices", help="CSV of dated daily prices (or 'sp500' for the sample shipped with arch)"
-    )
-    parser.add_argument("--column", default=None, help="the price column (default: detect)")
-    parser.add_argument(
-        "--out", default=None, help="config file to write (default: PRICES_calibrated.toml)"
-    )
-    parser.add_argument(
-        "--omega",
-        choices=("target", "mle"),
-        default="target",
-        help="garch_omega from the sample variance (variance targeting, default) or the MLE",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``llm-market calibrate``: fit, print the parameters, write the TOML file."""
-    from ..cli.facts import SP500, load_source
-
-    src = load_source(args.prices, column=args.column)
-    if src.kind not in ("csv", "sp500"):
-        raise UsageError(f"{args.prices}: calibrate reads a CSV of prices (or sp500)")
-    gbm, garch, text = calibrate(src, args.omega)
-    if args.out:
-        out = Path(args.out)
-    elif src.name == SP500:
-        out = Path("sp500_calibrated.toml")
-    else:
-        path = Path(src.name)
-        out = path.with_name(f"{path.stem}_calibrated.toml")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
-    for key, value in config_values(gbm, garch).items():
-        print(f"{key:<17} {value if isinstance(value, str) else f'{value:.6g}'}")
-    print(
-        f"alpha + beta {garch.persistence:.6f}, unconditional daily vol "
-        f"{garch.unconditional_daily_vol:.5f} ({garch.omega_from}), {gbm.n_returns} returns"
-    )
-    print(f"wrote {out}")
-    return 0
-
-
-COMMANDS = {
-    "calibrate": (
-        "fit GBM and GARCH(1,1)-t to a price series and write a config for `run --config`",
-        configure,
-        run,
-    )
-}

@@ -732,6 +732,16 @@ class FactsReport:
         return pd.DataFrame(rows, columns=["fact", "value", "rule", "source", "result"])
 
 
+def zero_return_share(report: FactsReport) -> float:
+    """Share of returns exactly 0: days the price did not move at all.
+
+    Not a stylized fact but a warning sign: a market whose price sits on a cost floor or does not
+    trade can pass the tail and clustering rules for the wrong reason (S&P 500 1999-2018: 0.06%).
+    """
+    r = np.concatenate(report.returns) if report.returns else np.zeros(0)
+    return float(np.mean(r == 0)) if r.size else 0.0
+
+
 def _is_list_of_series(obj: Any) -> bool:
     if isinstance(obj, (np.ndarray, pd.Series)):
         return False

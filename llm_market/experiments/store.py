@@ -1,0 +1,230 @@
+"""The sweep directory: one part file per finished run, consolidated into ``results.parquet``.
+
+Every finished run is written at once as ``DIR/parts/<key>.json`` (temporary file, then
+``os.replace``), its optional logs under ``DIR/runs/<key>/`` just before, and the parts are
+consolidated into ``DIR/results.parquet`` atomically. A kill at any moment therefore loses no
+finished run, and :func:`done_keys` tells a sweep started again which runs to skip. A lock file
+(:func:`sweep_lock`) keeps two sweeps from consolidating over each other's parts.
+
+This module is imported when the command-line parser is built, so it imports pandas and pyarrow
+only inside functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from ..params import Params
+
+RESULTS_FILE = "results.parquet"
+PARTS_DIR = "parts"
+RUNS_DIR = "runs"
+# Columns of results.parquet that are neither parameters nor metrics: the identity first, the
+# digest ahead of the metrics, the provenance last.
+ID_COLUMNS = ("key", "scenario", "seed", "steps")
+DIGEST = "digest"
+TAIL_COLUMNS = ("wall_s", "cpu_s", "package_version", "code")
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through a temporary file in the same directory, then rename: all or nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_run_files(out: Path, row: dict[str, Any], logs: dict[str, Any] | None = None) -> None:
+    """Write a finished run: its logs under ``runs/<key>/`` first, then its part file.
+
+    The part file is written last, so a run whose part exists has complete logs too.
+
+    Args:
+        out: The sweep directory.
+        row: The run's results row.
+        logs: ``model`` and ``trades`` frames and the ``summary`` dict, or None.
+    """
+    if logs is not None:
+        run_dir = out / RUNS_DIR / row["key"]
+        _atomic_write(run_dir / "model.parquet", logs["model"].to_parquet)
+        _atomic_write(run_dir / "trades.parquet", lambda p: logs["trades"].to_parquet(p))
+        text = json.dumps(logs["summary"], indent=2, allow_nan=False) + "\n"
+        _atomic_write(run_dir / "summary.json", lambda p: p.write_text(text))
+    text = json.dumps(row, allow_nan=False)
+    _atomic_write(out / PARTS_DIR / f"{row['key']}.json", lambda p: p.write_text(text))
+
+
+def _read_parts(out: Path) -> list[tuple[Path, dict[str, Any]]]:
+    parts = []
+    for path in sorted((out / PARTS_DIR).glob("*.json")):
+        try:
+            parts.append((path, json.loads(path.read_text())))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            # Only a torn write could do this, and writes go through os.replace; skip it so the
+            # run is simply done again.
+            continue
+    return parts
+
+
+def _read_results_rows(out: Path) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    path = out / RESULTS_FILE
+    if not path.exists():
+        return []
+    return pq.read_table(path).to_pylist()
+
+
+def _merge_rows(out: Path) -> tuple[list[dict[str, Any]], list[Path]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for row in _read_results_rows(out):
+        rows[row["key"]] = {k: v for k, v in row.items() if v is not None}
+    parts = _read_parts(out)
+    for _, row in parts:
+        rows.setdefault(row["key"], row)
+    return list(rows.values()), [p for p, _ in parts]
+
+
+def _column_order(rows: list[dict[str, Any]]) -> list[str]:
+    seen: dict[str, None] = {}
+    for row in rows:
+        seen.update(dict.fromkeys(row))
+    cols = list(seen)
+    params = [c for c in cols if c in Params.model_fields]
+    head = [c for c in ID_COLUMNS if c in seen]
+    tail = [c for c in TAIL_COLUMNS if c in seen]
+    metrics = [c for c in cols if c not in params and c not in head and c not in tail]
+    if DIGEST in metrics:
+        metrics.remove(DIGEST)
+        metrics.insert(0, DIGEST)
+    return head + params + metrics + tail
+
+
+def _to_table(rows: list[dict[str, Any]]):
+    import pyarrow as pa
+
+    cols = _column_order(rows)
+    arrays = {}
+    for c in cols:
+        values = [row.get(c) for row in rows]
+        try:
+            arrays[c] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            # Mixed kinds in one column (two specs in one directory): keep them readable.
+            arrays[c] = pa.array([None if v is None else json.dumps(v) for v in values])
+    return pa.table(arrays)
+
+
+def _sort_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    cols = _column_order(rows)
+    params = [c for c in cols if c in Params.model_fields]
+
+    def sort_key(row):
+        return tuple(json.dumps(row.get(c), sort_keys=True) for c in ("scenario", "steps"))
+
+    # Sort numerically where values are numbers; everything else by its JSON text.
+    def value_key(v):
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return (0, float(v), "")
+        return (1, 0.0, json.dumps(v, sort_keys=True))
+
+    return sorted(
+        rows,
+        key=lambda r: (sort_key(r), tuple(value_key(r.get(c)) for c in params), r["seed"]),
+    )
+
+
+def consolidate(out: str | Path) -> int:
+    """Merge the part files into ``results.parquet`` (atomically), then delete them.
+
+    ``results.parquet`` is replaced in one ``os.replace``; parts are deleted only after, so a kill
+    at any point leaves every finished run in the parts, in the results file, or in both.
+
+    Args:
+        out: The sweep directory.
+
+    Returns:
+        The number of runs in ``results.parquet``.
+    """
+    import pyarrow.parquet as pq
+
+    out = Path(out)
+    rows, parts = _merge_rows(out)
+    if not rows:
+        return 0
+    if parts or not (out / RESULTS_FILE).exists():
+        table = _to_table(_sort_rows(rows))
+        _atomic_write(out / RESULTS_FILE, lambda p: pq.write_table(table, p))
+        for p in parts:
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+    return len(rows)
+
+
+def done_keys(out: str | Path) -> set[str]:
+    """Keys of the runs already written in ``out`` (in ``results.parquet`` or as parts)."""
+    out = Path(out)
+    keys = {row["key"] for row in _read_results_rows(out)}
+    # Only parts that can be read count: an unreadable one is run again rather than lost.
+    keys.update(row["key"] for _, row in _read_parts(out))
+    return keys
+
+
+def code_versions(out: str | Path) -> set[str]:
+    """The model-code fingerprints (column ``code``) of the runs already written in ``out``."""
+    return {row["code"] for row in _merge_rows(Path(out))[0] if row.get("code") is not None}
+
+
+def load_results(out: str | Path):
+    """Read a sweep's results as a DataFrame, including runs not yet consolidated.
+
+    It only reads, so it is safe while a sweep is running.
+
+    Args:
+        out: The sweep directory.
+
+    Returns:
+        One row per run (``pandas.DataFrame``), empty when nothing has finished.
+    """
+    import pandas as pd
+
+    rows, _ = _merge_rows(Path(out))
+    if not rows:
+        return pd.DataFrame()
+    return _to_table(_sort_rows(rows)).to_pandas()
+
+
+@contextlib.contextmanager
+def sweep_lock(out: Path) -> Iterator[None]:
+    """Hold a lock on ``out`` so two sweeps never consolidate over each other's parts.
+
+    Raises:
+        UsageError: Another sweep holds it.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not on Windows: one sweep per directory is then up to the user
+        yield
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".sweep.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(
+                f"{out}: another sweep is writing here; wait for it or choose another --out"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
