@@ -11,7 +11,7 @@ they stand. "Render Interval (steps)" is the number of days each Step (and each 
 playing) advances. The main column shows headline numbers and the views, one per tab; only the
 open tab is drawn, so stepping stays fast.
 
-The figures live in :mod:`llm_market.viz.charts`; this file only arranges them.
+The figures live in :mod:`llm_market.viz`, one module per view; this file only arranges them.
 """
 
 from __future__ import annotations
@@ -25,9 +25,8 @@ from mesa.visualization import SolaraViz
 from mesa.visualization.solara_viz import UserInputs
 from mesa.visualization.utils import update_counter
 
-from llm_market import MarketModel
+from llm_market import MarketModel, viz
 from llm_market.params import MECHANISMS, NETWORKS, SCENARIOS, make_params
-from llm_market.viz import charts as viz
 
 DEFAULT_SCENARIO = "default"
 DEFAULT_SEED = "42"
@@ -97,6 +96,53 @@ CONTROLS_HELP = (
     "unit of spend buys less precision. Demand persistence: daily chance the demand regime "
     "stays as it is."
 )
+
+
+# The views, one tab each, in order. Most are a caption over one chart; the order book and the
+# social graph have controls of their own (:func:`DepthView`, :func:`GraphView`).
+TABS = (
+    "Market",
+    "Order book",
+    "Indices",
+    "Forecasts",
+    "Budgets",
+    "Efficiency",
+    "Stylized facts",
+    "Social graph",
+)
+CHART_TABS: dict[str, tuple[str, type[viz.Chart]]] = {
+    "Market": (
+        "Each good is a forecast report on one index, sold by the teams to clients. "
+        "Background: the demand regime (red high, blue low).",
+        viz.MarketChart,
+    ),
+    "Indices": (
+        "Teams forecast the probability that an index closes at or above a strike on a "
+        "given day. Segments are the open questions; the number is the crowd's forecast.",
+        viz.IndicesChart,
+    ),
+    "Forecasts": (
+        "Brier score: the mean squared error of a probability forecast (0 is perfect, "
+        "0.25 is always saying 50%). A calibrated forecaster's dots lie on the diagonal.",
+        viz.ForecastChart,
+    ),
+    "Budgets": (
+        "Every month end each principal moves funding toward its best teams (by the "
+        "pivot factor). HHI and Gini measure how concentrated the funding has become.",
+        viz.BudgetChart,
+    ),
+    "Efficiency": (
+        "Efficiency 100% means the trades created all the value the day's bids and "
+        "costs allowed. Surplus splits that value between clients and teams.",
+        viz.EfficiencyChart,
+    ),
+    "Stylized facts": (
+        "Do report prices move like real asset prices? Real returns have fat tails, "
+        "returns without autocorrelation, and autocorrelated absolute returns "
+        "(volatility clustering).",
+        viz.FactsChart,
+    ),
+}
 
 
 def parse_seed(text: int | str) -> int:
@@ -223,31 +269,31 @@ def run_description(model: MarketModel) -> str:
 
 
 @solara.component
-def ChartView(chart_cls: type[viz.Chart], model: MarketModel, steps: int, **options: Any):
+def ChartView(chart_cls: type[viz.Chart], model: MarketModel, day: int, **options: Any):
     """A chart built once per model and redrawn when the model has stepped or an option changed.
 
-    The chart renders its own PNG (:meth:`~llm_market.viz.charts.Chart.png`) instead of going
+    The chart renders its own PNG (:meth:`~llm_market.viz.chart.Chart.png`) instead of going
     through ``solara.FigureMatplotlib``, which would redraw the whole figure: redrawing only
     the data is what keeps a step and its redraw within the time budget.
 
     Args:
-        chart_cls: The :class:`~llm_market.viz.charts.Chart` to show.
+        chart_cls: The :class:`~llm_market.viz.chart.Chart` to show.
         model: The model.
-        steps: The model's step count: a new value is what makes reacton redraw the chart.
+        day: The model's day: a new value is what makes reacton redraw the chart.
         **options: Options of the chart's ``update`` (a good, a colouring).
     """
     chart = solara.use_memo(lambda: chart_cls(model), [chart_cls, model])
-    png = solara.use_memo(lambda: chart.png(model, **options), [chart, steps, *options.values()])
+    png = solara.use_memo(lambda: chart.png(model, **options), [chart, day, *options.values()])
     solara.Image(png, format="png", classes=["llm-chart"])
 
 
 @solara.component
-def Headline(model: MarketModel, steps: int):
+def Headline(model: MarketModel, day: int):
     """What is running and the day's key numbers, shown above every tab.
 
     Args:
         model: The model.
-        steps: The model's step count (unused: a new value is what makes reacton redraw).
+        day: The model's day (unused: a new value is what makes reacton redraw).
     """
     solara.Text(run_description(model), style={"font-size": "13px", "color": "#555"})
     with solara.Row(gap="26px", style={"flex-wrap": "wrap", "margin": "6px 0 4px 0"}):
@@ -285,7 +331,7 @@ def book_table(rows: list[tuple[str, ...]]) -> str:
 
 
 @solara.component
-def DepthView(model: MarketModel, steps: int, good: solara.Reactive[str]):
+def DepthView(model: MarketModel, day: int, good: solara.Reactive[str]):
     """Order-book depth of a chosen good; only the continuous double auction keeps a book."""
     mechanism = model.params.mechanism
     if mechanism != "cda":
@@ -303,13 +349,13 @@ def DepthView(model: MarketModel, steps: int, good: solara.Reactive[str]):
     solara.ToggleButtonsSingle(value=chosen, values=labels, on_value=good.set)
     g = labels.index(chosen)
     with solara.Row(gap="0px", style={"flex-wrap": "wrap"}):
-        ChartView(viz.DepthChart, model, steps, good=g)
-        ChartView(viz.SpreadChart, model, steps, good=g)
+        ChartView(viz.DepthChart, model, day, good=g)
+        ChartView(viz.SpreadChart, model, day, good=g)
     solara.HTML(tag="div", unsafe_innerHTML=book_table(viz.depth_rows(model, g)))
 
 
 @solara.component
-def GraphView(model: MarketModel, steps: int, color_by: solara.Reactive[str]):
+def GraphView(model: MarketModel, day: int, color_by: solara.Reactive[str]):
     """The teams' social graph (or who funds whom), coloured by a chosen metric."""
     caption(
         "Each circle is a research team; its ring is the principal that funds it. Colour the "
@@ -317,67 +363,36 @@ def GraphView(model: MarketModel, steps: int, color_by: solara.Reactive[str]):
         "latest forecast on one question (herding: neighbours look alike)."
     )
     solara.ToggleButtonsSingle(value=color_by, values=list(viz.COLOR_BY))
-    ChartView(viz.GraphChart, model, steps, color_by=color_by.value)
+    ChartView(viz.GraphChart, model, day, color_by=color_by.value)
 
 
 @solara.component
 def MarketViews(model: solara.Reactive[MarketModel]):
     """Headline numbers and the views in named tabs; only the open tab is drawn.
 
-    Reading ``model.value`` re-renders this on Reset. The views get the step count as an
+    Reading ``model.value`` re-renders this on Reset. The views get the model's day as an
     argument because reacton skips a component whose arguments did not change (the model object
     is the same after a step); only this component subscribes to Mesa's step counter, since each
     subscriber costs a render pass over the whole page on every step.
     """
     update_counter.get()
     m = model.value
-    steps = m.steps
+    day = m.day
     tab = solara.use_reactive(0)
     good = solara.use_reactive("index 0")
     color_by = solara.use_reactive(viz.COLOR_BY[0])
-    Headline(m, steps)
+    Headline(m, day)
     with solara.lab.Tabs(value=tab, lazy=True):
-        with solara.lab.Tab("Market"):
-            caption(
-                "Each good is a forecast report on one index, sold by the teams to clients. "
-                "Background: the demand regime (red high, blue low)."
-            )
-            ChartView(viz.MarketChart, m, steps)
-        with solara.lab.Tab("Order book"):
-            DepthView(m, steps, good)
-        with solara.lab.Tab("Indices"):
-            caption(
-                "Teams forecast the probability that an index closes at or above a strike on a "
-                "given day. Segments are the open questions; the number is the crowd's forecast."
-            )
-            ChartView(viz.IndicesChart, m, steps)
-        with solara.lab.Tab("Forecasts"):
-            caption(
-                "Brier score: the mean squared error of a probability forecast (0 is perfect, "
-                "0.25 is always saying 50%). A calibrated forecaster's dots lie on the diagonal."
-            )
-            ChartView(viz.ForecastChart, m, steps)
-        with solara.lab.Tab("Budgets"):
-            caption(
-                "Every month end each principal moves funding toward its best teams (by the "
-                "pivot factor). HHI and Gini measure how concentrated the funding has become."
-            )
-            ChartView(viz.BudgetChart, m, steps)
-        with solara.lab.Tab("Efficiency"):
-            caption(
-                "Efficiency 100% means the trades created all the value the day's bids and "
-                "costs allowed. Surplus splits that value between clients and teams."
-            )
-            ChartView(viz.EfficiencyChart, m, steps)
-        with solara.lab.Tab("Stylized facts"):
-            caption(
-                "Do report prices move like real asset prices? Real returns have fat tails, "
-                "returns without autocorrelation, and autocorrelated absolute returns "
-                "(volatility clustering)."
-            )
-            ChartView(viz.FactsChart, m, steps)
-        with solara.lab.Tab("Social graph"):
-            GraphView(m, steps, color_by)
+        for name in TABS:
+            with solara.lab.Tab(name):
+                if name in CHART_TABS:
+                    text, chart_cls = CHART_TABS[name]
+                    caption(text)
+                    ChartView(chart_cls, m, day)
+                elif name == "Order book":
+                    DepthView(m, day, good)
+                else:
+                    GraphView(m, day, color_by)
 
 
 @solara.component

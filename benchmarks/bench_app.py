@@ -40,6 +40,7 @@ def main() -> None:
 
     import app
     from llm_market import MarketModel
+    from llm_market.experiments.runner import run_steps
 
     box, rc = solara.render(solara.AppLayout(children=[app.Page()]), handle_error=False)
     step = rc.find(v.Btn, children=["Step"]).widget
@@ -52,9 +53,9 @@ def main() -> None:
     interval.v_model = 1
 
     plain = MarketModel()
-    for _ in range(args.warm):
-        plain.step()
-    t = [_timed(plain.step) for _ in range(args.steps)]
+    run_steps(plain, args.warm)
+    t: list[float] = []
+    run_steps(plain, args.steps, on_step=_lap(t))
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"model step alone (default scenario, day {args.warm}+): median {_ms(t)}")
     print(f"{'tab':<22} {'median':>8} {'p90':>8} {'min':>8} {'first':>8}   (ms per step + redraw)")
@@ -76,6 +77,19 @@ def main() -> None:
         f"{max(statistics.median(x) for x in results.values()) * 1e3:.0f} ms"
     )
     rc.close()
+
+
+def _lap(times: list[float]):
+    """A callback that appends the seconds since its previous call (or since now) to ``times``."""
+    last = time.perf_counter()
+
+    def lap() -> None:
+        nonlocal last
+        now = time.perf_counter()
+        times.append(now - last)
+        last = now
+
+    return lap
 
 
 def _timed(fn) -> float:

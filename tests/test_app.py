@@ -14,9 +14,13 @@ import pytest
 import solara
 from PIL import Image
 
-from llm_market import MarketModel
+from llm_market import MarketModel, viz
+from llm_market.experiments.runner import run_steps
 from llm_market.params import MECHANISMS, NETWORKS, make_params
-from llm_market.viz import charts as viz
+from llm_market.viz.book import BOOK_LEVELS
+from llm_market.viz.budgets import funding_shares
+from llm_market.viz.series import trailing_mean
+from llm_market.viz.style import nice_ceil
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,12 +124,21 @@ def test_seed_text_is_always_a_valid_reproducible_seed():
     assert m.seed == app.parse_seed("class A") and "'class A'" in app.run_description(m)
 
 
-def test_app_model_passes_mesas_parameter_check():
-    from mesa.visualization.solara_viz import _check_model_params
+def _mesa_checks(model: MarketModel, params: dict) -> None:
+    # Mesa's ModelCreator (SolaraViz's sidebar) checks model_params against the model's
+    # signature when it renders, and raises on a parameter the model would not accept.
+    from mesa.visualization.solara_viz import ModelCreator  # after _load_app(): see there
 
+    box, rc = solara.render(ModelCreator(solara.reactive(model), params), handle_error=False)
+    rc.close()
+
+
+def test_app_model_passes_mesas_parameter_check():
     settings = solara.reactive(app.scenario_settings("networked"))
     params = app.model_params_for(settings, "3")
-    _check_model_params(app.AppModel.__init__, params)
+    with pytest.raises(ValueError):  # the check runs: the plain model takes no "settings"
+        _mesa_checks(MarketModel(scenario="small"), params)
+    _mesa_checks(app.AppModel(seed="3", settings=settings), params)
     # What Reset does: the seed from Mesa's input, the settings as they stand now.
     settings.set({**settings.value, "n_teams": 12})
     m = app.AppModel(seed=params["seed"]["value"], settings=params["settings"])
@@ -141,8 +154,7 @@ def test_every_chart_draws_at_every_stage(scenario):
     model = app.build_model(scenario)
     charts = [(cls(model), opts) for cls, opts in CHARTS]
     for steps in (0, 1, 25):
-        for _ in range(steps):
-            model.step()
+        run_steps(model, steps)
         for chart, opts in charts:
             img = _pixels(chart.png(model, **opts))
             assert img.shape[0] > 300 and img.shape[1] > 300
@@ -156,11 +168,13 @@ def test_blitted_redraws_match_a_fresh_full_draw():
     # The graph's colourings differ in their scale and heading only: two of them suffice.
     cases = [c for c in CHARTS if c[1].get("color_by") != "budget share"]
     charts = [(cls(model), opts) for cls, opts in cases]
+
     # 30 days cross a month end (a pivot, a new day-axis range) and several resolution days.
-    for _ in range(30):
-        model.step()
+    def redraw() -> None:
         for chart, opts in charts:
             chart.png(model, **opts)
+
+    run_steps(model, 30, on_step=redraw)
     for (chart, opts), (cls, _) in zip(charts, cases, strict=True):
         np.testing.assert_array_equal(
             _pixels(chart.png(model, **opts)), _pixels(cls(model).png(model, **opts)), cls.__name__
@@ -169,8 +183,7 @@ def test_blitted_redraws_match_a_fresh_full_draw():
 
 def test_one_shot_figures_and_helpers():
     model = MarketModel(scenario="small", seed=2)
-    for _ in range(30):
-        model.step()
+    run_steps(model, 30)
     for fn in (
         viz.market_figure,
         viz.depth_figure,
@@ -185,14 +198,12 @@ def test_one_shot_figures_and_helpers():
         assert _pixels(viz.figure_png(fn(model))).std() > 0
     numbers = dict(viz.headline(model))
     assert numbers["day"] == "30" and numbers["active teams"] == "8 of 8"
-    steps, shares = viz.funding_shares(model)
+    steps, shares = funding_shares(model)
     assert steps[0] == 0 and np.allclose(shares.sum(axis=1), 1.0)
     rows = viz.depth_rows(model, 0)
-    assert 0 < len(rows) <= viz.BOOK_LEVELS and rows[0][0] == "1"
-    assert viz.nice_ceil(0.26) == 0.3 and viz.nice_ceil(7) == 8 and viz.nice_ceil(1e-3) == 1e-3
-    np.testing.assert_allclose(
-        viz.trailing_mean(np.array([1.0, np.nan, 3.0, 5.0]), 2), [1, 1, 3, 4]
-    )
+    assert 0 < len(rows) <= BOOK_LEVELS and rows[0][0] == "1"
+    assert nice_ceil(0.26) == 0.3 and nice_ceil(7) == 8 and nice_ceil(1e-3) == 1e-3
+    np.testing.assert_allclose(trailing_mean(np.array([1.0, np.nan, 3.0, 5.0]), 2), [1, 1, 3, 4])
 
 
 # ------------------------------------------------------------------------------ the page

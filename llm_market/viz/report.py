@@ -11,11 +11,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from ..recording.columns import (
+    BUYER_SURPLUS,
+    CE_PRICE,
+    CROWD_BRIER,
+    DEMAND_REGIME,
+    EFFICIENCY,
+    INDEX,
+    MEAN_TEAM_BRIER,
+    PRICE,
+    SELLER_SURPLUS,
+    TEAM_ALLOCATION,
+    TEAM_BRIER,
+    VOLUME,
+    good_column,
+)
+from .style import ROLLING, VOLUME_WINDOW
 
 if TYPE_CHECKING:
     from ..model import MarketModel
@@ -41,11 +57,14 @@ def plot_report(model: MarketModel, path: str | Path) -> Path:
     df = model.datacollector.get_model_vars_dataframe()
     teams = team_frame(model)
     k = model.n_goods
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    fig, axes = plt.subplots(3, 2, figsize=(14, 12), constrained_layout=True)
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    # A bare Agg figure, not pyplot: drawing the report changes no global state (the backend).
+    fig = Figure(figsize=(14, 12), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(3, 2)
     p = model.params
     fig.suptitle(
-        f"llm-market: scenario '{model.scenario}', seed {model.seed}, {model.steps} days, "
+        f"llm-market: scenario '{model.scenario}', seed {model.seed}, {model.day} days, "
         f"{p.n_teams} teams, {p.n_principals} principals, mechanism {p.mechanism}",
         fontsize=13,
     )
@@ -53,8 +72,8 @@ def plot_report(model: MarketModel, path: str | Path) -> Path:
     ax = axes[0, 0]
     for g in range(k):
         c = colors[g % len(colors)]
-        ax.plot(df.index, df[f"price_{g}"], color=c, lw=1.2, label=f"good {g} close")
-        ax.plot(df.index, df[f"ce_price_{g}"], color=c, lw=0.8, ls="--", alpha=0.7)
+        ax.plot(df.index, df[good_column(PRICE, g)], color=c, lw=1.2, label=f"good {g} close")
+        ax.plot(df.index, df[good_column(CE_PRICE, g)], color=c, lw=0.8, ls="--", alpha=0.7)
     ax.plot([], [], color="gray", ls="--", label="competitive equilibrium")
     ax.set(
         title="Report prices (close) and the day's equilibrium price", xlabel="day", ylabel="price"
@@ -63,17 +82,20 @@ def plot_report(model: MarketModel, path: str | Path) -> Path:
 
     ax = axes[0, 1]
     for g in range(k):
-        vol = df[f"volume_{g}"].rolling(5, min_periods=1).mean()
+        vol = df[good_column(VOLUME, g)].rolling(VOLUME_WINDOW, min_periods=1).mean()
         ax.plot(df.index, vol, color=colors[g % len(colors)], lw=1, label=f"good {g}")
-    ax.set(title="Volume (reports traded per day, 5-day mean)", xlabel="day", ylabel="reports")
+    ax.set(
+        title=f"Volume (reports traded per day, {VOLUME_WINDOW}-day mean)",
+        xlabel="day",
+        ylabel="reports",
+    )
     ax.legend(fontsize=8)
 
     ax = axes[1, 0]
     for g in range(k):
-        ax.plot(
-            df.index, df[f"index_{g}"], color=colors[g % len(colors)], lw=1.2, label=f"index {g}"
-        )
-    regime = df["demand_regime"].to_numpy()
+        c = colors[g % len(colors)]
+        ax.plot(df.index, df[good_column(INDEX, g)], color=c, lw=1.2, label=f"index {g}")
+    regime = df[DEMAND_REGIME].to_numpy()
     top = ax.get_ylim()[1]
     ax.scatter(
         df.index,
@@ -89,11 +111,11 @@ def plot_report(model: MarketModel, path: str | Path) -> Path:
 
     ax = axes[1, 1]
     if not teams.empty:
-        brier = teams.pivot(index="Step", columns="AgentID", values="brier")
+        brier = teams.pivot(index="Step", columns="AgentID", values=TEAM_BRIER)
         ax.plot(brier.index, brier.to_numpy(), color="tab:gray", lw=0.6, alpha=0.5)
         ax.plot([], [], color="tab:gray", lw=0.6, label="each team")
-    ax.plot(df.index, df["crowd_brier"], color="black", lw=2, label="crowd (mean forecast)")
-    ax.plot(df.index, df["mean_team_brier"], color="tab:red", lw=1.5, label="mean of teams")
+    ax.plot(df.index, df[CROWD_BRIER], color="black", lw=2, label="crowd (mean forecast)")
+    ax.plot(df.index, df[MEAN_TEAM_BRIER], color="tab:red", lw=1.5, label="mean of teams")
     base = model.scores.base_rate
     if np.isfinite(base):
         ax.axhline(base * (1 - base), color="tab:blue", ls=":", label="climatology (base rate)")
@@ -106,7 +128,7 @@ def plot_report(model: MarketModel, path: str | Path) -> Path:
 
     ax = axes[2, 0]
     if not teams.empty:
-        alloc = teams.pivot(index="Step", columns="AgentID", values="allocation")
+        alloc = teams.pivot(index="Step", columns="AgentID", values=TEAM_ALLOCATION)
         shares = alloc.div(alloc.sum(axis=1).replace(0, np.nan), axis=0).fillna(0.0)
         # Largest final share at the bottom, so the winners of the pivot are easy to see.
         order = np.argsort(-shares.iloc[-1].to_numpy())
@@ -121,27 +143,19 @@ def plot_report(model: MarketModel, path: str | Path) -> Path:
     ax = axes[2, 1]
     ax.plot(
         df.index,
-        df["efficiency"].rolling(10, min_periods=1).mean(),
+        df[EFFICIENCY].rolling(ROLLING, min_periods=1).mean(),
         color="tab:green",
         lw=1.5,
-        label="allocative efficiency (10-day mean)",
+        label=f"allocative efficiency ({ROLLING}-day mean)",
     )
     ax.set(title="Efficiency and surplus", xlabel="day", ylabel="efficiency", ylim=(0, 1.05))
     axs = ax.twinx()
-    axs.plot(
-        df.index,
-        df["buyer_surplus"].rolling(10, min_periods=1).mean(),
-        color="tab:blue",
-        lw=1,
-        label="buyer surplus",
-    )
-    axs.plot(
-        df.index,
-        df["seller_surplus"].rolling(10, min_periods=1).mean(),
-        color="tab:orange",
-        lw=1,
-        label="seller surplus",
-    )
+    for column, color, label in (
+        (BUYER_SURPLUS, "tab:blue", "buyer surplus"),
+        (SELLER_SURPLUS, "tab:orange", "seller surplus"),
+    ):
+        surplus = df[column].rolling(ROLLING, min_periods=1).mean()
+        axs.plot(df.index, surplus, color=color, lw=1, label=label)
     axs.set_ylabel("surplus per day")
     lines = ax.get_legend_handles_labels()
     lines2 = axs.get_legend_handles_labels()
@@ -149,7 +163,6 @@ def plot_report(model: MarketModel, path: str | Path) -> Path:
 
     path = Path(path)
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path
 
 
