@@ -38,7 +38,7 @@ INDEX = "index"  # the level of the index the good reports on
 GOOD_SERIES = (PRICE, VOLUME, SPREAD, GOOD_EFFICIENCY, CE_PRICE, INDEX)
 
 
-def good_column(series: str, good: int) -> str:
+def good_column(series: str, good: int | str) -> str:
     """Return one good's column of a series: ``good_column(PRICE, 0) == "price_0"``."""
     return f"{series}_{good}"
 
