@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import UsageError, read_toml
 
 
 def add_overrides_argument(
@@ -60,12 +60,7 @@ def load_config(path: str | Path) -> dict[str, Any]:
         UsageError: The file is missing or is not valid TOML.
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise UsageError(f"--config {path}: no such file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise UsageError(f"--config {path}: not valid TOML ({err})") from None
+    data = read_toml(path, f"--config {path}")
     params = data.pop("params", {})
     if not isinstance(params, dict):
         raise UsageError(f"--config {path}: [params] must be a table")

@@ -19,14 +19,13 @@ import hashlib
 import itertools
 import json
 import math
-import tomllib
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ParameterError, UsageError
+from ..errors import ParameterError, UsageError, read_toml
 from ..params import SCENARIOS, Params, make_params
 from .store import DIGEST, ID_COLUMNS, TAIL_COLUMNS
 
@@ -343,12 +342,7 @@ def load_spec(path: str | Path, seeds: int | None = None, steps: int | None = No
         UsageError: The file is missing, not TOML, or malformed; the message names the key.
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise UsageError(f"{path}: not valid TOML ({err})") from None
+    data = read_toml(path, str(path))
     return parse_spec(data, name=path.stem, source=str(path), seeds=seeds, steps=steps)
 
 
