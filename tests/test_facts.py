@@ -23,10 +23,10 @@ from llm_market.stats.facts import (
     kurtosis_by_aggregation,
     leverage_correlation,
     log_returns,
-    plot_facts,
     robust_acf_band,
     stylized_facts,
 )
+from llm_market.viz.facts_report import plot_facts
 
 
 def simulate_garch(n, seed, alpha=0.1, beta=0.85, nu=6.0, burn=500, var=1e-4):

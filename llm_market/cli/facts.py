@@ -21,7 +21,6 @@ from ..stats.sources import (
     compute,
     load_source,
     series_label,
-    write_outputs,
 )
 
 
@@ -112,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
     report = compute(src, fit_garch=not args.no_garch)
     out = Path(args.out) if args.out else src.default_out
     print_table(report, src)
-    json_path, png_path = write_outputs(report, src, out)
+    from ..viz.facts_report import write_facts
+
+    json_path, png_path = write_facts(report, src, out)
     print(f"wrote {json_path} and {png_path}")
     return 0
 

@@ -13,7 +13,7 @@ Each good of each run is its own series: returns never cross from one good or se
 (see :func:`~.facts.stylized_facts` for how series are pooled). The burn-in drops the first N
 steps of every run, which skips the model's start-up transient (markups and the price level
 finding their feet); it defaults to 100 for runs and sweeps and 0 for price files.
-:func:`compute` gives a source's stylized facts and :func:`write_outputs` writes them.
+:func:`compute` gives a source's stylized facts (``viz.facts_report.write_facts`` writes them).
 
 Only the standard library and NumPy are imported at module level: the command line imports this
 module to build its parser, and that must stay fast.
@@ -351,20 +351,3 @@ def compute(src: PriceSource, fit_garch: bool = True) -> Any:
             f"{src.name}: only {n} returns{after}, the facts need at least {MIN_RETURNS}"
         )
     return stylized_facts(src.series, kind="prices", fit_garch=fit_garch)
-
-
-def write_outputs(report: Any, src: PriceSource, out: Path) -> tuple[Path, Path]:
-    """Write ``facts.json`` (the report plus where the data came from) and ``facts.png``.
-
-    Returns:
-        The paths of the two files.
-    """
-    from .facts import plot_facts, zero_return_share
-
-    out.mkdir(parents=True, exist_ok=True)
-    data = report.to_dict()
-    data["source"] = src.describe()
-    data["zero_return_share"] = zero_return_share(report)
-    path = out / "facts.json"
-    path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
-    return path, plot_facts(report, out)
