@@ -9,6 +9,7 @@ Run with ``python benchmarks/bench_orderbook.py``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -65,13 +66,19 @@ def make_stream(
     return stream
 
 
-def run(stream: list[tuple[int, int, float, int, int]]) -> tuple[float, OrderBook, int]:
-    """Feed the stream through a fresh book; return elapsed seconds, the book and its trades."""
-    book = OrderBook()
+def run(
+    stream: list[tuple[int, int, float, int, int]],
+    book_cls: type[OrderBook] = OrderBook,
+    clock: Callable[[], float] = time.perf_counter,
+) -> tuple[float, OrderBook, int]:
+    """Feed the stream through a fresh ``book_cls()``; return seconds by ``clock``, the book and
+    its number of trades. ``benchmarks/bench_orderbook_variants.py`` passes other book classes
+    and CPU time."""
+    book = book_cls()
     limit = book.submit_limit
     market = book.submit_market
     cancel = book.cancel
-    t0 = time.perf_counter()
+    t0 = clock()
     for kind, side, price, qty, tag in stream:
         if kind == 0:
             limit(side, price, qty, tag)
@@ -79,7 +86,7 @@ def run(stream: list[tuple[int, int, float, int, int]]) -> tuple[float, OrderBoo
             market(side, qty, tag)
         else:
             cancel(qty)
-    elapsed = time.perf_counter() - t0
+    elapsed = clock() - t0
     return elapsed, book, book.n_trades
 
 
