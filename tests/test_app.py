@@ -16,8 +16,8 @@ from PIL import Image
 
 from llm_market import MarketModel, viz
 from llm_market.experiments.runner import run_steps
+from llm_market.market.mechanisms import DEPTH_LEVELS
 from llm_market.params import MECHANISMS, NETWORKS, make_params
-from llm_market.viz.book import BOOK_LEVELS
 from llm_market.viz.budgets import funding_shares
 from llm_market.viz.series import trailing_mean
 from llm_market.viz.style import nice_ceil
@@ -201,7 +201,7 @@ def test_one_shot_figures_and_helpers():
     steps, shares = funding_shares(model)
     assert steps[0] == 0 and np.allclose(shares.sum(axis=1), 1.0)
     rows = viz.depth_rows(model, 0)
-    assert 0 < len(rows) <= BOOK_LEVELS and rows[0][0] == "1"
+    assert 0 < len(rows) <= DEPTH_LEVELS and rows[0][0] == "1"
     assert nice_ceil(0.26) == 0.3 and nice_ceil(7) == 8 and nice_ceil(1e-3) == 1e-3
     np.testing.assert_allclose(trailing_mean(np.array([1.0, np.nan, 3.0, 5.0]), 2), [1, 1, 3, 4])
 

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from ..market.mechanisms import DEPTH_LEVELS
 from ..recording.columns import CE_PRICE, DAY, PRICE, SPREAD, good_column
 from .chart import Chart
 from .series import series, trailing_mean
@@ -30,7 +31,6 @@ from .style import (
 if TYPE_CHECKING:
     from ..model import MarketModel
 
-BOOK_LEVELS = 5  # price levels per side in the mechanism's closing quotes
 BID_COLOR, ASK_COLOR = "#2e7d32", "#c62828"
 CE_COLOR = "#6a1b9a"
 
@@ -114,7 +114,7 @@ class DepthChart(Chart):
             ax.set_xlim(0, 1)
         set_ylim(ax, *ys, bottom=0.0, pad=0.6, empty=(0.0, 5.0))
         set_title(
-            ax, f"Report on index {good}: the book at the close (best {BOOK_LEVELS} levels a side)"
+            ax, f"Report on index {good}: the book at the close (best {DEPTH_LEVELS} levels a side)"
         )
         sp = quote.spread
         if np.isfinite(sp):

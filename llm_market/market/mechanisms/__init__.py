@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Allowed, Mechanism, OrderFlow, Quote, Trades
+from .base import DEPTH_LEVELS, Allowed, Mechanism, OrderFlow, Quote, Trades
 from .bilateral import BilateralBargaining
 from .call import CallAuction
 from .cda import ContinuousDoubleAuction
@@ -57,6 +57,7 @@ def mechanism_for_run(params: Any, allowed: Allowed | None = None) -> Mechanism:
 
 
 __all__ = [
+    "DEPTH_LEVELS",
     "MECHANISMS",
     "MECHANISM_CLASSES",
     "Allowed",

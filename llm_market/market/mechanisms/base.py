@@ -14,6 +14,9 @@ from typing import Any
 
 import numpy as np
 
+# Price levels per side kept in a good's closing quote (what the app's depth view shows).
+DEPTH_LEVELS = 5
+
 Allowed = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """Vectorised trading permission: ``(bid client ids, ask team ids) -> bool mask`` per pair."""
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Allowed, Mechanism, OrderFlow, Trades, effective_bids, resting_quote
+from .base import DEPTH_LEVELS, Allowed, Mechanism, OrderFlow, Trades, effective_bids, resting_quote
 
 
 class BilateralBargaining(Mechanism):
@@ -55,7 +55,7 @@ class BilateralBargaining(Mechanism):
         n_goods: int,
         allowed: Allowed | None = None,
         max_rounds: int = 200,
-        depth_levels: int = 5,
+        depth_levels: int = DEPTH_LEVELS,
     ):
         super().__init__(n_goods)
         self.allowed = allowed

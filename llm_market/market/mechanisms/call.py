@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Mechanism, OrderFlow, Trades, effective_bids, no_trades, resting_quote
+from .base import (
+    DEPTH_LEVELS,
+    Mechanism,
+    OrderFlow,
+    Trades,
+    effective_bids,
+    no_trades,
+    resting_quote,
+)
 
 
 class CallAuction(Mechanism):
@@ -43,7 +51,7 @@ class CallAuction(Mechanism):
 
     name = "call"
 
-    def __init__(self, n_goods: int, depth_levels: int = 5):
+    def __init__(self, n_goods: int, depth_levels: int = DEPTH_LEVELS):
         super().__init__(n_goods)
         self.depth_levels = depth_levels
         self.prices = np.full(n_goods, np.nan)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..orderbook import BUY, SELL, OrderBook
-from .base import Allowed, Mechanism, OrderFlow, Quote, Trades
+from .base import DEPTH_LEVELS, Allowed, Mechanism, OrderFlow, Quote, Trades
 
 
 class ContinuousDoubleAuction(Mechanism):
@@ -32,7 +32,7 @@ class ContinuousDoubleAuction(Mechanism):
 
     name = "cda"
 
-    def __init__(self, n_goods: int, depth_levels: int = 5, rounds: int = 1):
+    def __init__(self, n_goods: int, depth_levels: int = DEPTH_LEVELS, rounds: int = 1):
         super().__init__(n_goods)
         self.books = [OrderBook() for _ in range(n_goods)]
         self.depth_levels = depth_levels

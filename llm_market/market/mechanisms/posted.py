@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Mechanism, OrderFlow, Trades, resting_quote
+from .base import DEPTH_LEVELS, Mechanism, OrderFlow, Trades, resting_quote
 
 
 class PostedPrices(Mechanism):
@@ -34,7 +34,7 @@ class PostedPrices(Mechanism):
 
     name = "posted"
 
-    def __init__(self, n_goods: int, depth_levels: int = 5):
+    def __init__(self, n_goods: int, depth_levels: int = DEPTH_LEVELS):
         super().__init__(n_goods)
         self.depth_levels = depth_levels
 
