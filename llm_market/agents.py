@@ -28,6 +28,10 @@ if TYPE_CHECKING:  # type-only: the model builds the agents, the agents never ca
     from .params import Params
 
 
+# Weight of today's revenue in a team's moving average (about a month).
+REVENUE_SMOOTHING = 1.0 / 21
+
+
 @dataclass
 class DayView:
     """What the teams can see when they decide, as arrays indexed by team.
@@ -80,6 +84,7 @@ class Team(CellAgent):
         self.accounts = accounts
         self.markup = np.full(n_goods, markup)
         self.units_sold = np.zeros(n_goods, dtype=np.int64)
+        self.recent_revenue = 0.0
         self.record = record
         self.action: Action | None = None
 
@@ -145,7 +150,13 @@ class Team(CellAgent):
             markup=self.markup,
             units_sold=self.units_sold,
             recent_brier=self.rolling_brier,
+            recent_revenue=self.recent_revenue,
         )
+
+    def record_sales(self, units: np.ndarray, revenue: float) -> None:
+        """Remember today's sales: units per good, and revenue in a one-month moving average."""
+        self.units_sold = units
+        self.recent_revenue += REVENUE_SMOOTHING * (revenue - self.recent_revenue)
 
     def apply(self, action: Action) -> None:
         """Adopt the day's action (the market and research read it later in the step)."""
@@ -217,20 +228,29 @@ class Principal(Agent):
             if gone:
                 a.exit(team.idx)
 
-    def reallocate(self, metric: np.ndarray) -> None:
-        """The month end: collect, pivot on ``metric`` (indexed by team id), fund again."""
+    def review(self, metric: np.ndarray) -> None:
+        """The month end: collect, pivot on ``metric`` (indexed by team id), pay dividends."""
         self.collect()
         teams = self.active_teams
         if teams:
             self.pivot(metric[[t.idx for t in teams]])
-        self.fund()
+        self.accounts.pay_dividend(self.idx, self.params.dividend_rate)
+
+    @property
+    def monthly_budget(self) -> float:
+        """This month's research funding for all of the principal's teams (the payout rule).
+
+        ``payout_rule="capital"``: a share ``funding_rate`` of the capital, so funding grows with
+        what the teams earn; ``"fixed"``: ``monthly_funding`` per active team. Never more than the
+        capital.
+        """
+        p, capital = self.params, max(self.accounts.capital[self.idx], 0.0)
+        if p.payout_rule == "capital":
+            return p.funding_rate * capital
+        return min(p.monthly_funding * len(self.active_teams), capital)
 
     def fund(self) -> None:
-        """Give each active team its share of this month's funding."""
-        a = self.accounts
-        teams = self.active_teams
-        funding = min(self.params.monthly_funding * len(teams), max(a.capital[self.idx], 0.0))
-        for team in teams:
-            amount = funding * a.share[team.idx]
-            a.allocation[team.idx] = amount
-            a.to_team(team.idx, amount, "funding")
+        """Give each active team its share of this month's funding (less penalties it owes)."""
+        funding = self.monthly_budget
+        for team in self.active_teams:
+            self.accounts.fund(team.idx, funding * self.accounts.share[team.idx])

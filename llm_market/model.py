@@ -23,9 +23,9 @@ import numpy as np
 from .agents import DayView, Principal, Team
 from .budgets.accounts import Accounts
 from .budgets.performance import Performance
-from .budgets.pivot import hhi
+from .budgets.pivot import hhi, target_shares
 from .calendar import Calendar
-from .information.beliefs import Beliefs
+from .information.beliefs import Beliefs, no_information_forecast
 from .information.indices import GarchIndexProcess, IndexProcess
 from .information.news import NewsProcess
 from .information.questions import QuestionBook, Resolution
@@ -37,6 +37,7 @@ from .params import Params, make_params
 from .policies.base import MarketView, Profile, Questions
 from .policies.heuristic import HeuristicPolicy
 from .recording.collector import make_datacollector
+from .recording.columns import CROWD_ID, MARKET_ID, NOINFO_ID
 from .recording.logs import ColumnLog, EventLogs
 from .recording.summary import nanmean, run_summary
 from .rng import Streams
@@ -114,12 +115,17 @@ class MarketModel(mesa.Model):
         else:
             self.indices = IndexProcess(*args)
         self.beliefs = Beliefs(p.n_teams, p.n_indices, horizon)
-        # Forecaster columns: the teams, the crowd (mean forecast of the active teams) and, when it
-        # runs, the prediction market's price of "yes".
+        # Forecaster columns: the teams, the crowd (mean forecast of the active teams), the
+        # no-information forecaster (the index path alone) and, when it runs, the prediction
+        # market's price of "yes".
         self.crowd_col = p.n_teams
-        self.market_col = p.n_teams + 1 if p.prediction_market else None
-        names = [f"team_{i}" for i in range(p.n_teams)] + ["crowd"]
+        self.noinfo_col = p.n_teams + 1
+        self.market_col = p.n_teams + 2 if p.prediction_market else None
+        names = [f"team_{i}" for i in range(p.n_teams)] + ["crowd", "noinfo"]
         names += ["market"] if p.prediction_market else []
+        self.forecaster_ids = np.r_[
+            np.arange(p.n_teams), [CROWD_ID, NOINFO_ID], [MARKET_ID] if p.prediction_market else []
+        ].astype(np.int64)
         self.questions = QuestionBook(
             len(names), p.horizons, p.question_interval, p.question_threshold
         )
@@ -129,6 +135,7 @@ class MarketModel(mesa.Model):
         )
         self.crowd_brier = np.nan
         self.market_brier = np.nan
+        self.noinfo_brier = np.nan
 
     def _build_graph(self) -> SocialGraph | None:
         graph = make_graph(self.params, self.streams["network"])
@@ -217,7 +224,6 @@ class MarketModel(mesa.Model):
         for team, action in zip(acting, actions, strict=True):
             team.apply(action)
         self._acting = acting
-        self.record_forecasts()
 
     def run_market_dynamics(self) -> None:
         """Stage 1: match each good's asks and bids, settle money, record trades and surplus."""
@@ -226,16 +232,21 @@ class MarketModel(mesa.Model):
             np.array([t.idx for t in sellers], dtype=np.int64),
             [t.action.ask_prices for t in sellers],
             self.streams["market"],
+            self.view.market.quality,
         )
         sold = np.zeros((self.n_teams, self.n_goods), dtype=np.int64)
+        revenue = np.zeros(self.n_teams)
         self._trading_profit = np.zeros(self.n_teams)
         for day in days:
             self._trading_profit += self.accounts.settle_sales(day.seller, day.price, day.cost)
             sold[:, day.good] = np.bincount(day.seller, minlength=self.n_teams)
-            self.event_logs.record_trades(self.calendar.stamp, day)
+            revenue += np.bincount(day.seller, weights=day.price, minlength=self.n_teams)
+            reputation = self.view.market.reputation[day.seller]
+            self.event_logs.record_trades(self.calendar.stamp, day, reputation)
         for team in self.teams:
-            team.units_sold = sold[team.idx]
+            team.record_sales(sold[team.idx], revenue[team.idx])
         self.trade_predictions()
+        self.record_forecasts()
 
     def run_information_dynamics(self) -> None:
         """Stage 2: indices move, questions resolve and open, news and research arrive."""
@@ -256,9 +267,16 @@ class MarketModel(mesa.Model):
         """Stage 3b: at a month end the principals collect, pivot and fund their teams."""
         if not self.calendar.month_ends_today:
             return
-        metric = self.record.metric(self.params.pivot_metric, self.prediction_markets is not None)
+        p = self.params
+        metric = self.record.metric(p.pivot_metric, self.prediction_markets is not None)
         for principal in self.principals:
-            principal.reallocate(metric)
+            principal.review(metric)
+        # Investors move capital toward the principals whose teams earned the most, in
+        # proportion to their rank (gentler than the principals' own pivot).
+        returns = self.record.principal_returns(self.accounts.owner, self.accounts.capital)
+        self.accounts.move_capital(target_shares(returns), p.investor_pivot)
+        for principal in self.principals:
+            principal.fund()
         self.budget_hhi = hhi(self.accounts.allocation)
         self.accounts.start_month()
 
@@ -272,15 +290,16 @@ class MarketModel(mesa.Model):
     # ------------------------------------------------------------------ what the stages do
 
     def record_forecasts(self) -> None:
-        """Store today's forecasts of every team and the crowd in the question book."""
+        """Store today's forecasts of every team, the crowd and the benchmarks."""
         q = len(self.questions)
         f = np.full((q, self.questions.n_forecasters), 0.5)
         for team in self._acting:
             f[:, team.idx] = team.action.forecasts
         teams = f[:, : self.n_teams]
         f[:, self.crowd_col] = teams[:, self.active].mean(axis=1) if q else 0.5
+        f[:, self.noinfo_col] = no_information_forecast(self.view.market)
         if self.market_col is not None:
-            # The market's forecast for the day is its price when the teams decide.
+            # The market's forecast for the day is its price after the day's trades.
             f[:, self.market_col] = self.prediction_markets.prices(self.questions.qid)
         self.questions.record(f)
 
@@ -308,11 +327,12 @@ class MarketModel(mesa.Model):
             self.accounts.receive_cash(payout, "prediction_market_payouts")
             self.record.add_msr(earnings)
         self.scores.add_day(res)
-        self.event_logs.record_resolutions(res, self.n_teams)
+        self.event_logs.record_resolutions(res, self.forecaster_ids)
         brier = self.scores.rolling_brier()
         skill = self.scores.rolling_skill()
         self.record.update_scores(brier[: self.n_teams], skill[: self.n_teams])
         self.crowd_brier = float(brier[self.crowd_col])
+        self.noinfo_brier = float(brier[self.noinfo_col])
         if self.market_col is not None:
             self.market_brier = float(brier[self.market_col])
 
@@ -354,6 +374,16 @@ class MarketModel(mesa.Model):
         """Set what clients will pay tomorrow and what teams will see when they next decide."""
         q, level = self.questions, self.indices.level
         day = self.calendar.day
+        p = self.params
+        reputation = self.record.published_brier(self.scores.rolling_questions, p.reputation_prior)
+        open_per_good = np.bincount(q.index, minlength=self.n_goods)
+        if self.market.decision_valued:
+            # Before any question has resolved there is no record: clients go by their prior.
+            gap = np.maximum(self.noinfo_brier - reputation, 0.0)
+            gap = np.where(np.isfinite(gap), gap, p.reputation_prior_gap)
+            quality = gap[:, None] * open_per_good[None, :]
+        else:  # induced values: every seller's report is worth the same
+            quality = np.ones((self.n_teams, self.n_goods))
         market = MarketView(
             day=day,
             step_mean=np.broadcast_to(self.indices.step_mean, level.shape).copy(),
@@ -362,6 +392,13 @@ class MarketModel(mesa.Model):
             marginal_cost=self.market.marginal_cost,
             steps_per_month=self.params.steps_per_month,
             index_level=level.copy(),
+            reputation=reputation,
+            noinfo_brier=self.noinfo_brier,
+            quality=quality,
+            research_productivity=p.research_productivity,
+            research_cost=p.research_cost,
+            research_horizon=p.research_horizon,
+            pivot_factor=p.pivot_factor,
             questions=Questions(
                 qid=q.qid.copy(),
                 index=q.index.copy(),

@@ -79,6 +79,9 @@ class Params(BaseModel):
     diffusion_prob: Probability = Field(0.3, description="chance private news reaches a neighbour")
     research_cost: float = Field(1.0, gt=0.0, description="spend scale of research returns")
     research_productivity: float = Field(2.0, ge=0.0, description="precision bought at scale")
+    research_horizon: int = Field(
+        3, ge=1, le=10_000, description="days over which a team weighs what research earns"
+    )
 
     # Team heterogeneity (heuristic policy)
     skill_sd: float = Field(0.3, ge=0.0, le=3.0, description="log-sd of team skill")
@@ -100,13 +103,29 @@ class Params(BaseModel):
     value_level_elasticity: float = Field(
         0.0, ge=0.0, le=10.0, description="WTP ~ (index level / initial)^e"
     )
-    client_base_value: float = Field(3.0, gt=0.0, description="median willingness to pay")
+    client_valuation: Literal["decision", "induced"] = Field(
+        "decision",
+        description="WTP: decision value of the seller's record | induced (Gode-Sunder values)",
+    )
+    client_base_value: float = Field(
+        10.0, gt=0.0, description="median stake: money per question per unit of Brier loss saved"
+    )
+    reputation_prior: float = Field(
+        20.0, ge=0.0, description="questions' worth of prior pulling a record to the mean"
+    )
+    reputation_prior_gap: float = Field(
+        0.05, ge=0.0, le=1.0, description="Brier saved per question believed before any record"
+    )
     client_value_sd: float = Field(0.5, ge=0.0, le=5.0, description="log-sd of client values")
     client_participation: Probability = Field(0.3, description="chance a client bids per good")
     market_order_share: Probability = Field(0.2, description="share of clients using market orders")
     bid_shading: Probability = Field(0.4, description="bids uniform on [(1-s) v, v]")
-    value_volatility_elasticity: float = Field(1.0, ge=0.0, le=10.0, description="WTP ~ vol^e")
-    value_quality_weight: float = Field(1.0, ge=0.0, le=10.0, description="WTP ~ 1 + w * skill")
+    value_volatility_elasticity: float = Field(
+        1.0, ge=0.0, le=10.0, description="induced WTP ~ vol^e"
+    )
+    value_quality_weight: float = Field(
+        1.0, ge=0.0, le=10.0, description="induced WTP ~ 1 + w * skill"
+    )
     zi_traders: Literal["off", "zi_c", "zi_u"] = Field(
         "off", description="zero-intelligence quotes (Gode-Sunder): off | zi_c | zi_u"
     )
@@ -126,7 +145,22 @@ class Params(BaseModel):
 
     # Budgets and principals
     principal_capital: float = Field(2000.0, ge=0.0, description="starting capital per principal")
-    monthly_funding: float = Field(20.0, ge=0.0, description="research funding per team per month")
+    payout_rule: Literal["capital", "fixed"] = Field(
+        "capital",
+        description="funding: a share of the principal's capital | monthly_funding per team",
+    )
+    funding_rate: Probability = Field(
+        0.3, description="share of its capital a principal funds its teams with each month"
+    )
+    dividend_rate: Probability = Field(
+        0.5, description="share of capital above the start a principal pays out each month"
+    )
+    monthly_funding: float = Field(
+        20.0, ge=0.0, description="research funding per team per month (payout_rule=fixed)"
+    )
+    investor_pivot: Probability = Field(
+        0.2, description="share of capital investors move toward the principals that earn"
+    )
     initial_team_cash: float = Field(20.0, ge=0.0, description="starting trading cash per team")
     team_working_cash: float = Field(20.0, ge=0.0, description="cash a team keeps; rest paid up")
     overbudget: Literal["flag", "clip", "penalize"] = "flag"
@@ -134,7 +168,7 @@ class Params(BaseModel):
     pivot_factor: Probability = Field(0.3, description="phi: weight moved to the target shares")
     pivot_window: int = Field(63, ge=1, description="days of performance the pivot looks at")
     pivot_sharpness: float = Field(
-        1.0, ge=0.0, le=10.0, description="target shares ~ rank^sharpness (0 equal, 1 linear)"
+        4.0, ge=0.0, le=10.0, description="target shares ~ rank^sharpness (0 equal, 1 linear)"
     )
     pivot_metric: str = Field("brier_skill", description=" | ".join(PIVOT_METRICS))
     budget_floor: Probability = Field(0.02, description="smallest budget share kept")

@@ -1,8 +1,17 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linear_sum_assignment
 
 from llm_market.market.demand import ClientPopulation, DemandRegime, stationary_distribution
-from llm_market.market.efficiency import allocative_efficiency, competitive_equilibrium
+from llm_market.market.efficiency import (
+    allocative_efficiency,
+    assortative_optimum,
+    competitive_equilibrium,
+    market_equilibrium,
+    max_surplus,
+)
 from llm_market.market.goods import marginal_costs, production_cost
 from llm_market.market.mechanisms import ContinuousDoubleAuction, OrderFlow
 
@@ -90,3 +99,60 @@ def test_cda_market_order_clients_never_pay_above_value():
     assert np.all(trades.price <= f.bid_value[trades.bid] + 1e-12)
     # Each order trades at most once (one unit each).
     assert len(set(trades.bid)) == len(trades) and len(set(trades.ask)) == len(trades)
+
+
+def brute_force_surplus(stakes, qualities, costs) -> float:
+    """The assignment problem solved by scipy (no trade: a zero weight)."""
+    if not (len(stakes) and len(qualities)):
+        return 0.0
+    weight = np.maximum(np.outer(stakes, qualities) - np.asarray(costs)[None, :], 0.0)
+    rows, cols = linear_sum_assignment(weight, maximize=True)
+    return float(weight[rows, cols].sum())
+
+
+grid = st.integers(0, 6).map(lambda x: x / 2)  # a coarse grid: many ties, zero qualities
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    stakes=st.lists(grid, max_size=8),
+    units=st.lists(st.tuples(grid, grid), max_size=8),
+)
+def test_max_surplus_solves_the_assignment_problem(stakes, units):
+    qualities = [q for q, _ in units]
+    costs = [c for _, c in units]
+    expected = brute_force_surplus(stakes, qualities, costs)
+    assert max_surplus(stakes, qualities, costs) == pytest.approx(expected, abs=1e-9)
+    surplus, quantity = assortative_optimum(stakes, qualities, costs)
+    assert quantity <= min(len(stakes), len(units)) and (quantity > 0) == (surplus > 0)
+    # With every quality 1 it is the homogeneous maximum.
+    ones = max_surplus(stakes, np.ones(len(units)), costs)
+    assert ones == pytest.approx(competitive_equilibrium(stakes, costs).max_surplus, abs=1e-9)
+
+
+def test_max_surplus_on_random_real_markets():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        nb, na = rng.integers(1, 12, 2)
+        stakes, qualities = rng.lognormal(0, 0.5, nb), rng.uniform(0, 2, na)
+        qualities[rng.random(na) < 0.2] = 0.0
+        costs = rng.uniform(0, 2, na)
+        expected = brute_force_surplus(stakes, qualities, costs)
+        assert max_surplus(stakes, qualities, costs) == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError):
+        max_surplus([1.0], [-1.0], [0.0])
+
+
+def test_market_equilibrium_names_a_price_only_when_one_price_clears():
+    stakes, costs = [10, 8, 6, 4, 2], [1, 3, 5, 7, 9]
+    homogeneous = competitive_equilibrium(stakes, costs)
+    assert market_equilibrium(stakes, costs) == homogeneous
+    assert market_equilibrium(stakes, costs, np.ones(5)) == homogeneous
+    # One quality level (and worthless units beside it): homogeneous again, in values 0.5 x stake.
+    half = market_equilibrium(stakes + [1], costs + [0.5], [0.5] * 5 + [0.0])
+    assert half == competitive_equilibrium(0.5 * np.array(stakes + [1]), costs)
+    # Values 5, 4, 3, 2, 1, 0.5 against costs 1, 3, 5, 7, 9: two trade, clearing prices [3, 4].
+    assert (half.quantity, half.price) == (2, 3.5)
+    two = market_equilibrium(stakes, costs, [1, 1, 2, 2, 2])
+    assert np.isnan(two.price)
+    assert two.max_surplus == pytest.approx(brute_force_surplus(stakes, [1, 1, 2, 2, 2], costs))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llm_market.market.efficiency import competitive_equilibrium
+from llm_market.market.clearing import clear_good
+from llm_market.market.efficiency import competitive_equilibrium, max_surplus
 from llm_market.market.mechanisms import (
     MECHANISM_CLASSES,
     MECHANISMS,
@@ -18,6 +21,7 @@ from llm_market.market.mechanisms import (
     Trades,
     make_mechanism,
 )
+from llm_market.market.zero_intelligence import ZIQuotes
 
 # Every registered mechanism is held to the shared properties below; the four of the spec must be
 # among them.
@@ -124,11 +128,7 @@ def test_empty_sides_trade_nothing(name, nb, na):
         assert np.isnan(quote.best_bid) == (nb == 0)
 
 
-@pytest.mark.parametrize("name", NAMES)
-@PROP
-@given(flow=flows, seed=st.integers(0, 2**32 - 1))
-def test_shared_invariants(name, flow, seed):
-    trades, _ = clear(name, flow, seed)
+def assert_well_formed(trades: Trades, flow: OrderFlow) -> None:
     n = len(trades)
     assert trades.bid.shape == trades.ask.shape == trades.price.shape == (n,)
     # Valid indices, each bid and each ask used at most once.
@@ -137,6 +137,14 @@ def test_shared_invariants(name, flow, seed):
     assert np.unique(trades.bid).size == n
     assert np.unique(trades.ask).size == n
     assert np.all(np.isfinite(trades.price))
+
+
+@pytest.mark.parametrize("name", NAMES)
+@PROP
+@given(flow=flows, seed=st.integers(0, 2**32 - 1))
+def test_shared_invariants(name, flow, seed):
+    trades, _ = clear(name, flow, seed)
+    assert_well_formed(trades, flow)
     # Nobody pays above value, no seller gets less than its ask.
     assert np.all(trades.price <= flow.bid_value[trades.bid])
     assert np.all(trades.price >= flow.ask_price[trades.ask])
@@ -359,3 +367,243 @@ def test_posted_direct_classes():
     assert isinstance(make_mechanism("posted", 1), PostedPrices)
     assert isinstance(make_mechanism("call", 1), CallAuction)
     assert isinstance(make_mechanism("bilateral", 1), BilateralBargaining)
+
+
+# --------------------------------------------------------------------------- homogeneous goods
+
+
+def golden_flows():
+    """Seeded flows whose homogeneous trades were recorded before goods were differentiated."""
+    flows = [random_flow(seed, 5 + 3 * seed, 40 - 2 * seed, 2 + seed) for seed in range(12)]
+    return flows + [large_flow(3, 2_000, 3_000)]
+
+
+def zi_flow(seed: int, constrained: bool) -> OrderFlow:
+    rng = np.random.default_rng(seed)
+    values = np.sort(rng.uniform(1, 9, 40))[::-1]
+    costs = np.tile(np.sort(rng.uniform(1, 9, 5)), 8)
+    team = np.repeat(np.arange(8), 5)
+    quotes = ZIQuotes(values, costs, team, constrained, 10.0)
+    ask, bid = quotes(rng, np.arange(costs.size), np.arange(values.size))
+    return OrderFlow(
+        team, ask, costs, np.arange(40), bid, values, np.zeros(40, bool), requote=quotes
+    )
+
+
+def homogeneous_digest(name: str, quality_ones: bool) -> str:
+    """Digest of two days of trades, costs, benchmarks and quotes over the golden flows."""
+    h = hashlib.sha256()
+    mech = make_mechanism(name, 2, **({"rounds": 50} if name == "cda" else {}))
+    rng = np.random.default_rng(123)
+    flows = golden_flows()
+    if name == "cda":
+        flows += [zi_flow(s, c) for s in range(3) for c in (True, False)]
+    for day in range(2):  # the second day reads state kept from the first
+        for flow in flows:
+            if quality_ones:
+                flow.ask_quality = np.ones(flow.ask_price.size)
+            d = clear_good(mech, day, flow, rng, np.linspace(0.1, 1.0, 3000))
+            q = mech.quotes[day]
+            for arr in (d.buyer, d.seller, d.price, d.value, d.cost):
+                h.update(np.ascontiguousarray(arr).tobytes())
+            h.update(repr((d.equilibrium, q.best_bid, q.best_ask, q.bids, q.asks)).encode())
+    return h.hexdigest()[:16]
+
+
+# Recorded with the mechanisms as they were before ``ask_quality`` existed (commit 58fa4f5).
+HOMOGENEOUS_DIGESTS = {
+    "cda": "f7eeb0ce6641efdf",
+    "call": "2a5f646f5a4c7f70",
+    "bilateral": "4ac8d265b5a0eb1f",
+    "posted": "1e833e0f4e9442cc",
+}
+
+
+@pytest.mark.parametrize("quality_ones", [False, True])
+@pytest.mark.parametrize("name", SPEC_NAMES)
+def test_homogeneous_trades_are_bit_identical_to_before(name, quality_ones):
+    assert homogeneous_digest(name, quality_ones) == HOMOGENEOUS_DIGESTS[name]
+
+
+def test_homogeneous_bilateral_on_a_network_is_bit_identical_to_before():
+    net = np.random.default_rng(9).random((200, 6)) < 0.4
+    mech = BilateralBargaining(1, allowed=lambda c, t: net[c, t], max_rounds=500)
+    h = hashlib.sha256()
+    rng = np.random.default_rng(5)
+    for flow in golden_flows()[:-1]:
+        t = mech.clear(0, flow, rng)
+        h.update(t.bid.tobytes() + t.ask.tobytes() + t.price.tobytes())
+    assert h.hexdigest()[:16] == "d2d38a59fa550961"
+
+
+# --------------------------------------------------------------------------- differentiated goods
+
+
+def with_quality(flow: OrderFlow, seed: int, zero_share: float = 0.2) -> OrderFlow:
+    """The flow with one quality per seller on a coarse grid (ties), some sellers worthless."""
+    rng = np.random.default_rng(seed)
+    per_team = rng.integers(0, 5, 6) / 2.0
+    per_team[rng.random(6) < zero_share] = 0.0
+    flow.ask_quality = per_team[flow.ask_team]
+    return flow
+
+
+diff_flows = st.builds(
+    with_quality,
+    flow=flows,
+    seed=st.integers(0, 2**32 - 1),
+    zero_share=st.floats(0.0, 0.5),
+)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@PROP
+@given(flow=diff_flows, seed=st.integers(0, 2**32 - 1))
+def test_differentiated_shared_invariants(name, flow, seed):
+    trades, mech = clear(name, flow, seed)
+    assert_well_formed(trades, flow)
+    q = flow.ask_quality[trades.ask]
+    value = flow.bid_value[trades.bid] * q
+    # Nobody pays above its value for that seller's report; a worthless report never sells.
+    assert np.all(trades.price <= value + 1e-9)
+    assert np.all(trades.price >= flow.ask_price[trades.ask] - 1e-12)
+    assert np.all(q > 0)
+    if name != "posted":
+        assert np.all(trades.price <= effective_bid(flow)[trades.bid] * q + 1e-9)
+    realised = float((value - flow.ask_cost[trades.ask]).sum())
+    assert realised <= max_surplus(flow.bid_value, flow.ask_quality, flow.ask_cost) + 1e-9
+    # Same flow and rng, same day.
+    again, mech2 = clear(name, flow, seed)
+    np.testing.assert_array_equal(trades.bid, again.bid)
+    np.testing.assert_array_equal(trades.price, again.price)
+    q1, q2 = mech.quotes[0], mech2.quotes[0]
+    assert (q1.bids, q1.asks) == (q2.bids, q2.asks)
+
+
+@PROP
+@given(flow=diff_flows, seed=st.integers(0, 2**32 - 1))
+def test_posted_clients_buy_their_best_offer(flow, seed):
+    trades, mech = clear("posted", flow, seed)
+    value, ask, quality = flow.bid_value, flow.ask_price, flow.ask_quality
+    np.testing.assert_array_equal(trades.price, ask[trades.ask])
+    unsold = np.setdiff1d(np.arange(ask.size), trades.ask)
+    # Offers unsold at the close were there when each buyer chose: none gave it more surplus.
+    for b, a in zip(trades.bid, trades.ask, strict=True):
+        got = value[b] * quality[a] - ask[a]
+        assert got >= 0
+        assert np.all(value[b] * quality[unsold] - ask[unsold] <= got)
+    idle = np.setdiff1d(np.arange(value.size), trades.bid)
+    if unsold.size and idle.size:
+        assert np.all(value[idle][:, None] * quality[unsold][None, :] < ask[unsold][None, :])
+        assert mech.quotes[0].best_bid == value[idle].max()
+        if (quality[unsold] > 0).any():
+            keep = unsold[quality[unsold] > 0]
+            assert mech.quotes[0].best_ask == pytest.approx((ask[keep] / quality[keep]).min())
+
+
+def test_posted_discrete_choice_worked_example():
+    # A cheap poor report (quality 1 at 2) and a dear good one (quality 3 at 5).
+    flow = make_flow([1.0, 1.0], [2.0, 5.0], bid_value=[1.0, 4.0])
+    flow.ask_quality = np.array([1.0, 3.0])
+    for seed in range(10):
+        trades, _ = clear("posted", flow, seed)
+        # Stake 1 gains -1 on the good report and -1 on the poor one: it buys nothing. Stake 4
+        # gains 2 on the poor report and 7 on the good one: it buys the good one.
+        assert trades.bid.tolist() == [1] and trades.ask.tolist() == [1]
+
+
+def test_posted_breaks_surplus_ties_uniformly_over_offers():
+    # Surplus 1 everywhere: one offer of quality 2 at 3, two of quality 1 at 1.
+    flow = make_flow([1.0], [3.0, 1.0, 1.0], bid_value=[2.0])
+    flow.ask_quality = np.array([2.0, 1.0, 1.0])
+    flow.ask_team = np.array([0, 1, 2])
+    sold = np.bincount([int(clear("posted", flow, s)[0].ask[0]) for s in range(600)], minlength=3)
+    assert np.all(np.abs(sold / 600 - 1 / 3) < 0.07)
+
+
+def test_cda_differentiated_worked_example():
+    # Ask 0: seller 0, quality 1, at 2. Ask 1: seller 1, quality 2, at 3. One client of stake 3
+    # (surplus 1 at seller 0, 3 at seller 1) bidding 2 per unit of quality.
+    for market in (True, False):
+        flow = make_flow([2.0], [2.0, 3.0], bid_value=[3.0], bid_market=[market])
+        flow.ask_quality = np.array([1.0, 2.0])
+        for seed in range(20):
+            trades, _ = clear("cda", flow, seed)
+            arrival = np.random.default_rng(seed).permutation(3).tolist()
+            seen = arrival[: arrival.index(2)]
+            if 1 in seen:  # seller 1's ask rests: the best surplus, taken at the ask
+                expected = ([1], [3.0])
+            elif seen == [0]:  # only seller 0 rests: surplus 1, its bid 2 crosses the ask 2
+                expected = ([0], [2.0])
+            elif market:  # nothing rests: a market order has nothing to lift
+                expected = ([], [])
+            else:  # bids 4 at the best seller of the day, seller 1, whose ask then crosses
+                expected = ([1], [4.0])
+            assert trades.ask.tolist() == expected[0]
+            np.testing.assert_array_equal(trades.price, expected[1])
+
+
+def test_cda_without_asks_bids_at_the_best_seller_seen():
+    # Two limit clients arrive before any ask; the only seller of positive quality is seller 1.
+    flow = make_flow([1.0, 1.0], [0.5, 0.5], bid_value=[2.0, 2.0])
+    flow.ask_quality = np.array([0.0, 2.0])
+    for seed in range(20):
+        trades, _ = clear("cda", flow, seed)
+        assert set(trades.ask.tolist()) <= {1}
+        assert len(trades) == 1
+
+
+def test_call_differentiated_one_price_per_seller():
+    flow = large_flow(4, 2_000, 3_000)
+    flow.ask_quality = 0.5 + flow.ask_team / 50.0
+    mech = CallAuction(1)
+    trades = mech.clear(0, flow, np.random.default_rng(0))
+    assert len(trades) > 0 and np.isnan(mech.prices[0])
+    seller = flow.ask_team[trades.ask]
+    for team in np.unique(seller):
+        assert np.unique(trades.price[seller == team]).size == 1
+        assert mech.seller_prices[0][int(team)] == trades.price[seller == team][0]
+    # Yesterday's prices are the reference today: a second day still trades.
+    assert len(mech.clear(0, flow, np.random.default_rng(1))) > 0
+
+
+@PROP
+@given(flow=diff_flows, seed=st.integers(0, 2**32 - 1))
+def test_bilateral_differentiated_trades_at_the_split(flow, seed):
+    trades, mech = clear("bilateral", flow, seed)
+    q = flow.ask_quality[trades.ask]
+    b, a = effective_bid(flow)[trades.bid] * q, flow.ask_price[trades.ask]
+    np.testing.assert_allclose(trades.price, 0.5 * (b + a))
+    # Unrestricted bargaining stops only when no pair crosses (per unit of quality).
+    left_b = np.setdiff1d(np.arange(flow.bid_price.size), trades.bid)
+    left_a = np.setdiff1d(np.arange(flow.ask_price.size), trades.ask)
+    left_a = left_a[flow.ask_quality[left_a] > 0]
+    if left_b.size and left_a.size:
+        per_q = flow.ask_price[left_a] / flow.ask_quality[left_a]
+        assert effective_bid(flow)[left_b].max() < per_q.min()
+        assert mech.quotes[0].best_ask == pytest.approx(per_q.min())
+
+
+def test_differentiated_requoting_is_refused():
+    flow = zi_flow(0, True)
+    flow.ask_quality = np.linspace(0.5, 1.5, flow.ask_price.size)
+    with pytest.raises(ValueError, match="homogeneous"):
+        make_mechanism("cda", 1, rounds=5).clear(0, flow, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_differentiated_clear_good_values_trades_by_quality(name):
+    flow = large_flow(6, 1_000, 2_000)
+    team_quality = np.random.default_rng(2).uniform(0.0, 1.5, 50)
+    flow.ask_quality = team_quality[flow.ask_team]
+    flow.ask_cost = np.full(flow.ask_price.size, 0.3)  # every sale then costs 0.3, as booked
+    day = clear_good(
+        make_mechanism(name, 1), 0, flow, np.random.default_rng(0), np.full(3000, 0.3)
+    )
+    np.testing.assert_allclose(day.quality, team_quality[day.seller])
+    assert np.all(day.value <= flow.bid_value.max() * day.quality + 1e-12)
+    assert np.isnan(day.equilibrium.price)
+    assert day.equilibrium.max_surplus == pytest.approx(
+        max_surplus(flow.bid_value, flow.ask_quality, flow.ask_cost)
+    )
+    assert 0.0 < day.efficiency <= 1.0 + 1e-12

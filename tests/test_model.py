@@ -98,7 +98,7 @@ def test_money_is_conserved_every_step_with_every_feature_on():
         assert abs(m.money_error) < 1e-6 * max(start, 1.0), m.day
     # The run exercised what it claims to: fines, exits, overspending, pivots, trade.
     kinds = set(m.logs["budgets"].column("kind"))
-    assert {"funding", "budget_return", "fine", "exit"} <= kinds
+    assert {"funding", "budget_return", "penalty_cut", "exit", "dividend"} <= kinds
     assert not m.active.all() and m.active.any()
     assert m.logs["trades"].rows > 0 and m.accounts.ledger.outflows["research"] > 0
 

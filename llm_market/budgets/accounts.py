@@ -58,6 +58,8 @@ class Accounts:
         self.share = np.zeros(n)
         self.allocation = np.zeros(n)
         self.overbudget_days = np.zeros(n, dtype=np.int64)
+        self.penalty_due = np.zeros(n)
+        self.start_capital = float(principal_capital)
         self.overbudget_count = 0
         self._overspend_seen = np.zeros(n)
         self.budget_log = budget_log
@@ -96,6 +98,59 @@ class Accounts:
             kind=kind,
             amount=amount,
             share=self.share[team],
+        )
+
+    def fund(self, team: int, amount: float) -> float:
+        """Fund a team's month; a penalty it owes is cut from the allocation and leaves.
+
+        Returns:
+            The allocation the team receives.
+        """
+        cut = min(self.penalty_due[team], amount)
+        if cut > 0:
+            self.penalty_due[team] -= cut
+            self.capital[self.owner[team]] -= cut
+            self.ledger.outflow("penalties", cut)
+            self._log(team, -cut, "penalty_cut")
+        self.allocation[team] = amount - cut
+        self.to_team(team, amount - cut, "funding")
+        return amount - cut
+
+    def pay_dividend(self, principal: int, rate: float) -> float:
+        """Pay the principal's investors ``rate`` of its capital above the start; it leaves.
+
+        Returns:
+            The dividend paid.
+        """
+        dividend = rate * max(self.capital[principal] - self.start_capital, 0.0)
+        if dividend > 0:
+            self.capital[principal] -= dividend
+            self.ledger.outflow("dividends", dividend)
+            self._log_principal(principal, -dividend, "dividend")
+        return dividend
+
+    def move_capital(self, target: np.ndarray, phi: float) -> None:
+        """Investors move a share ``phi`` of all capital toward the target shares of principals.
+
+        Money moves between principals only: the total is unchanged.
+        """
+        total = self.capital.sum()
+        if phi <= 0 or total <= 0:
+            return
+        new = (1.0 - phi) * self.capital + phi * target * total
+        flow = new - self.capital
+        self.capital = new
+        for principal in np.flatnonzero(flow):
+            self._log_principal(int(principal), float(flow[principal]), "investor_flow")
+
+    def _log_principal(self, principal: int, amount: float, kind: str) -> None:
+        self.budget_log.append(
+            step=self.calendar.stamp,
+            principal=principal,
+            team=-1,
+            kind=kind,
+            amount=amount,
+            share=float("nan"),
         )
 
     def exit(self, team: int) -> None:
@@ -151,18 +206,16 @@ class Accounts:
     def validate(self, rule: str, penalty: float) -> int:
         """Flag the teams over budget and, under ``rule="penalize"``, fine their new overspend.
 
-        The fine is paid from the team's cash (never more than it has) to its principal.
+        A fine is owed, not paid from cash: it is cut from the team's next allocations, and that
+        money leaves the economy (see :meth:`fund`), so the principal does not get it back.
 
         Returns:
             How many teams are over budget today.
         """
         over = overspend(self.budget) * self.active
-        new = over - self._overspend_seen
-        fine = np.minimum(fines(new, rule, penalty), np.maximum(self.cash, 0.0))
+        self.penalty_due += fines(over - self._overspend_seen, rule, penalty)
         self._overspend_seen = np.maximum(self._overspend_seen, over)
         self.overbudget_days += over > 0
-        for i in np.flatnonzero(fine > 0):
-            self.to_principal(int(i), fine[i], "fine", from_cash=True)
         self.overbudget_count = int(np.count_nonzero(over > 0))
         return self.overbudget_count
 

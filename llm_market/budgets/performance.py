@@ -72,3 +72,21 @@ class Performance:
         if with_msr:
             parts.append(self.msr)
         return sum(np.argsort(np.argsort(x)) for x in parts).astype(float)
+
+    def published_brier(self, questions: int, prior: float) -> np.ndarray:
+        """Each team's public track record: its rolling Brier score shrunk to the population's.
+
+        ``(n * B_j + m * mean B) / (n + m)`` with ``n`` the questions in the window and ``m`` the
+        prior's weight in questions, so a team with few resolved questions is judged mostly by
+        the population (NaN before any question has resolved).
+        """
+        if not questions or not np.isfinite(self.brier).any():
+            return np.full(self.brier.size, np.nan)
+        mean = float(np.nanmean(self.brier))
+        own = np.where(np.isfinite(self.brier), self.brier, mean)
+        return (questions * own + prior * mean) / (questions + prior)
+
+    def principal_returns(self, owner: np.ndarray, capital: np.ndarray) -> np.ndarray:
+        """Each principal's return over the window: its teams' net profit over its capital."""
+        profit = np.bincount(owner, weights=self.profit_window.total, minlength=capital.size)
+        return profit / np.maximum(capital, 1.0)

@@ -115,3 +115,26 @@ def event_probability(
     m = days_left * step_mean + step_sd * cum_mean[:, index, days_left - 1]
     sd = step_sd * np.sqrt(cum_var[:, index, days_left - 1])
     return ndtr((m - log_moneyness) / sd)
+
+
+def no_information_forecast(view) -> np.ndarray:
+    """The benchmark forecaster's probability of each open question: the index path alone.
+
+    It is the Bayesian probability under the prior (no signal, no research): the drift and
+    volatility of the index over the days left, against the strike. It is what a client acts on
+    without a report, so a report is worth what it improves on this.
+
+    Args:
+        view: The day's :class:`~llm_market.policies.base.MarketView`.
+
+    Returns:
+        One probability per open question.
+    """
+    q = view.questions
+    if not q.qid.size:
+        return np.zeros(0)
+    k, horizon = view.step_mean.size, int(q.days_left.max())
+    prior = np.zeros((1, k, horizon))
+    return event_probability(
+        prior, prior + 1.0, q.index, q.days_left, q.log_moneyness, view.step_mean, view.step_sd
+    )[0]

@@ -109,6 +109,25 @@ class ScoreBoard:
         # Mean of (b - o)^2 over questions with outcome frequency freq.
         return b * b - 2 * b * freq + freq
 
+    @property
+    def rolling_questions(self) -> int:
+        """Questions resolved within the window (every forecaster scored on each of them)."""
+        return self._roll_questions
+
+    def rolling_skill_against(self, reference: int) -> np.ndarray:
+        """Brier skill score of each forecaster over the window against forecaster ``reference``.
+
+        With the no-information forecaster as the reference, this is the skill that signals and
+        research add to what the index path alone tells.
+        """
+        brier = self.rolling_brier()
+        return brier_skill_score(brier, brier[reference])
+
+    def skill_against(self, reference: int) -> np.ndarray:
+        """Brier skill score of each forecaster over every question, against ``reference``."""
+        brier = self.mean_brier()
+        return brier_skill_score(brier, brier[reference])
+
     def rolling_skill(self) -> np.ndarray:
         """Brier skill score of each forecaster over the window, against the base rate."""
         ref = self._reference(self._roll_questions, self._roll_outcomes)

@@ -4,6 +4,10 @@ Whatever the mechanism, the day's outcome is computed the same way: each sale's 
 follows the seller's order of sales (:func:`~.goods.sale_costs`), buyer surplus is value minus
 price, seller surplus is price minus cost, and allocative efficiency is the realised surplus over
 the maximum surplus of the day's submitted values and costs.
+
+Reports differentiated by their seller (``flow.ask_quality``) are valued at ``bid_value *
+quality``, and the maximum surplus is that of the differentiated market
+(:func:`~.efficiency.market_equilibrium`).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .efficiency import Equilibrium, allocative_efficiency, competitive_equilibrium
+from .efficiency import Equilibrium, allocative_efficiency, market_equilibrium
 from .goods import sale_costs
 from .mechanisms import Mechanism, OrderFlow
 
@@ -26,10 +30,13 @@ class GoodDay:
         buyer: Client of each trade.
         seller: Team of each trade.
         price: Price of each trade, in execution order.
-        value: The buyer's value of each unit bought.
+        value: The buyer's value of each unit bought (its stake times the seller's quality).
         cost: The seller's production cost of each unit sold.
-        equilibrium: The competitive benchmark of the day's submitted values and costs.
-        spread: The mechanism's closing spread.
+        equilibrium: The benchmark of the day's submitted values, qualities and costs: its
+            ``max_surplus`` is the maximum surplus; its ``price`` the competitive price when one
+            price clears the market (homogeneous goods, or a single positive quality), else NaN.
+        spread: The mechanism's closing spread (per unit of quality for differentiated goods).
+        quality: The seller's quality of each trade (None: 1 everywhere).
     """
 
     good: int
@@ -40,6 +47,7 @@ class GoodDay:
     cost: np.ndarray
     equilibrium: Equilibrium
     spread: float
+    quality: np.ndarray | None = None
 
     @property
     def volume(self) -> int:
@@ -66,16 +74,21 @@ class GoodDay:
         """Realised over maximum surplus (NaN when nothing could trade)."""
         return allocative_efficiency(self.realised_surplus, self.equilibrium.max_surplus)
 
-    def day_price(self, rule: str) -> float:
+    def day_price(self, rule: str, per_quality: bool = False) -> float:
         """The good's daily price: the last trade, or (``"vwap"``) the geometric mean of trades.
 
+        With ``per_quality`` each trade's price is divided by its seller's quality first: the
+        price of a report that saves a unit of loss, which sellers of any record can price from.
         NaN when nothing traded.
         """
         if not self.volume:
             return float("nan")
+        price = self.price
+        if per_quality and self.quality is not None:
+            price = price / self.quality
         if rule == "vwap":
-            return float(np.exp(np.log(self.price).mean()))
-        return float(self.price[-1])
+            return float(np.exp(np.log(price).mean()))
+        return float(price[-1])
 
 
 def clear_good(
@@ -96,13 +109,20 @@ def clear_good(
     """
     trades = mechanism.clear(good, flow, rng)
     seller = flow.ask_team[trades.ask]
+    value = flow.bid_value[trades.bid]
+    if flow.ask_quality is None:
+        quality = np.ones(len(trades))
+    else:
+        quality = np.asarray(flow.ask_quality, dtype=float)[trades.ask]
+        value = value * quality
     return GoodDay(
         good=good,
         buyer=flow.bid_client[trades.bid],
         seller=seller,
         price=trades.price,
-        value=flow.bid_value[trades.bid],
+        value=value,
         cost=sale_costs(seller, marginal_cost),
-        equilibrium=competitive_equilibrium(flow.bid_value, flow.ask_cost),
+        equilibrium=market_equilibrium(flow.bid_value, flow.ask_cost, flow.ask_quality),
         spread=mechanism.quotes[good].spread,
+        quality=quality,
     )

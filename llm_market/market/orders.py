@@ -15,14 +15,32 @@ from .zero_intelligence import ZIQuotes
 
 
 def order_flow(
-    ask_team: np.ndarray, ask_price: np.ndarray, ask_cost: np.ndarray, bids: Bids
+    ask_team: np.ndarray,
+    ask_price: np.ndarray,
+    ask_cost: np.ndarray,
+    bids: Bids,
+    ask_quality: np.ndarray | None = None,
 ) -> OrderFlow:
     """The order flow of teams' asks (a NaN price: the unit is not offered) and clients' bids.
 
-    Asks are rounded to the cent so that equal prices meet at one price level of the book; bids
-    are floored to the cent so that rounding never lifts a bid above the client's value.
+    Asks are rounded to the cent so that equal prices meet at one price level of the book. For
+    homogeneous reports (``ask_quality`` None) bids are floored to the cent so that rounding
+    never lifts a bid above the client's value; for reports differentiated by their seller, a
+    bid is the client's price for a report of quality 1 and the mechanism scales it by the
+    quality of the seller it bids at.
     """
     offered = np.isfinite(ask_price)
+    if ask_quality is not None:
+        return OrderFlow(
+            ask_team=ask_team[offered],
+            ask_price=np.round(ask_price, 2)[offered],
+            ask_cost=ask_cost[offered],
+            bid_client=bids.client,
+            bid_price=bids.price,
+            bid_value=bids.value,
+            bid_market=bids.market,
+            ask_quality=ask_quality[offered],
+        )
     return OrderFlow(
         ask_team=ask_team[offered],
         ask_price=np.round(ask_price, 2)[offered],

@@ -2,10 +2,20 @@
 
 Each day the teams' asks on every good meet the clients' bids in the configured mechanism
 (:mod:`~.clearing`), good by good. The market keeps what the goods' day left behind (the daily
-price, volume, spread, efficiency and competitive price of each good, and the day's surplus), and
-what clients will pay tomorrow: a report is worth more when the demand regime is high, when the
-index is volatile (``value_volatility_elasticity``), when teams forecast well
-(``value_quality_weight``) and, optionally, when the index is high (``value_level_elasticity``).
+price, volume, spread, efficiency and competitive price of each good, and the day's surplus).
+
+What clients will pay (``client_valuation=``):
+
+* ``"decision"`` (the default, MODEL.md's "value of a forecast"): a client acts on a probability
+  for every open question on the index, with a Brier-score loss. A report from team ``j`` is
+  worth ``stake * regime level * open questions * max(0, B_noinfo - B_j)``: the expected loss it
+  saves against the free no-information forecast, judged from the seller's published record.
+  Reports are therefore differentiated by their producer, and clients choose whom to buy from.
+* ``"induced"``: the classroom's induced values, the same for every seller: higher when the
+  demand regime is high, when the index is volatile (``value_volatility_elasticity``) and when
+  teams forecast well (``value_quality_weight``).
+
+In both, a report can also be worth more when the index is high (``value_level_elasticity``).
 """
 
 from __future__ import annotations
@@ -42,7 +52,8 @@ class ReportMarket:
         demand: The Markov demand regime.
         clients: The client population.
         marginal_cost: Marginal cost of a team's 1st, 2nd, ... report of a good in a day.
-        ref_price: The price sellers price their reports from (the last daily price).
+        ref_price: The price sellers price their reports from: the last daily price, per unit
+            of quality when reports are valued by their decision value.
         close: Each good's last daily price (NaN before any trade).
         volume, spread, efficiency, ce_price: Each good's figures of the last day.
         day_surplus: The last day's buyer, seller, realised and maximum surplus over all goods.
@@ -84,12 +95,21 @@ class ReportMarket:
         return self.close.size
 
     @property
+    def decision_valued(self) -> bool:
+        """Whether clients value reports by their decision value (so sellers differ)."""
+        return self.params.client_valuation == "decision"
+
+    @property
     def efficiency_of_day(self) -> float:
         """Allocative efficiency of the last day over all goods (NaN when nothing could trade)."""
         return allocative_efficiency(self.day_surplus["realised"], self.day_surplus["maximum"])
 
     def trade(
-        self, sellers: np.ndarray, asks: Sequence[np.ndarray], rng: np.random.Generator
+        self,
+        sellers: np.ndarray,
+        asks: Sequence[np.ndarray],
+        rng: np.random.Generator,
+        quality: np.ndarray,
     ) -> list[GoodDay]:
         """Trade every good for one day, in good order.
 
@@ -97,6 +117,8 @@ class ReportMarket:
             sellers: The teams that offer reports today.
             asks: Each seller's ask prices, shape (goods, units) (NaN: a unit not offered).
             rng: The market stream.
+            quality: What a report from each team saves a client per unit of stake, shape
+                (teams, goods) (the decision value of its published record; see MODEL.md).
 
         Returns:
             Each good's trading day.
@@ -107,14 +129,19 @@ class ReportMarket:
         days = []
         for k in range(self.n_goods):
             prices = np.concatenate([a[k] for a in asks]) if len(asks) else np.zeros(0)
-            flow = self._flow(k, ask_team, prices, ask_cost)
+            flow = self._flow(k, ask_team, prices, ask_cost, quality[:, k])
             days.append(clear_good(self.mechanism, k, flow, rng, self.marginal_cost))
         self._record(days)
         self.demand.step()
         return days
 
-    def _flow(self, k: int, ask_team, ask_price, ask_cost):
-        bids = self.clients.bids(self.demand.level * self.info_value[k] * self.level_value[k])
+    def _flow(self, k: int, ask_team, ask_price, ask_cost, quality):
+        level = self.demand.level * self.level_value[k]
+        if self.decision_valued:
+            # A client's value of a report is its stake times what that seller's report saves.
+            bids = self.clients.bids(level)
+            return order_flow(ask_team, ask_price, ask_cost, bids, quality[ask_team])
+        bids = self.clients.bids(level * self.info_value[k])
         if self._zi_rng is None:
             return order_flow(ask_team, ask_price, ask_cost, bids)
         offered = np.isfinite(ask_price)
@@ -140,8 +167,11 @@ class ReportMarket:
             self.ce_price[k] = d.equilibrium.price
             self.spread[k] = d.spread
             if d.volume:
-                # Teams price tomorrow's reports from the day's price.
-                self.close[k] = self.ref_price[k] = d.day_price(self.params.daily_price)
+                # Teams price tomorrow's reports from the day's price; reports differentiated by
+                # their seller's record are priced per unit of quality.
+                rule = self.params.daily_price
+                self.close[k] = d.day_price(rule)
+                self.ref_price[k] = d.day_price(rule, per_quality=self.decision_valued)
         self.day_surplus = totals
 
     def observe_index(self, log_return: np.ndarray, level: np.ndarray) -> None:

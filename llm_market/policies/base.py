@@ -64,6 +64,17 @@ class MarketView:
         steps_per_month: Trading days per month.
         questions: The open questions.
         index_level: Current level of each index.
+        reputation: Every team's published track record: its rolling Brier score shrunk toward
+            the population's (NaN before any question has resolved).
+        noinfo_brier: The published rolling Brier score of the no-information forecaster
+            (the forecast from the index path alone), NaN before any resolution.
+        quality: What a report from each team saves a client per unit of stake on each good:
+            ``open questions * max(0, noinfo_brier - reputation)``, shape (teams, K).
+        research_productivity: Precision research buys at spend ``cost * (e - 1)``
+            (``pi(s) = productivity * skill * ln(1 + s / cost)``).
+        research_cost: The spend scale of research's diminishing returns.
+        research_horizon: Days over which a team weighs what research earns.
+        pivot_factor: The share of funding principals move toward the teams that perform.
     """
 
     day: int
@@ -74,6 +85,13 @@ class MarketView:
     steps_per_month: int
     questions: Questions
     index_level: np.ndarray
+    reputation: np.ndarray
+    noinfo_brier: float
+    quality: np.ndarray
+    research_productivity: float
+    research_cost: float
+    research_horizon: int
+    pivot_factor: float
 
 
 @dataclass
@@ -95,6 +113,7 @@ class Observation:
         markup: Current log markup on each good.
         units_sold: Reports sold per good yesterday.
         recent_brier: The team's rolling Brier score (NaN before any resolution).
+        recent_revenue: The team's recent daily revenue from reports (a one-month average).
     """
 
     team: int
@@ -110,6 +129,7 @@ class Observation:
     markup: np.ndarray
     units_sold: np.ndarray
     recent_brier: float
+    recent_revenue: float = 0.0
 
 
 @dataclass

@@ -28,6 +28,7 @@ def model_reporters(n_goods: int) -> dict[str, Any]:
         c.DEMAND_LEVEL: lambda m: m.demand.level,
         c.CROWD_BRIER: lambda m: m.crowd_brier,
         c.MARKET_BRIER: lambda m: m.market_brier,
+        c.NOINFO_BRIER: lambda m: m.noinfo_brier,
         c.MEAN_TEAM_BRIER: lambda m: m.mean_team_brier,
         c.MEAN_TEAM_SKILL: lambda m: m.mean_team_skill,
         c.BUDGET_HHI: "budget_hhi",

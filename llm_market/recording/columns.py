@@ -16,6 +16,7 @@ DAY = "day"
 DEMAND_REGIME = "demand_regime"
 DEMAND_LEVEL = "demand_level"
 CROWD_BRIER = "crowd_brier"
+NOINFO_BRIER = "noinfo_brier"
 MARKET_BRIER = "market_brier"
 MEAN_TEAM_BRIER = "mean_team_brier"
 MEAN_TEAM_SKILL = "mean_team_skill"
@@ -75,6 +76,7 @@ LOG_SCHEMAS: dict[str, dict[str, str]] = {
         "price": "float64",
         "value": "float64",
         "cost": "float64",
+        "reputation": "float64",
     },
     PREDICTIONS: {
         "question": "int64",
@@ -112,3 +114,4 @@ LOG_SCHEMAS: dict[str, dict[str, str]] = {
 # Forecaster ids in the predictions log beyond the teams' own (0 .. n_teams - 1).
 CROWD_ID = -1
 MARKET_ID = -2
+NOINFO_ID = -3  # the no-information forecaster: the index path alone

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .columns import BUDGETS, CROWD_ID, LOG_SCHEMAS, NEWS, PREDICTIONS, TRADES
+from .columns import BUDGETS, LOG_SCHEMAS, NEWS, PREDICTIONS, TRADES
 
 
 class ColumnLog:
@@ -107,8 +107,11 @@ class EventLogs:
         """SHA-256 over the trade and prediction logs in canonical form."""
         return digest(self.trades.to_frame(), self.predictions.to_frame())
 
-    def record_trades(self, step: int, day) -> None:
-        """Log one good's trades of the day (a :class:`~llm_market.market.clearing.GoodDay`)."""
+    def record_trades(self, step: int, day, reputation: np.ndarray) -> None:
+        """Log one good's trades of the day (a :class:`~llm_market.market.clearing.GoodDay`).
+
+        ``reputation`` is each trade's seller's published record when the client chose it.
+        """
         self.trades.append(
             step=step,
             good=day.good,
@@ -117,24 +120,22 @@ class EventLogs:
             price=day.price,
             value=day.value,
             cost=day.cost,
+            reputation=reputation,
         )
 
-    def record_resolutions(self, res, n_teams: int) -> None:
+    def record_resolutions(self, res, forecaster_ids: np.ndarray) -> None:
         """Log every forecaster's score on the questions resolved today.
-
-        The teams keep their ids; the crowd is :data:`~.columns.CROWD_ID` and the market
-        :data:`~.columns.MARKET_ID`.
 
         Args:
             res: The day's :class:`~llm_market.information.questions.Resolution`.
-            n_teams: Number of teams (the forecasters after them are the crowd and the market).
+            forecaster_ids: The id logged for each forecaster column: the teams keep theirs;
+                the crowd, the no-information forecaster and the market are ``CROWD_ID``,
+                ``NOINFO_ID`` and ``MARKET_ID`` of :mod:`~.columns`.
         """
         if not len(res):
             return
         n_f = res.brier.shape[1]
-        forecaster = np.tile(np.arange(n_f), len(res))
-        extra = forecaster >= n_teams
-        forecaster[extra] = CROWD_ID - (forecaster[extra] - n_teams)
+        forecaster = np.tile(forecaster_ids, len(res))
         self.predictions.append(
             question=np.repeat(res.qid, n_f),
             forecaster=forecaster,

@@ -36,6 +36,8 @@ def run_summary(model: MarketModel) -> dict[str, Any]:
     df = model.datacollector.get_model_vars_dataframe()
     scores, accounts = model.scores, model.accounts
     skill, brier = scores.skill(), scores.mean_brier()
+    # Skill against the no-information forecaster: what signals and research add.
+    skill_ni = scores.skill_against(model.noinfo_col)
     n = model.n_teams
     team_brier, team_skill = brier[:n], skill[:n]
     market = model.market_col
@@ -58,10 +60,16 @@ def run_summary(model: MarketModel) -> dict[str, Any]:
             "best_team_skill": finite(
                 np.nanmax(team_skill) if np.isfinite(team_skill).any() else None
             ),
+            "noinfo_brier": finite(brier[model.noinfo_col]),
+            "noinfo_skill": finite(skill[model.noinfo_col]),
+            "crowd_skill_vs_noinfo": finite(skill_ni[crowd]),
+            "mean_team_skill_vs_noinfo": finite(nanmean(skill_ni[:n])),
             "market_brier": finite(brier[market]) if market is not None else None,
             "market_skill": finite(skill[market]) if market is not None else None,
+            "market_skill_vs_noinfo": finite(skill_ni[market]) if market is not None else None,
             "final_budget_hhi": finite(model.budget_hhi),
             "active_teams": int(accounts.active.sum()),
+            "principal_capital": [round(float(x), 6) for x in accounts.capital],
             "overbudget_team_days": int(accounts.overbudget_days.sum()),
             "money_error_max": finite(df[c.MONEY_ERROR].abs().max()),
             "money_in": {k: round(v, 6) for k, v in sorted(accounts.ledger.inflows.items())},

@@ -25,17 +25,25 @@ Allowed = Callable[[np.ndarray, np.ndarray], np.ndarray]
 class OrderFlow:
     """One good's submitted orders for one day, one unit each.
 
+    Goods may be differentiated by their seller: a client's value of ask ``a``'s unit is
+    ``bid_value[b] * ask_quality[a]`` and its limit for it is ``bid_price[b] * ask_quality[a]``
+    (the same shading in proportion). ``bid_value`` and ``bid_price`` are therefore per unit of
+    quality; with ``ask_quality`` None (or all ones) the goods are homogeneous and they are the
+    client's value and bid of every unit.
+
     Attributes:
         ask_team: Seller of each ask.
         ask_price: Ask price.
         ask_cost: The seller's marginal cost of that unit.
         bid_client: Buyer of each bid.
-        bid_price: Bid price (limit).
-        bid_value: The buyer's value of the unit.
+        bid_price: Bid price (limit) for a unit of quality 1.
+        bid_value: The buyer's value of a unit of quality 1 (its stake).
         bid_market: True where the buyer lifts the best ask with a market order when that ask is
             below its value.
         requote: Optional hook ``(rng, ask indices, bid indices) -> (ask prices, bid prices)``
             that draws fresh quotes for orders still open, for mechanisms that quote in rounds.
+        ask_quality: Quality (``>= 0``) of the seller of each ask; all units of one seller have
+            the same quality. None: 1 everywhere (homogeneous goods).
     """
 
     ask_team: np.ndarray
@@ -46,6 +54,7 @@ class OrderFlow:
     bid_value: np.ndarray
     bid_market: np.ndarray
     requote: Callable[[np.random.Generator, np.ndarray, np.ndarray], tuple] | None = None
+    ask_quality: np.ndarray | None = None
 
 
 @dataclass
@@ -62,7 +71,16 @@ class Trades:
 
 @dataclass
 class Quote:
-    """The book's state at the close, before day orders expire."""
+    """The book's state at the close, before day orders expire.
+
+    For differentiated goods the quote is of the union of the sellers' unmatched orders in prices
+    per unit of quality: asks at ``ask_price / quality`` (asks of quality 0 left out) and bids at
+    the client's bid for a unit of quality 1 (a market-order client at its value). A client
+    crosses an ask exactly when its bid per unit of quality is at least the ask per unit of
+    quality, so the union reads like one homogeneous book; with all qualities 1 it is that book.
+    Mechanisms with one book per seller (``cda``, ``call``) can leave that union crossed (a
+    negative spread), since clients pick a seller by surplus, not by price per unit of quality.
+    """
 
     best_bid: float = float("nan")
     best_ask: float = float("nan")
@@ -108,6 +126,80 @@ class Mechanism(ABC):
         Returns:
             The trades.
         """
+
+
+def differentiated_quality(flow: OrderFlow) -> np.ndarray | None:
+    """The flow's ask qualities as floats, or None when the goods are homogeneous (all ones).
+
+    Mechanisms take their homogeneous path on None, which is the code that ran before goods
+    were differentiated, so homogeneous trades are bit-identical to it.
+    """
+    if flow.ask_quality is None:
+        return None
+    quality = np.asarray(flow.ask_quality, dtype=float)
+    if np.all(quality == 1.0):
+        return None
+    if quality.size and quality.min() < 0:
+        raise ValueError("ask_quality must be >= 0")
+    return quality
+
+
+def per_quality(prices: np.ndarray, quality: np.ndarray) -> np.ndarray:
+    """Prices per unit of quality; infinite where the quality is 0 (a worthless unit)."""
+    out = np.full(prices.shape, np.inf)
+    np.divide(prices, quality, out=out, where=quality > 0)
+    return out
+
+
+@dataclass
+class SellerBooks:
+    """The asks of a differentiated flow grouped by seller (one book per seller).
+
+    Attributes:
+        team: Seller of each book, in increasing order.
+        quality: Quality of each book's seller.
+        of_ask: Book of each ask.
+    """
+
+    team: np.ndarray
+    quality: np.ndarray
+    of_ask: np.ndarray
+
+    @classmethod
+    def of(cls, flow: OrderFlow, quality: np.ndarray) -> SellerBooks:
+        """Group the flow's asks by seller (and quality, should a seller's units differ)."""
+        keys = np.column_stack([np.asarray(flow.ask_team, dtype=float), quality])
+        unique, of_ask = np.unique(keys, axis=0, return_inverse=True)
+        return cls(
+            team=np.asarray(flow.ask_team)[np.unique(of_ask, return_index=True)[1]],
+            quality=unique[:, 1].copy(),
+            of_ask=np.asarray(of_ask, dtype=np.int64).ravel(),
+        )
+
+    def __len__(self) -> int:
+        return self.quality.size
+
+
+def choose_best(surplus: np.ndarray, rng: np.random.Generator) -> int:
+    """Index of the largest entry, ties broken uniformly at random (``rng`` only on a tie)."""
+    best = surplus.max()
+    tied = np.flatnonzero(surplus == best)
+    return int(tied[0]) if tied.size == 1 else int(tied[rng.integers(tied.size)])
+
+
+def differentiated_quote(
+    bids: np.ndarray, asks: np.ndarray, ask_quality: np.ndarray, levels: int
+) -> Quote:
+    """Closing quote of unmatched orders of a differentiated market, per unit of quality.
+
+    Args:
+        bids: The unmatched clients' bids per unit of quality.
+        asks: The unmatched asks' prices.
+        ask_quality: Those asks' qualities.
+        levels: Price levels per side.
+    """
+    keep = ask_quality > 0
+    return resting_quote(bids, asks[keep] / ask_quality[keep], levels)
 
 
 def effective_bids(flow: OrderFlow) -> np.ndarray:

@@ -6,7 +6,17 @@ from typing import Any
 
 import numpy as np
 
-from .base import DEPTH_LEVELS, Allowed, Mechanism, OrderFlow, Trades, effective_bids, resting_quote
+from .base import (
+    DEPTH_LEVELS,
+    Allowed,
+    Mechanism,
+    OrderFlow,
+    Trades,
+    differentiated_quality,
+    effective_bids,
+    per_quality,
+    resting_quote,
+)
 
 
 class BilateralBargaining(Mechanism):
@@ -28,6 +38,14 @@ class BilateralBargaining(Mechanism):
     uncrossed unless the round limit binds.
 
     After clearing, :attr:`quotes` holds the unmatched bids (market-order bids at value) and asks.
+
+    Differentiated goods (``flow.ask_quality``): the meetings are the same; a client's bid for
+    the seller it meets is ``bid_price * quality`` (a market-order client's ``bid_value *
+    quality``) and the pair trades when that bid is at least the ask (tested as bid per unit of
+    quality ``>=`` ask per unit of quality, ``ask / quality``; a seller of quality 0 never trades)
+    and the pair is allowed, at ``(bid * quality + ask) / 2``. The exit rule and the quote work
+    per unit of quality (see :class:`~.base.Quote`), where the market reads like a homogeneous
+    one; with all qualities 1 every number is the homogeneous one.
 
     Args:
         n_goods: Number of goods.
@@ -71,7 +89,10 @@ class BilateralBargaining(Mechanism):
     def clear(self, good: int, flow: OrderFlow, rng: np.random.Generator) -> Trades:
         """Bargain the good's orders in random pairs (see the class docstring)."""
         bid = effective_bids(flow)
-        ask = np.asarray(flow.ask_price, dtype=float)
+        price = np.asarray(flow.ask_price, dtype=float)
+        quality = differentiated_quality(flow)
+        # Asks per unit of quality: then a pair crosses when bid >= ask, as for homogeneous goods.
+        ask = price if quality is None else per_quality(price, quality)
         b_left = np.arange(bid.size)
         a_left = np.arange(ask.size)
         traded_b: list[np.ndarray] = []
@@ -120,8 +141,14 @@ class BilateralBargaining(Mechanism):
         open_b[b_idx] = False
         open_a = np.ones(ask.size, dtype=bool)
         open_a[a_idx] = False
+        if quality is not None:
+            open_a &= quality > 0
         self.quotes[good] = resting_quote(bid[open_b], ask[open_a], self.depth_levels)
-        return Trades(bid=b_idx, ask=a_idx, price=0.5 * (bid[b_idx] + ask[a_idx]))
+        if quality is None:
+            return Trades(bid=b_idx, ask=a_idx, price=0.5 * (bid[b_idx] + ask[a_idx]))
+        return Trades(
+            bid=b_idx, ask=a_idx, price=0.5 * (bid[b_idx] * quality[a_idx] + price[a_idx])
+        )
 
     def _any_feasible(
         self,

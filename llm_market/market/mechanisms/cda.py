@@ -7,7 +7,18 @@ from typing import Any
 import numpy as np
 
 from ..orderbook import BUY, SELL, OrderBook
-from .base import DEPTH_LEVELS, Allowed, Mechanism, OrderFlow, Quote, Trades
+from .base import (
+    DEPTH_LEVELS,
+    Allowed,
+    Mechanism,
+    OrderFlow,
+    Quote,
+    SellerBooks,
+    Trades,
+    choose_best,
+    differentiated_quality,
+    differentiated_quote,
+)
 
 
 class ContinuousDoubleAuction(Mechanism):
@@ -23,6 +34,22 @@ class ContinuousDoubleAuction(Mechanism):
     Sunder's protocol: every transaction cancels all standing quotes, and the day has ``rounds``
     rounds in which the traders that have not traded quote again at fresh prices, in a new random
     order.
+
+    Differentiated goods (``flow.ask_quality``): one order book per seller (price-time priority
+    within each book, trades at the resting order's price; the books are fresh each day and day
+    orders expire). Orders still arrive in one random order. An ask goes to its seller's book. An
+    arriving client looks at every seller's best ask and picks the seller with the largest surplus
+    ``bid_value * quality - best ask`` (ties uniformly at random, ``rng``; sellers of quality 0
+    are never chosen, their report being worth nothing). A market-order client then lifts that
+    ask if the surplus is at least 0, and otherwise sends nothing (as in the homogeneous book); a
+    limit client sends a limit bid there at ``bid_price * quality``, which trades if it crosses
+    and rests otherwise. With no ask resting in any book the limit client bids at the seller of
+    the highest quality among those whose asks have arrived today (sold out or not), or, before
+    any ask has arrived, among all the day's sellers (ties at random); a market-order client
+    sends nothing. The closing quote is the union of the books per unit of quality (see
+    :class:`~.base.Quote`). It can be crossed (a negative spread): clients choose a seller by
+    surplus, not by price per unit of quality, so a bid may rest at one seller below the ask it
+    would cross at another. Requoting zero-intelligence traders need homogeneous goods.
 
     Args:
         n_goods: Number of goods, one book each.
@@ -45,6 +72,11 @@ class ContinuousDoubleAuction(Mechanism):
 
     def clear(self, good: int, flow: OrderFlow, rng: np.random.Generator) -> Trades:
         """Run the day's order flow through the good's book (see the class docstring)."""
+        quality = differentiated_quality(flow)
+        if quality is not None:
+            if flow.requote is not None:
+                raise ValueError("requoting (zero-intelligence) traders need homogeneous goods")
+            return self._clear_differentiated(good, flow, quality, rng)
         book = self.books[good]
         n_ask, n_bid = flow.ask_price.size, flow.bid_price.size
         ask_price = flow.ask_price.tolist()
@@ -126,4 +158,81 @@ class ContinuousDoubleAuction(Mechanism):
             best_ask=float("nan") if ask is None else ask,
             bids=tuple(book.depth(BUY, self.depth_levels)),
             asks=tuple(book.depth(SELL, self.depth_levels)),
+        )
+
+    def _clear_differentiated(
+        self, good: int, flow: OrderFlow, quality: np.ndarray, rng: np.random.Generator
+    ) -> Trades:
+        """One book per seller; each client chooses its seller on arrival (class docstring)."""
+        sellers = SellerBooks.of(flow, quality)
+        books = [OrderBook() for _ in range(len(sellers))]
+        n_ask, n_bid = flow.ask_price.size, flow.bid_price.size
+        ask_price = flow.ask_price.tolist()
+        of_ask = sellers.of_ask.tolist()
+        bid_price = flow.bid_price.tolist()
+        bid_market = flow.bid_market.tolist()
+        value = np.asarray(flow.bid_value, dtype=float)
+        book_quality = sellers.quality
+        worthless = book_quality <= 0
+        # Best resting ask of each book (inf: none), kept up to date after every event there.
+        best_ask = np.full(len(sellers), np.inf)
+        seen = np.zeros(len(sellers), dtype=bool)
+        any_positive = not worthless.all()
+        bid, ask, price = [], [], []
+        # Orders that entered a book; those that did not trade rest there at the close.
+        resting_bid = np.zeros(n_bid, dtype=bool)
+        resting_ask = np.zeros(n_ask, dtype=bool)
+        for i in rng.permutation(n_ask + n_bid).tolist():
+            if i < n_ask:
+                if ask_price[i] != ask_price[i]:  # NaN: this unit does not quote
+                    continue
+                k = of_ask[i]
+                seen[k] = True
+                resting_ask[i] = True
+                book = books[k]
+                before = book.n_trades
+                book.submit_limit(SELL, ask_price[i], 1, i)
+            else:
+                b = i - n_ask
+                if not any_positive:
+                    continue
+                surplus = value[b] * book_quality - best_ask
+                surplus[worthless] = -np.inf
+                if np.isfinite(surplus).any():
+                    k = choose_best(surplus, rng)
+                    gain = surplus[k]
+                elif bid_market[b]:
+                    continue
+                else:
+                    # Nothing rests: bid where the most valuable report has been offered.
+                    pool = seen & ~worthless if (seen & ~worthless).any() else ~worthless
+                    k = choose_best(np.where(pool, book_quality, -np.inf), rng)
+                    gain = -np.inf
+                book = books[k]
+                before = book.n_trades
+                if bid_market[b]:
+                    if gain < 0:
+                        continue
+                    book.submit_market(BUY, 1, b)
+                else:
+                    resting_bid[b] = True
+                    book.submit_limit(BUY, bid_price[b] * float(book_quality[k]), 1, b)
+            if book.n_trades != before:
+                bid += book.trade_buy_tag[before:]
+                ask += book.trade_sell_tag[before:]
+                price += book.trade_price[before:]
+            top = book.best_ask()
+            best_ask[k] = np.inf if top is None else top
+        resting_ask[np.asarray(ask, dtype=np.int64)] = False
+        resting_bid[np.asarray(bid, dtype=np.int64)] = False
+        self.quotes[good] = differentiated_quote(
+            np.asarray(flow.bid_price, dtype=float)[resting_bid],
+            np.asarray(flow.ask_price, dtype=float)[resting_ask],
+            quality[resting_ask],
+            self.depth_levels,
+        )
+        return Trades(
+            bid=np.asarray(bid, dtype=np.int64),
+            ask=np.asarray(ask, dtype=np.int64),
+            price=np.asarray(price, dtype=float),
         )
