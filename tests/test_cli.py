@@ -127,21 +127,25 @@ GOLDEN_ARGS = [
 def test_cli_replays_the_recorded_real_model_run(tmp_path):
     pytest.importorskip("openai")
     golden = json.loads(open("tests/data/smollm2_small.json").read())
-    res = run_cli("run", *GOLDEN_ARGS, "--steps", "5", "--out", str(tmp_path / "r"))
+    steps = str(golden["steps"])
+    res = run_cli("run", *GOLDEN_ARGS, "--steps", steps, "--out", str(tmp_path / "r"))
     assert res.returncode == 0, res.stderr
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["digest"] == golden["digest"]
-    assert summary["llm"]["calls"] == summary["llm"]["cached_calls"] == 20
+    calls = golden["summary"]["calls"]
+    assert summary["llm"]["calls"] == summary["llm"]["cached_calls"] == calls
     assert summary["results"]["money_out"]["llm"] == pytest.approx(golden["summary"]["cost"])
 
 
 def test_cli_replay_miss_stops_naming_team_and_day_and_keeps_the_days_run(tmp_path):
     pytest.importorskip("openai")
-    res = run_cli("run", *GOLDEN_ARGS, "--steps", "7", "--out", str(tmp_path / "r"))
+    # The recording covers its first `steps` days (0 to steps - 1): day `steps` is the first miss.
+    days = json.loads(open("tests/data/smollm2_small.json").read())["steps"]
+    res = run_cli("run", *GOLDEN_ARGS, "--steps", str(days + 2), "--out", str(tmp_path / "r"))
     assert res.returncode == 2
-    assert "team" in res.stderr and "day 5" in res.stderr and "Traceback" not in res.stderr
+    assert "team" in res.stderr and f"day {days}" in res.stderr and "Traceback" not in res.stderr
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
-    assert summary["interrupted"] and summary["steps"] == 5
+    assert summary["interrupted"] and summary["steps"] == days
     assert len(pd.read_parquet(tmp_path / "r" / "trades.parquet")) > 0
 
 
