@@ -17,7 +17,7 @@ The figures live in :mod:`llm_market.viz`, one module per view; this file only a
 from __future__ import annotations
 
 import zlib
-from typing import Any
+from typing import Any, get_args
 
 import solara
 import solara.lab
@@ -26,7 +26,7 @@ from mesa.visualization.solara_viz import UserInputs
 from mesa.visualization.utils import update_counter
 
 from llm_market import MarketModel, viz
-from llm_market.params import MECHANISMS, NETWORKS, SCENARIOS, make_params
+from llm_market.params import MECHANISMS, NETWORKS, SCENARIOS, Params, make_params
 
 DEFAULT_SCENARIO = "default"
 DEFAULT_SEED = "42"
@@ -86,6 +86,18 @@ CONTROLS: dict[str, dict[str, Any]] = {
         "max": 1.0,
         "step": 0.01,
     },
+    "client_valuation": {
+        "type": "Select",
+        "label": "Clients value a report by",
+        "values": list(get_args(Params.model_fields["client_valuation"].annotation)),
+    },
+    "reputation_prior": {
+        "type": "SliderFloat",
+        "label": "Reputation prior",
+        "min": 0.0,
+        "max": 500.0,
+        "step": 10.0,
+    },
 }
 
 # Slider labels stay short (a long label squeezes the slider to a dot); this says what they mean.
@@ -94,7 +106,10 @@ CONTROLS_HELP = (
     "principal moves funding toward its best teams every month. Public news: items per index "
     "per day, seen by all; private news: items per team per day. Research cost: higher means a "
     "unit of spend buys less precision. Demand persistence: daily chance the demand regime "
-    "stays as it is."
+    "stays as it is. Clients value a report by: 'decision', what the seller's published record "
+    "saves them against the free no-information forecast; 'induced', a value that is the same "
+    "whoever sells. Reputation prior: how many questions' worth of the average record a "
+    "team's own record is blended with (large: clients cannot tell teams apart)."
 )
 
 
@@ -112,8 +127,10 @@ TABS = (
 )
 CHART_TABS: dict[str, tuple[str, type[viz.Chart]]] = {
     "Market": (
-        "Each good is a forecast report on one index, sold by the teams to clients. "
-        "Background: the demand regime (red high, blue low).",
+        "Each good is a forecast report on one index, sold by the teams to clients. A client "
+        "values a report by what its seller's published record saves it against the free "
+        "no-information forecast, so reports differ by seller: the band is the day's cheapest "
+        "to dearest trade. Background: the demand regime (red high, blue low).",
         viz.MarketChart,
     ),
     "Indices": (
@@ -123,12 +140,16 @@ CHART_TABS: dict[str, tuple[str, type[viz.Chart]]] = {
     ),
     "Forecasts": (
         "Brier score: the mean squared error of a probability forecast (0 is perfect, "
-        "0.25 is always saying 50%). A calibrated forecaster's dots lie on the diagonal.",
+        "0.25 is always saying 50%). The orange line is the free no-information forecast "
+        "(the index path alone): a team no better than it saves a client nothing. A calibrated "
+        "forecaster's dots lie on the diagonal. Bottom right: does a better forecast earn more?",
         viz.ForecastChart,
     ),
     "Budgets": (
         "Every month end each principal moves funding toward its best teams (by the "
-        "pivot factor). HHI and Gini measure how concentrated the funding has become.",
+        "pivot factor) and funds them with a share of its capital; investors move capital "
+        "toward the principals whose teams earn. HHI and Gini measure how concentrated the "
+        "funding has become.",
         viz.BudgetChart,
     ),
     "Efficiency": (
@@ -345,6 +366,12 @@ def DepthView(model: MarketModel, day: int, good: solara.Reactive[str]):
     caption(
         "Clients' unsold bids (green) and teams' unsold asks (red) left in the book when the "
         "day closed, added up from the best price outwards. The gap between them is the spread."
+        + (
+            " Reports differ by seller, so the book is kept per unit of quality: a price "
+            "divided by what the seller's report saves a client."
+            if model.params.client_valuation == "decision"
+            else ""
+        )
     )
     solara.ToggleButtonsSingle(value=chosen, values=labels, on_value=good.set)
     g = labels.index(chosen)

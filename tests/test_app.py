@@ -18,8 +18,10 @@ from llm_market import MarketModel, viz
 from llm_market.experiments.runner import run_steps
 from llm_market.market.mechanisms import DEPTH_LEVELS
 from llm_market.params import MECHANISMS, NETWORKS, make_params
-from llm_market.viz.budgets import funding_shares
-from llm_market.viz.series import trailing_mean
+from llm_market.recording.columns import BUDGETS, PRICE, good_column
+from llm_market.viz.budgets import capital_history, funding_shares
+from llm_market.viz.forecasts import NOINFO_COLOR
+from llm_market.viz.series import series, trade_price_range, trailing_mean, window_revenue
 from llm_market.viz.style import nice_ceil
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,6 +79,8 @@ def test_controls_are_the_ones_the_issue_asks_for():
         "private_news_rate",
         "research_cost",
         "demand_persistence",
+        "client_valuation",
+        "reputation_prior",
     ):
         assert name in params
     assert app.model_params_for(settings)["seed"]["type"] == "InputText"
@@ -204,6 +208,81 @@ def test_one_shot_figures_and_helpers():
     assert 0 < len(rows) <= DEPTH_LEVELS and rows[0][0] == "1"
     assert nice_ceil(0.26) == 0.3 and nice_ceil(7) == 8 and nice_ceil(1e-3) == 1e-3
     np.testing.assert_allclose(trailing_mean(np.array([1.0, np.nan, 3.0, 5.0]), 2), [1, 1, 3, 4])
+
+
+@pytest.fixture(scope="module")
+def economy():
+    """The default scenario after two months: records published, capital moved twice."""
+    model = MarketModel(seed=5)
+    run_steps(model, 45)
+    return model
+
+
+def test_forecasts_view_has_the_no_information_benchmark_and_the_earnings_scatter(economy):
+    model = economy
+    chart = viz.ForecastChart(model)
+    chart.update(model)
+    assert np.isfinite(model.noinfo_brier)
+    for ax in (chart.ax, chart.axe):  # the leaderboard and the scatter both mark the benchmark
+        xs = [ln.get_xdata()[0] for ln in ax.lines if ln.get_color() == NOINFO_COLOR]
+        assert xs == [pytest.approx(model.noinfo_brier)]
+    # Every scored team is a dot at (its rolling Brier, its revenue over the same window).
+    (dots,) = chart.axe.collections
+    scored = np.isfinite(model.team_brier)
+    expected = np.c_[model.team_brier[scored], window_revenue(model, model.params.pivot_window)]
+    np.testing.assert_allclose(dots.get_offsets(), expected[scored])
+    assert any("rank correlation" in t.get_text() for t in chart.axe.texts)
+    # The leaderboard marks each team's published record and prints what its report saves.
+    records = [c for c in chart.ax.collections if c.get_offsets().shape[0] == scored.sum()]
+    assert records
+    saves = {t.get_text().strip() for t in chart.ax.texts} - {""}
+    q = model.view.market.quality[scored].mean(axis=1)
+    assert {f"{v:.2f}" for v in q} <= saves
+
+
+def test_budgets_view_shows_capital_rebuilt_from_the_budget_log(economy):
+    model = economy
+    steps, capital = capital_history(model)
+    assert steps[0] == 0
+    np.testing.assert_allclose(capital[-1], model.accounts.capital, atol=1e-9)
+    kinds = set(model.logs[BUDGETS].column("kind"))
+    assert {"investor_flow", "funding"} <= kinds  # principals' own rows are in the log
+    chart = viz.BudgetChart(model)
+    chart.update(model)
+    assert len(chart.axk.lines) == 1 + len(model.principals)  # start line and one per principal
+    # Principals' own rows (team -1) never enter the teams' funding shares.
+    rounds, shares = funding_shares(model)
+    assert shares.shape[1] == model.n_teams and np.allclose(shares.sum(axis=1), 1.0)
+
+
+def test_penalty_cuts_and_dividends_are_in_the_capital_history():
+    model = MarketModel(seed=1, overbudget="penalize")
+    run_steps(model, 70)
+    assert "penalty_cut" in set(model.logs[BUDGETS].column("kind"))
+    np.testing.assert_allclose(capital_history(model)[1][-1], model.accounts.capital, atol=1e-9)
+
+
+def test_market_view_shows_the_price_range_where_there_is_no_competitive_price(economy):
+    model = economy
+    (close,) = series(model, good_column(PRICE, 0))
+    low, high = trade_price_range(model, close.size)
+    traded = np.isfinite(low[0])
+    assert traded.sum() > 30
+    # The close is one of the day's trades, so it lies within the day's range.
+    assert np.all(low[0][traded] <= close[traded] + 1e-12)
+    assert np.all(close[traded] <= high[0][traded] + 1e-12)
+    chart = viz.MarketChart(model)
+    labels = [t.get_text() for t in chart.ax.get_legend().get_texts()]
+    assert "competitive price (while sellers are alike)" in labels
+    induced = viz.MarketChart(MarketModel(seed=5, client_valuation="induced"))
+    assert "competitive price" in [t.get_text() for t in induced.ax.get_legend().get_texts()]
+
+
+def test_report_has_the_new_panels(economy, tmp_path):
+    from llm_market.viz.report import plot_report
+
+    path = plot_report(economy, tmp_path / "report.png")
+    assert _pixels(path.read_bytes()).shape[0] > 1300  # four rows of panels
 
 
 # ------------------------------------------------------------------------------ the page

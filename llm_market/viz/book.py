@@ -70,6 +70,11 @@ class DepthChart(Chart):
             c[-1] for c in series(model, good_column(PRICE, good), good_column(CE_PRICE, good))
         )
         bids, asks = book_levels(model, good)
+        per_quality = model.params.client_valuation == "decision"
+        if per_quality:
+            # The book is kept per unit of quality (reports differ by seller): a trade's money
+            # price is in other units and would mislead beside it.
+            close = np.nan
         prices = [p for p, _ in bids + asks] + ([close] if np.isfinite(close) else [])
         # A short run past the last level, so the deepest level reads as a step, not a spike.
         tail = 0.04 * (max(prices) - min(prices) or 1.0) if prices else 0.0
@@ -115,6 +120,12 @@ class DepthChart(Chart):
         set_ylim(ax, *ys, bottom=0.0, pad=0.6, empty=(0.0, 5.0))
         set_title(
             ax, f"Report on index {good}: the book at the close (best {DEPTH_LEVELS} levels a side)"
+        )
+        ax.set_xlabel(
+            "price per unit of quality (what the seller's report saves)"
+            if per_quality
+            else "price",
+            fontsize=9,
         )
         sp = quote.spread
         if np.isfinite(sp):

@@ -1,4 +1,9 @@
-"""The budgets view: each team's share of research funding over time, and its concentration."""
+"""The budgets view: funding shares per team, their concentration, and the principals' capital.
+
+Both histories are read from the budget log, which books every transfer: between a principal and
+its teams (``team >= 0``), and the principal's own flows (``team == -1``: dividends paid out and
+capital moved by investors).
+"""
 
 from __future__ import annotations
 
@@ -31,8 +36,8 @@ def funding_shares(model: MarketModel) -> tuple[np.ndarray, np.ndarray]:
         transfer, so no history is rebuilt from the DataCollector.
     """
     log = model.logs[BUDGETS]
-    kind = log.column("kind")
-    funding = kind == "funding"
+    # A principal's own rows (team -1) are never funding, but say so rather than trust it.
+    funding = (log.column("kind") == "funding") & (log.column("team") >= 0)
     step = log.column("step")[funding]
     team = log.column("team")[funding]
     amount = log.column("amount")[funding]
@@ -43,6 +48,26 @@ def funding_shares(model: MarketModel) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(invalid="ignore", divide="ignore"):
         shares = np.where(total > 0, alloc / total, 0.0)
     return rounds, shares
+
+
+def capital_history(model: MarketModel) -> tuple[np.ndarray, np.ndarray]:
+    """Each principal's capital after every day on which it changed, rebuilt from the budget log.
+
+    Returns:
+        ``(steps, capital)``: the steps at which some capital changed, starting with 0 (the
+        starting capital), and an array (len(steps) x principals) of the capital after each.
+    """
+    log = model.logs[BUDGETS]
+    step, principal = log.column("step"), log.column("principal")
+    amount, team, kind = log.column("amount"), log.column("team"), log.column("kind")
+    # The log's sign is the money's direction for the row's subject: into the team for a team
+    # row, into the principal for its own rows (team -1). A penalty cut is booked against the
+    # team's allocation (negative) but is paid out of the principal's capital.
+    change = np.where((team >= 0) & (kind != "penalty_cut"), -amount, amount)
+    steps, row = np.unique(np.r_[0, step], return_inverse=True)
+    flows = np.zeros((steps.size, len(model.principals)))
+    np.add.at(flows, (row[1:], principal), change)
+    return steps, model.params.principal_capital + np.cumsum(flows, axis=0)
 
 
 def current_shares(model: MarketModel) -> np.ndarray:
@@ -65,22 +90,36 @@ def team_colors(model: MarketModel) -> dict[int, str]:
 
 
 class BudgetChart(Chart):
-    """Each team's share of research funding over time, and the concentration of funding."""
+    """Each team's share of research funding over time, its concentration, and capital."""
 
-    height = 5.6
+    height = 7.4
 
     def build(self, model: MarketModel) -> None:
-        """Stacked shares above, HHI and Gini below, principals in the legend."""
-        self.ax, self.axc = day_panels(
+        """Stacked shares, HHI and Gini, and capital; principals in the legend."""
+        self.ax, self.axc, self.axk = day_panels(
             self.fig,
-            (2.4, 1),
+            (2.4, 1, 1.3),
             (
                 "Share of research funding per team (set at each month end; teams "
                 "grouped by principal)",
                 "share of funding",
             ),
             ("Concentration of funding", "index"),
+            (
+                "Each principal's capital (it funds a share of it, collects its teams' profits, "
+                "pays dividends, gains or loses investors)",
+                "capital",
+            ),
             right=0.8,
+        )
+        self.fig.subplots_adjust(top=0.95, bottom=0.07)
+        self.axk.axhline(model.params.principal_capital, color="0.5", lw=1, ls=":")
+        self.axk.legend(
+            handles=[Line2D([], [], color="0.5", lw=1, ls=":", label="starting capital")],
+            fontsize=8,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.05),
+            frameon=False,
         )
         self.ax.set_ylim(0, 1)
         handles = [
@@ -120,9 +159,20 @@ class BudgetChart(Chart):
         self.axc.plot(day, hhi, color="k", lw=1.3)
         self.axc.plot(day, gini, color=GINI_COLOR, lw=1.3)
         set_ylim(self.axc, hhi, gini, [1 / model.n_teams, 0.25], bottom=0.0, pad=0.15)
-        set_day_xlim(self.axc, day)
+        steps, capital = capital_history(model)
+        x = np.append(steps, max(float(day[-1]), steps[-1]))
+        for principal in model.principals:
+            self.axk.step(
+                x,
+                np.append(capital[:, principal.idx], capital[-1, principal.idx]),
+                where="post",
+                color=principal_color(principal.idx),
+                lw=1.4,
+            )
+        set_ylim(self.axk, capital, [model.params.principal_capital], bottom=0.0, pad=0.1)
+        set_day_xlim(self.axk, day)
 
 
 def budget_figure(model: MarketModel) -> Figure:
-    """Funding shares over time and their concentration (see :class:`BudgetChart`)."""
+    """Funding shares, their concentration and capital over time (see :class:`BudgetChart`)."""
     return BudgetChart(model).update(model)

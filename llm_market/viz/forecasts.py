@@ -1,4 +1,11 @@
-"""The forecasts view: the teams' Brier leaderboard and the reliability diagram."""
+"""The forecasts view: the Brier leaderboard, the reliability diagram, and revenue against Brier.
+
+The leaderboard ranks the teams by their rolling Brier score and marks each one's published
+record (the score shrunk toward the population's, which is what clients see) and, when clients
+value reports by their decision value, what its report saves a client. The benchmarks are the
+crowd, the no-information forecaster (the index path alone, free to every client), the base rate
+and a coin flip. The scatter asks whether a better forecast earns more.
+"""
 
 from __future__ import annotations
 
@@ -10,24 +17,26 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from .chart import Chart
-from .style import message, nice_ceil, principal_color, set_title, style_axes
+from .series import window_revenue
+from .style import message, nice_ceil, principal_color, round_limits, set_title, style_axes
 
 if TYPE_CHECKING:
     from ..model import MarketModel
 
 BEST_COLOR, WORST_COLOR = "#2e7d32", "#c62828"
 BASE_RATE_COLOR = "#1565c0"
+NOINFO_COLOR = "#ef6c00"
 
 
 class ForecastChart(Chart):
-    """Brier leaderboard over the pivot window, and the reliability diagram.
+    """Brier leaderboard over the pivot window, the reliability diagram, and revenue vs Brier.
 
     Args:
         model: The model.
         max_rows: Most teams listed; beyond it the best and the ten worst are shown.
     """
 
-    height = 5.4
+    height = 7.6
 
     def __init__(self, model: MarketModel, max_rows: int = 30):
         self.max_rows = max_rows
@@ -36,8 +45,11 @@ class ForecastChart(Chart):
     def build(self, model: MarketModel) -> None:
         """Leaderboard on the left, reliability diagram on the right."""
         fig = self.fig
-        self.ax, self.axr = fig.subplots(1, 2, width_ratios=(1.25, 1))
-        fig.subplots_adjust(left=0.11, right=0.98, top=0.92, bottom=0.11, wspace=0.25)
+        grid = fig.add_gridspec(2, 2, width_ratios=(1.25, 1), height_ratios=(1, 0.85))
+        self.ax = fig.add_subplot(grid[:, 0])
+        self.axr = fig.add_subplot(grid[0, 1])
+        self.axe = fig.add_subplot(grid[1, 1])
+        fig.subplots_adjust(left=0.11, right=0.98, top=0.95, bottom=0.07, wspace=0.25, hspace=0.32)
         style_axes(self.ax, xlabel="mean Brier score (lower is better)", day_axis=False)
         self.ax.grid(axis="y", visible=False)
         self.ax.set_yticks([])
@@ -45,8 +57,24 @@ class ForecastChart(Chart):
         self.ax.legend(
             handles=[
                 Line2D([], [], color="k", lw=1.5, label="crowd (mean forecast)"),
+                Line2D([], [], color=NOINFO_COLOR, lw=1.5, ls="-.", label="no information (free)"),
                 Line2D([], [], color=BASE_RATE_COLOR, lw=1.2, ls=":", label="always the base rate"),
                 Line2D([], [], color="0.5", lw=1, ls="--", label="always 0.5"),
+                Line2D(
+                    [],
+                    [],
+                    color="k",
+                    marker="|",
+                    ls="",
+                    ms=9,
+                    mew=1.5,
+                    label="published record (what clients see)",
+                ),
+                *(
+                    [Line2D([], [], ls="", label="0.12: Brier its report saves a client")]
+                    if model.params.client_valuation == "decision"
+                    else []
+                ),
             ],
             fontsize=8,
             loc="upper right",
@@ -64,6 +92,22 @@ class ForecastChart(Chart):
             xlim=(0, 1), ylim=(0, 1), xticks=np.linspace(0, 1, 6), yticks=np.linspace(0, 1, 6)
         )
         self.axr.set_aspect("equal", adjustable="box")
+        style_axes(
+            self.axe,
+            f"Does a better forecast earn more? Last {model.params.pivot_window} days",
+            xlabel="Brier score (lower is better)",
+            ylabel="revenue from reports",
+            day_axis=False,
+        )
+        self.axe.xaxis.set_major_locator(MaxNLocator(5))
+        self.axe.legend(
+            handles=[
+                Line2D([], [], color=NOINFO_COLOR, lw=1.5, ls="-.", label="no information"),
+            ],
+            fontsize=8,
+            loc="upper right",
+            framealpha=0.9,
+        )
 
     def draw(self, model: MarketModel, **options: Any) -> None:
         """Rank the teams and draw the calibration curves."""
@@ -82,10 +126,28 @@ class ForecastChart(Chart):
             ]
             # Bars as thick lines in one collection: a patch per team is slow to draw.
             height = ax.get_window_extent().height * 72 / self.fig.dpi / (order.size + 0.6)
+            size = 7 if order.size > 20 else 8
             ax.hlines(y, 0, brier[order], colors=colors, lw=0.75 * height, capstyle="butt")
+            market = model.view.market
+            # What clients see: the record shrunk toward the mean, so it lags the raw score.
+            ax.scatter(
+                market.reputation[order],
+                y,
+                marker="|",
+                c="k",
+                s=(0.9 * height) ** 2,
+                lw=1.5,
+                zorder=3,
+            )
+            if p.client_valuation == "decision":
+                # Each report's decision value per unit of stake: the Brier loss it saves a
+                # client over an index's open questions (zero when no better than the free one).
+                saves = market.quality[order].mean(axis=1)
+                end = np.fmax(brier[order], market.reputation[order])
+                for yi, b, v in zip(y, end, saves, strict=True):
+                    ax.text(b, yi, f"  {v:.2f}", va="center", fontsize=size - 1, color="0.25")
             # Team names as data, not tick labels: the ranking changes almost daily, and tick
             # labels belong to the cached background.
-            size = 7 if order.size > 20 else 8
             for yi, i in zip(y, order, strict=True):
                 out = "" if model.active[i] else " (out)"
                 ax.text(
@@ -100,11 +162,14 @@ class ForecastChart(Chart):
             ax.set_ylim(-0.7, order.size - 0.3)
             if np.isfinite(model.crowd_brier):
                 ax.axvline(model.crowd_brier, color="k", lw=1.5)
+            if np.isfinite(model.noinfo_brier):
+                ax.axvline(model.noinfo_brier, color=NOINFO_COLOR, lw=1.5, ls="-.")
             base = model.scores.base_rate
             if np.isfinite(base):
                 ax.axvline(base * (1 - base), color=BASE_RATE_COLOR, lw=1.2, ls=":")
             ax.axvline(0.25, color="0.5", lw=1, ls="--")
-            ax.set_xlim(0, nice_ceil(max(0.3, float(np.nanmax(brier)) * 1.05)))
+            # Room right of the longest bar for what its report saves.
+            ax.set_xlim(0, nice_ceil(max(0.3, float(np.nanmax(brier)) * 1.2)))
         else:
             due = model.questions.resolve_day
             first = f" (the first on day {int(due.min())})" if due.size else ""
@@ -115,12 +180,58 @@ class ForecastChart(Chart):
             ax, f"Brier leaderboard, last {p.pivot_window} days ({shown}; colour = principal)"
         )
         self._reliability(model)
+        self._earnings(model)
+
+    def _earnings(self, model: MarketModel) -> None:
+        """Revenue over the window against the rolling Brier score, one dot per team."""
+        ax, window = self.axe, model.params.pivot_window
+        brier = model.team_brier
+        revenue = window_revenue(model, window)
+        scored = np.isfinite(brier)
+        if not scored.any():
+            message(ax, "Fills as questions resolve")
+            ax.set_xlim(0, 0.3)
+            ax.set_ylim(0, 1)
+            return
+        colors = [
+            principal_color(t.principal.idx) if model.active[t.idx] else "0.8" for t in model.teams
+        ]
+        ax.scatter(
+            brier[scored],
+            revenue[scored],
+            c=[c for c, ok in zip(colors, scored, strict=True) if ok],
+            s=28,
+            edgecolors="white",
+            linewidths=0.6,
+            zorder=3,
+        )
+        xs = [brier[scored]]
+        if np.isfinite(model.noinfo_brier):
+            ax.axvline(model.noinfo_brier, color=NOINFO_COLOR, lw=1.5, ls="-.")
+            xs.append([model.noinfo_brier])
+        x = np.concatenate(xs)
+        ax.set_xlim(*round_limits(float(x.min()), float(x.max()), pad=0.1, parts=3))
+        top = float(revenue[scored].max())
+        ax.set_ylim(0, nice_ceil(top * 1.15) if top > 0 else 1.0)
+        if scored.sum() >= 3:
+            rho = rank_correlation(revenue[scored], -brier[scored])
+            ax.text(
+                0.02,
+                0.03,
+                f"rank correlation of revenue and accuracy: {rho:+.2f}",
+                transform=ax.transAxes,
+                va="bottom",
+                fontsize=8,
+            )
 
     def _reliability(self, model: MarketModel) -> None:
         axr = self.axr
         axr.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="perfectly calibrated")
-        mean = model.scores.mean_brier()[:-1]
-        candidates = [(model.n_teams, "crowd", "k")]
+        mean = model.scores.mean_brier()[: model.n_teams]
+        candidates = [
+            (model.crowd_col, "crowd", "k"),
+            (model.noinfo_col, "no information", NOINFO_COLOR),
+        ]
         if np.isfinite(mean).any():
             best, worst = int(np.nanargmin(mean)), int(np.nanargmax(mean))
             candidates += [
@@ -146,6 +257,15 @@ class ForecastChart(Chart):
         )
 
 
+def rank_correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation of ``x`` and ``y`` (NaN when either is constant)."""
+    from scipy.stats import spearmanr
+
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(spearmanr(x, y).statistic)
+
+
 def forecast_figure(model: MarketModel) -> Figure:
-    """Brier leaderboard and reliability diagram (see :class:`ForecastChart`)."""
+    """Leaderboard, reliability and revenue against Brier (see :class:`ForecastChart`)."""
     return ForecastChart(model).update(model)

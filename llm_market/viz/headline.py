@@ -6,7 +6,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..recording.columns import BUDGET_HHI, CROWD_BRIER, EFFICIENCY, MEAN_TEAM_BRIER, PRICE, VOLUME
+from ..recording.columns import (
+    BUDGET_HHI,
+    CROWD_BRIER,
+    EFFICIENCY,
+    MEAN_TEAM_BRIER,
+    NOINFO_BRIER,
+    PRICE,
+    VOLUME,
+)
 from .series import series_by_good
 
 if TYPE_CHECKING:
@@ -16,9 +24,9 @@ if TYPE_CHECKING:
 def headline(model: MarketModel) -> list[tuple[str, str]]:
     """The numbers shown above the views: ``(label, value)`` pairs, values formatted."""
     latest, (volumes, prices) = series_by_good(
-        model, (EFFICIENCY, CROWD_BRIER, MEAN_TEAM_BRIER, BUDGET_HHI), (VOLUME, PRICE)
+        model, (EFFICIENCY, CROWD_BRIER, MEAN_TEAM_BRIER, NOINFO_BRIER, BUDGET_HHI), (VOLUME, PRICE)
     )
-    eff, crowd, teams, hhi = (c[-1] for c in latest)
+    eff, crowd, teams, noinfo, hhi = (c[-1] for c in latest)
     traded = int(sum(v[-1] for v in volumes))
     closes = [v[-1] for v in prices]
     p = model.params
@@ -29,7 +37,10 @@ def headline(model: MarketModel) -> list[tuple[str, str]]:
         ("reports traded today", f"{traded}"),
         ("closing prices", " / ".join(number(x, "{:.2f}") for x in closes)),
         ("efficiency today", number(eff, "{:.0%}")),
-        ("Brier: crowd / mean team", f"{number(crowd, '{:.3f}')} / {number(teams, '{:.3f}')}"),
+        (
+            "Brier: crowd / mean team / no information",
+            " / ".join(number(x, "{:.3f}") for x in (crowd, teams, noinfo)),
+        ),
         ("funding HHI", number(hhi, "{:.3f}")),
         ("active teams", f"{int(model.active.sum())} of {model.n_teams}"),
     ]

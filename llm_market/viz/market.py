@@ -1,4 +1,11 @@
-"""The market view: report prices against the competitive equilibrium, and volumes."""
+"""The market view: report prices, the range of the day's trades, and volumes.
+
+When clients value a report by its seller's record (``client_valuation="decision"``), reports from
+different teams are different goods: there is no single competitive price on those days (the
+collected ``ce_price`` is NaN) and the band of the day's cheapest to dearest trade shows how far
+prices differ by seller. The competitive price is drawn where it exists (induced values, or days
+before any record tells the sellers apart).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from ..recording.columns import CE_PRICE, DAY, PRICE, VOLUME
 from .chart import Chart
-from .series import series_by_good, trading_regime, trailing_mean
+from .series import series_by_good, trade_price_range, trading_regime, trailing_mean
 from .style import (
     VOLUME_WINDOW,
     day_panels,
@@ -27,7 +35,7 @@ if TYPE_CHECKING:
 
 
 class MarketChart(Chart):
-    """Report prices (close) against each day's competitive equilibrium price, and volumes."""
+    """Report prices: the close, the day's range and the competitive price; and volumes."""
 
     height = 5.6
 
@@ -37,8 +45,8 @@ class MarketChart(Chart):
             self.fig,
             (2.2, 1),
             (
-                "Report prices: last trade of the day (solid) and the day's competitive "
-                "equilibrium price (dashed)",
+                "Report prices: last trade of the day (line), cheapest to dearest trade (band), "
+                "competitive price where reports are alike (dashed)",
                 "price",
             ),
             (f"Volume: reports traded per day ({VOLUME_WINDOW}-day mean)", "reports"),
@@ -47,7 +55,12 @@ class MarketChart(Chart):
             Line2D([], [], color=good_color(g), lw=1.5, label=f"report on index {g}")
             for g in range(model.n_goods)
         ]
-        handles.append(Line2D([], [], color="0.3", ls="--", lw=1, label="competitive equilibrium"))
+        handles.append(Patch(color="0.3", alpha=0.2, label="cheapest to dearest trade"))
+        # Reports valued by their seller's record differ by seller: no single price clears them.
+        alike = "" if model.params.client_valuation == "induced" else " (while sellers are alike)"
+        handles.append(
+            Line2D([], [], color="0.3", ls="--", lw=1, label=f"competitive price{alike}")
+        )
         self.ax.legend(
             handles=handles + regime_handles(model),
             fontsize=8,
@@ -61,20 +74,26 @@ class MarketChart(Chart):
         (day,), (price, ce, volume) = series_by_good(model, (DAY,), (PRICE, CE_PRICE, VOLUME))
         # Day 0 has no trading: its zero volume would drag the first means down.
         vol = [np.r_[np.nan, trailing_mean(v[1:], VOLUME_WINDOW)] for v in volume]
+        low, high = trade_price_range(model, day.size)
+        # A week's mean of each end: single trades at odd prices would make the band a comb.
+        low = [np.r_[np.nan, trailing_mean(x[1:], VOLUME_WINDOW)] for x in low]
+        high = [np.r_[np.nan, trailing_mean(x[1:], VOLUME_WINDOW)] for x in high]
         shade_regimes(self.ax, day, trading_regime(model), model)
         for g in range(model.n_goods):
             c = good_color(g)
+            traded = np.isfinite(low[g])
+            self.ax.fill_between(day, low[g], high[g], where=traded, color=c, alpha=0.16, lw=0)
             self.ax.plot(day, price[g], color=c, lw=1.5)
             self.ax.plot(day, ce[g], color=c, lw=1.0, ls="--", alpha=0.8)
             self.axv.plot(day, vol[g], color=c, lw=1.2)
         if day.size < 2:
             message(self.ax, "Press Step: the first trading day fills this chart")
         # Headroom above the prices keeps the legend off the lines.
-        set_ylim(self.ax, *price, *ce, bottom=0.0, pad=0.45, empty=(0.0, 5.0))
+        set_ylim(self.ax, *price, *ce, *high, bottom=0.0, pad=0.45, empty=(0.0, 5.0))
         set_ylim(self.axv, *vol, bottom=0.0, empty=(0.0, 10.0))
         set_day_xlim(self.axv, day)
 
 
 def market_figure(model: MarketModel) -> Figure:
-    """Prices against the competitive equilibrium, and volumes (see :class:`MarketChart`)."""
+    """Prices, their daily range, the competitive price, and volumes (see :class:`MarketChart`)."""
     return MarketChart(model).update(model)

@@ -24,6 +24,7 @@ from ..recording.columns import (
     EFFICIENCY,
     INDEX,
     MEAN_TEAM_BRIER,
+    NOINFO_BRIER,
     PRICE,
     SELLER_SURPLUS,
     TEAM_ALLOCATION,
@@ -31,7 +32,10 @@ from ..recording.columns import (
     VOLUME,
     good_column,
 )
-from .style import ROLLING, VOLUME_WINDOW
+from .budgets import capital_history
+from .forecasts import NOINFO_COLOR, rank_correlation
+from .series import trade_price_range, window_revenue
+from .style import ROLLING, VOLUME_WINDOW, principal_color
 
 if TYPE_CHECKING:
     from ..model import MarketModel
@@ -45,7 +49,10 @@ def team_frame(model: MarketModel) -> pd.DataFrame:
 
 
 def plot_report(model: MarketModel, path: str | Path) -> Path:
-    """Draw the run's report: prices and volumes, indices, Brier by team, budgets, efficiency.
+    """Draw the run's report: prices, volumes, indices, Brier, budgets, efficiency, earnings.
+
+    The last row asks whether a better forecast earns more (revenue against Brier) and shows each
+    principal's capital.
 
     Args:
         model: A model that has run.
@@ -59,9 +66,9 @@ def plot_report(model: MarketModel, path: str | Path) -> Path:
     k = model.n_goods
     colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     # A bare Agg figure, not pyplot: drawing the report changes no global state (the backend).
-    fig = Figure(figsize=(14, 12), layout="constrained")
+    fig = Figure(figsize=(14, 16), layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(3, 2)
+    axes = fig.subplots(4, 2)
     p = model.params
     fig.suptitle(
         f"llm-market: scenario '{model.scenario}', seed {model.seed}, {model.day} days, "
@@ -70,13 +77,22 @@ def plot_report(model: MarketModel, path: str | Path) -> Path:
     )
 
     ax = axes[0, 0]
+    low, high = trade_price_range(model, len(df))
     for g in range(k):
         c = colors[g % len(colors)]
+        lo = pd.Series(low[g], index=df.index).rolling(VOLUME_WINDOW, min_periods=1).mean()
+        hi = pd.Series(high[g], index=df.index).rolling(VOLUME_WINDOW, min_periods=1).mean()
+        ax.fill_between(df.index, lo, hi, color=c, alpha=0.15, lw=0)
         ax.plot(df.index, df[good_column(PRICE, g)], color=c, lw=1.2, label=f"good {g} close")
         ax.plot(df.index, df[good_column(CE_PRICE, g)], color=c, lw=0.8, ls="--", alpha=0.7)
-    ax.plot([], [], color="gray", ls="--", label="competitive equilibrium")
+    ax.fill_between([], [], [], color="gray", alpha=0.3, label="cheapest to dearest trade")
+    # Reports valued by their seller's record differ by seller: no single competitive price.
+    alike = "" if p.client_valuation == "induced" else " (while sellers are alike)"
+    ax.plot([], [], color="gray", ls="--", label=f"competitive price{alike}")
     ax.set(
-        title="Report prices (close) and the day's equilibrium price", xlabel="day", ylabel="price"
+        title=f"Report prices: close, the day's range ({VOLUME_WINDOW}-day mean), competitive",
+        xlabel="day",
+        ylabel="price",
     )
     ax.legend(fontsize=8, ncol=2)
 
@@ -116,6 +132,14 @@ def plot_report(model: MarketModel, path: str | Path) -> Path:
         ax.plot([], [], color="tab:gray", lw=0.6, label="each team")
     ax.plot(df.index, df[CROWD_BRIER], color="black", lw=2, label="crowd (mean forecast)")
     ax.plot(df.index, df[MEAN_TEAM_BRIER], color="tab:red", lw=1.5, label="mean of teams")
+    ax.plot(
+        df.index,
+        df[NOINFO_BRIER],
+        color=NOINFO_COLOR,
+        lw=1.5,
+        ls="-.",
+        label="no information (the index path alone)",
+    )
     base = model.scores.base_rate
     if np.isfinite(base):
         ax.axhline(base * (1 - base), color="tab:blue", ls=":", label="climatology (base rate)")
@@ -161,9 +185,44 @@ def plot_report(model: MarketModel, path: str | Path) -> Path:
     lines2 = axs.get_legend_handles_labels()
     ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=8, loc="lower right")
 
+    _earnings_panel(axes[3, 0], model)
+    _capital_panel(axes[3, 1], model)
+
     path = Path(path)
     fig.savefig(path, dpi=90)
     return path
+
+
+def _earnings_panel(ax, model: MarketModel) -> None:
+    """Revenue over the pivot window against each team's rolling Brier score."""
+    window = model.params.pivot_window
+    brier, revenue = model.team_brier, window_revenue(model, window)
+    ok = np.isfinite(brier)
+    colors = [principal_color(t.principal.idx) for t in model.teams]
+    ax.scatter(brier[ok], revenue[ok], c=[c for c, keep in zip(colors, ok, strict=True) if keep])
+    if np.isfinite(model.noinfo_brier):
+        ax.axvline(model.noinfo_brier, color=NOINFO_COLOR, ls="-.", label="no information")
+        ax.legend(fontsize=8)
+    rho = rank_correlation(revenue[ok], -brier[ok]) if ok.sum() >= 3 else float("nan")
+    ax.set(
+        title=f"Revenue against Brier, last {window} days (rank correlation {rho:+.2f}; "
+        "colour = principal)",
+        xlabel="rolling Brier score (lower is better)",
+        ylabel="revenue from reports",
+    )
+
+
+def _capital_panel(ax, model: MarketModel) -> None:
+    """Each principal's capital over the run."""
+    steps, capital = capital_history(model)
+    x = np.append(steps, max(model.day, steps[-1]))
+    for principal in model.principals:
+        i = principal.idx
+        y = np.append(capital[:, i], capital[-1, i])
+        ax.step(x, y, where="post", color=principal_color(i), label=f"P{i}")
+    ax.axhline(model.params.principal_capital, color="0.5", ls=":", label="starting capital")
+    ax.set(title="Each principal's capital", xlabel="day", ylabel="capital")
+    ax.legend(fontsize=8, ncol=2)
 
 
 def parameters_for_json(model: MarketModel) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..recording.columns import DEMAND_REGIME, good_columns
+from ..recording.columns import DEMAND_REGIME, TRADES, good_columns
 
 if TYPE_CHECKING:
     from ..model import MarketModel
@@ -76,3 +76,46 @@ def trailing_mean(x: np.ndarray, window: int) -> np.ndarray:
     num, den = c[i] - c[lo], k[i] - k[lo]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, num / den, np.nan)
+
+
+def trade_price_range(model: MarketModel, n_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """The cheapest and the dearest trade of each good on each day, from the trades log.
+
+    When clients value a report by its seller's record, reports from different teams are
+    different goods and sell at different prices on the same day: the range shows that spread
+    where a single competitive price does not exist.
+
+    Args:
+        model: The model.
+        n_days: Days to cover (rows ``0 .. n_days - 1`` of the collected series).
+
+    Returns:
+        ``(low, high)``, each of shape (goods, n_days), NaN on days a good did not trade.
+    """
+    log = model.logs[TRADES]
+    k = model.n_goods
+    low = np.full((k, n_days), np.nan)
+    high = np.full((k, n_days), np.nan)
+    step, good, price = log.column("step"), log.column("good"), log.column("price")
+    keep = step < n_days  # a redraw overlapping a step may see a day not yet collected
+    key = step[keep] * k + good[keep]
+    price = price[keep]
+    if not key.size:
+        return low, high
+    if np.any(np.diff(key) < 0):  # the log is written day by day, good by good; be safe anyway
+        order = np.argsort(key, kind="stable")
+        key, price = key[order], price[order]
+    # One contiguous run of rows per (day, good): reduceat is far cheaper than a groupby.
+    start = np.flatnonzero(np.r_[True, np.diff(key) > 0])
+    day, g = np.divmod(key[start], k)
+    low[g, day] = np.minimum.reduceat(price, start)
+    high[g, day] = np.maximum.reduceat(price, start)
+    return low, high
+
+
+def window_revenue(model: MarketModel, window: int) -> np.ndarray:
+    """Each team's revenue from report sales over the last ``window`` days (trades log)."""
+    log = model.logs[TRADES]
+    step, seller, price = log.column("step"), log.column("seller"), log.column("price")
+    recent = step > model.day - window
+    return np.bincount(seller[recent], weights=price[recent], minlength=model.n_teams)

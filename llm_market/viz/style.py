@@ -91,29 +91,28 @@ def style_axes(
 
 def day_panels(
     fig: Figure,
-    height_ratios: tuple[float, float],
-    top: tuple[str, str],
-    bottom: tuple[str, str],
+    height_ratios: tuple[float, ...],
+    *panels: tuple[str, str],
     right: float = 0.98,
-) -> tuple[Axes, Axes]:
-    """Two styled panels sharing a day axis, which is labelled below the lower one only.
+) -> tuple[Axes, ...]:
+    """Styled panels stacked on a shared day axis, which is labelled below the lowest only.
 
     Args:
         fig: The figure.
-        height_ratios: Heights of the upper and the lower panel.
-        top: Title and y label of the upper panel.
-        bottom: Title and y label of the lower panel.
+        height_ratios: Height of each panel, top first.
+        *panels: Title and y label of each panel, top first.
         right: Right edge of the panels (less leaves room for a legend beside them).
 
     Returns:
-        The upper and the lower axes.
+        The axes, top first.
     """
-    upper, lower = fig.subplots(2, 1, sharex=True, height_ratios=height_ratios)
+    axes = fig.subplots(len(panels), 1, sharex=True, height_ratios=height_ratios)
     fig.subplots_adjust(left=0.07, right=right, top=0.94, bottom=0.09, hspace=0.16)
-    style_axes(upper, top[0], ylabel=top[1])
-    upper.tick_params(labelbottom=False)
-    style_axes(lower, bottom[0], xlabel="day", ylabel=bottom[1])
-    return upper, lower
+    for i, (ax, (title, ylabel)) in enumerate(zip(axes, panels, strict=True)):
+        last = i == len(panels) - 1
+        style_axes(ax, title, xlabel="day" if last else "", ylabel=ylabel)
+        ax.tick_params(labelbottom=last)
+    return tuple(axes)
 
 
 def nice_ceil(x: float) -> float:
