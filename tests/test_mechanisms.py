@@ -553,18 +553,64 @@ def test_cda_without_asks_bids_at_the_best_seller_seen():
         assert len(trades) == 1
 
 
-def test_call_differentiated_one_price_per_seller():
-    flow = large_flow(4, 2_000, 3_000)
-    flow.ask_quality = 0.5 + flow.ask_team / 50.0
-    mech = CallAuction(1)
-    trades = mech.clear(0, flow, np.random.default_rng(0))
-    assert len(trades) > 0 and np.isnan(mech.prices[0])
-    seller = flow.ask_team[trades.ask]
-    for team in np.unique(seller):
-        assert np.unique(trades.price[seller == team]).size == 1
-        assert mech.seller_prices[0][int(team)] == trades.price[seller == team][0]
-    # Yesterday's prices are the reference today: a second day still trades.
-    assert len(mech.clear(0, flow, np.random.default_rng(1))) > 0
+@PROP
+@given(flow=diff_flows, seed=st.integers(0, 2**32 - 1))
+def test_call_differentiated_clears_in_units_of_quality(flow, seed):
+    trades, mech = clear("call", flow, seed)
+    quality, value = flow.ask_quality, flow.bid_value
+    bids = effective_bid(flow)
+    sellable = np.flatnonzero(quality > 0)
+    asks = flow.ask_price[sellable] / quality[sellable]
+    # The homogeneous rule on per-quality orders: the largest volume any one price trades.
+    best = max((volume_at(bids, asks, p) for p in np.concatenate([bids, asks])), default=0)
+    assert len(trades) == best
+    p = mech.prices[0]
+    if best == 0:
+        assert np.isnan(p)
+        return
+    q = quality[trades.ask]
+    # One price per unit of quality: every trade at p* times its seller's quality.
+    np.testing.assert_allclose(trades.price, p * q, rtol=0, atol=0)
+    assert np.all(q > 0)
+    assert np.all(bids[trades.bid] >= p) and np.all(asks.min() <= p)
+    # Nobody pays above its value (nor its limit); no seller sells below its ask.
+    assert np.all(trades.price <= value[trades.bid] * q + 1e-9)
+    assert np.all(trades.price <= bids[trades.bid] * q + 1e-9)
+    assert np.all(trades.price >= flow.ask_price[trades.ask] - 1e-12)
+    # Assortative: listed by stake (highest first) against quality (highest first).
+    assert np.all(np.diff(value[trades.bid]) <= 0) and np.all(np.diff(q) <= 0)
+    stake = value[trades.bid]
+    assert not np.any((stake[:, None] > stake[None, :]) & (q[:, None] < q[None, :]))
+    # Leftovers straddle p*, so the quote per unit of quality is not crossed.
+    quote = mech.quotes[0]
+    if not (np.isnan(quote.best_bid) or np.isnan(quote.best_ask)):
+        assert quote.best_bid <= p <= quote.best_ask
+
+
+def test_call_differentiated_worked_example():
+    # Per unit of quality: asks 2/1 = 2, 3/2 = 1.5, 9/3 = 3, and 1/0 (never trades); bids (limits)
+    # 4, 2.5 and, for a market-order client of stake 1.8, 1.8.
+    flow = make_flow(
+        [4.0, 2.5, 0.5], [2.0, 3.0, 9.0, 1.0], bid_value=[5.0, 3.0, 1.8], bid_market=[0, 0, 1]
+    )
+    flow.ask_quality = np.array([1.0, 2.0, 3.0, 0.0])
+    for seed in range(10):
+        trades, mech = clear("call", flow, seed)
+        # Bids 4 >= 1.5, 2.5 >= 2, 1.8 < 3: two units; clearing interval [max(2, 1.8), min(2.5,
+        # 3)] = [2, 2.5], p* = 2.25. Stake 5 takes quality 2 at 4.5, stake 3 quality 1 at 2.25.
+        assert mech.prices[0] == 2.25
+        assert trades.bid.tolist() == [0, 1] and trades.ask.tolist() == [1, 0]
+        np.testing.assert_array_equal(trades.price, [4.5, 2.25])
+        assert mech.quotes[0].best_bid == 1.8 and mech.quotes[0].best_ask == 3.0
+
+
+def test_call_differentiated_breaks_stake_ties_at_random():
+    # Two clients of equal stake, one unit of quality 2 and one of quality 1: either may get the
+    # better one.
+    flow = make_flow([3.0, 3.0], [1.0, 1.0], bid_value=[3.0, 3.0])
+    flow.ask_quality = np.array([2.0, 1.0])
+    best = {int(t.bid[0]) for t, _ in (clear("call", flow, s) for s in range(40))}
+    assert best == {0, 1}
 
 
 @PROP

@@ -78,8 +78,9 @@ class Quote:
     the client's bid for a unit of quality 1 (a market-order client at its value). A client
     crosses an ask exactly when its bid per unit of quality is at least the ask per unit of
     quality, so the union reads like one homogeneous book; with all qualities 1 it is that book.
-    Mechanisms with one book per seller (``cda``, ``call``) can leave that union crossed (a
-    negative spread), since clients pick a seller by surplus, not by price per unit of quality.
+    The CDA, with one book per seller, can leave that union crossed (a negative spread), since
+    clients pick a seller by surplus, not by price per unit of quality; the call auction clears
+    the union itself, so its quote is never crossed.
     """
 
     best_bid: float = float("nan")

@@ -8,7 +8,6 @@ from .base import (
     DEPTH_LEVELS,
     Mechanism,
     OrderFlow,
-    SellerBooks,
     Trades,
     differentiated_quality,
     differentiated_quote,
@@ -44,27 +43,35 @@ class CallAuction(Mechanism):
     After clearing, :attr:`quotes` holds the orders left unmatched (market-order bids at the
     value they entered with), so ``best_bid < best_ask`` whenever both exist.
 
-    Differentiated goods (``flow.ask_quality``): one call auction per seller. Each seller's book
-    clears once at its own uniform price by the rule above. Each client first chooses one seller
-    and sends its bid there, ``bid_price * quality`` (market-order clients ``bid_value *
-    quality``): the seller with the largest surplus ``bid_value * quality - reference``, where the
-    reference is that seller's clearing price of its last auction (yesterday's, for a run) and,
-    when that auction traded nothing or the seller is new, its lowest ask today. Sellers of
-    quality 0 are never chosen (their report is worth nothing); ties in surplus are broken
-    uniformly at random (``rng``). A client's choice is made before the auctions and it does not
-    bid elsewhere. The books clear in increasing seller order and the trades are listed in that
-    order. :attr:`quotes` holds every book's unmatched orders per unit of quality (see
-    :class:`~.base.Quote`); the books clear separately, so that union can be crossed.
+    Differentiated goods (``flow.ask_quality``): one call auction in units of quality, a hedonic
+    market cleared once a day. A client's value of a unit of quality ``x`` is ``stake * x``, so its
+    willingness to pay per unit of quality is its stake (its limit per unit of quality
+    ``bid_price``), whichever seller. Every bid enters at that per-quality limit (market-order
+    clients at ``bid_value``), every ask at its price per unit of quality ``ask_price / quality``
+    (asks of quality 0 never trade: their report is worth nothing), and the homogeneous rule above
+    clears them: the largest crossing volume ``q``, the midpoint of the clearing interval as the
+    price per unit of quality ``p*``, random rationing at the margin. Every trade executes at
+    ``p* * quality`` of its seller, so no client pays above its limit (``p* <= bid_price``) and no
+    seller sells below its ask (``p* >= ask_price / quality``).
+
+    Who gets which traded unit: at one price per unit of quality a client's surplus
+    ``(stake - p*) * quality`` from a unit grows with its quality, so each traded client prefers
+    the best traded unit left. The traded clients in order of stake (highest first, ties at random)
+    each take their surplus-maximising unit, i.e. the traded units in order of quality (highest
+    first, ties at random): the matching is assortative, the surplus-maximising assignment of the
+    traded units to the traded clients (rearrangement inequality). Trades are listed in that order,
+    so the last is the lowest-quality unit sold. :attr:`quotes` holds the unmatched orders per unit
+    of quality (see :class:`~.base.Quote`); one auction cleared them, so it is never crossed
+    (``best_bid <= p* <= best_ask``).
 
     Args:
         n_goods: Number of goods.
         depth_levels: Price levels per side kept in each good's closing quote.
 
     Attributes:
-        prices: Each good's last clearing price (NaN if its last auction traded nothing, and for
-            differentiated goods, whose prices are per seller).
-        seller_prices: For each good, each seller's last clearing price (NaN when it traded
-            nothing), for differentiated goods.
+        prices: Each good's last clearing price (NaN if its last auction traded nothing); for a
+            differentiated good, the price per unit of quality ``p*`` (a unit of quality ``x``
+            sold at ``p* * x``).
     """
 
     name = "call"
@@ -73,7 +80,6 @@ class CallAuction(Mechanism):
         super().__init__(n_goods)
         self.depth_levels = depth_levels
         self.prices = np.full(n_goods, np.nan)
-        self.seller_prices: list[dict[int, float]] = [{} for _ in range(n_goods)]
 
     def clear(self, good: int, flow: OrderFlow, rng: np.random.Generator) -> Trades:
         """Clear the good's orders at one price (see the class docstring)."""
@@ -96,46 +102,27 @@ class CallAuction(Mechanism):
     def _clear_differentiated(
         self, good: int, flow: OrderFlow, quality: np.ndarray, rng: np.random.Generator
     ) -> Trades:
-        """One auction per seller after each client has chosen its seller."""
-        books = SellerBooks.of(flow, quality)
-        ask = np.asarray(flow.ask_price, dtype=float)
+        """One call auction in units of quality, then assortative matching (class docstring)."""
         bid = effective_bids(flow)
+        ask = np.asarray(flow.ask_price, dtype=float)
         value = np.asarray(flow.bid_value, dtype=float)
-        last = self.seller_prices[good]
-        lowest_ask = np.full(len(books), np.inf)
-        np.minimum.at(lowest_ask, books.of_ask, ask)
-        reference = np.array([last.get(int(t), np.nan) for t in books.team.tolist()])
-        reference = np.where(np.isnan(reference), lowest_ask, reference)
-        surplus = value[:, None] * books.quality[None, :] - reference[None, :]
-        surplus[:, books.quality <= 0] = -np.inf
-        tied = surplus == surplus.max(axis=1, keepdims=True)
-        tied &= books.quality[None, :] > 0
-        # A uniformly random tied seller: the largest of independent uniform keys among the tied.
-        choice = np.where(tied, rng.random(surplus.shape), -1.0).argmax(axis=1)
-        has_choice = tied.any(axis=1)
-        bids_b, bids_a, prices, left_b, left_a = [], [], [], [], []
-        for k in range(len(books)):
-            b_k = np.flatnonzero(has_choice & (choice == k))
-            a_k = np.flatnonzero(books.of_ask == k)
-            b_order, a_order, q, price = uniform_price(bid[b_k] * books.quality[k], ask[a_k], rng)
-            self.seller_prices[good][int(books.team[k])] = price
-            bids_b.append(b_k[b_order[:q]])
-            bids_a.append(a_k[a_order[:q]])
-            prices.append(np.full(q, price))
-            left_b.append(b_k[b_order[q:]])
-            left_a.append(a_k[a_order[q:]])
-        self.prices[good] = np.nan
-        # Clients that chose no seller (none of positive quality) stay in the quote as bids.
-        left_b.append(np.flatnonzero(~has_choice))
-        # A differentiated flow has at least one ask (an empty one is homogeneous), so a book.
-        unmatched_a = np.concatenate(left_a)
+        sellable = np.flatnonzero(quality > 0)
+        b_order, a_order, q, price = uniform_price(bid, ask[sellable] / quality[sellable], rng)
+        self.prices[good] = price
+        unmatched_a = sellable[a_order[q:]]
         self.quotes[good] = differentiated_quote(
-            bid[np.concatenate(left_b)], ask[unmatched_a], quality[unmatched_a], self.depth_levels
+            bid[b_order[q:]], ask[unmatched_a], quality[unmatched_a], self.depth_levels
         )
+        if q == 0:
+            return no_trades()
+        traded_b, traded_a = b_order[:q], sellable[a_order[:q]]
+        # Highest stake first and highest quality first, each with ties in random order.
+        by_stake = traded_b[np.lexsort((rng.permutation(q), -value[traded_b]))]
+        by_quality = traded_a[np.lexsort((rng.permutation(q), -quality[traded_a]))]
         return Trades(
-            bid=np.concatenate(bids_b).astype(np.int64),
-            ask=np.concatenate(bids_a).astype(np.int64),
-            price=np.concatenate(prices),
+            bid=by_stake.astype(np.int64),
+            ask=by_quality.astype(np.int64),
+            price=price * quality[by_quality],
         )
 
 
