@@ -25,6 +25,7 @@ from .budgets.accounts import Accounts
 from .budgets.performance import Performance
 from .budgets.pivot import hhi, target_shares
 from .calendar import Calendar
+from .errors import ParameterError
 from .information.beliefs import Beliefs, no_information_forecast
 from .information.indices import GarchIndexProcess, IndexProcess
 from .information.news import NewsProcess
@@ -42,6 +43,39 @@ from .recording.logs import ColumnLog, EventLogs
 from .recording.summary import nanmean, run_summary
 from .rng import Streams
 
+# The seed of a model built without one.
+DEFAULT_SEED = 42
+
+
+def resolve_seed(seed: int | None, rng: int | None = None) -> int:
+    """The run's integer seed from ``seed`` and Mesa's ``rng``.
+
+    Args:
+        seed: An integer, or None for a fresh seed from the operating system's entropy.
+        rng: Mesa's name for the seed: an integer that takes the place of ``seed``, or None.
+
+    Returns:
+        A seed >= 0.
+
+    Raises:
+        ParameterError: Either is not an integer, or both are given and disagree.
+    """
+    for name, value in (("seed", seed), ("rng", rng)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | np.integer)
+        ):
+            raise ParameterError(
+                f"{name}: an integer or None (got {type(value).__name__} {value!r})"
+            )
+    if rng is not None:
+        if seed is not None and seed not in (DEFAULT_SEED, rng):
+            raise ParameterError(f"seed={seed} and rng={rng}: give one of them")
+        seed = rng
+    if seed is None:
+        # 63 bits: fits a signed 64-bit Parquet column.
+        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+    return int(seed)
+
 
 class MarketModel(mesa.Model):
     """A market for probability forecasts on financial indices.
@@ -49,22 +83,44 @@ class MarketModel(mesa.Model):
     Every parameter is a keyword with a default (see :class:`~llm_market.params.Params` or
     ``llm-market params``); ``scenario`` names a preset whose values explicit keywords override.
 
+    The preset's name is kept as :attr:`scenario_name`: from Mesa 3.5 on, ``Model.scenario`` is
+    Mesa's own ``Scenario`` object, so this class never assigns ``scenario``.
+
+    ``rng`` is Mesa's name for the seed (``MarketModel(rng=3)`` is ``MarketModel(seed=3)``), so
+    the model runs under ``mesa.batch_run`` of every supported Mesa version. A seed of None, as
+    Mesa 3.5's ``batch_run`` passes when it is given no ``rng``, draws a fresh seed from the
+    operating system's entropy; the seed drawn is kept in :attr:`seed` (and ``summary.json``),
+    so the run can be repeated.
+
     Args:
         scenario: Name of a preset in :data:`~llm_market.scenarios.SCENARIOS`.
-        seed: The integer that fixes the run.
+        seed: The integer that fixes the run, or None for a fresh one.
+        rng: Mesa's name for ``seed``: an integer, or None to use ``seed``. A ``seed`` other
+            than the default that disagrees with it is an error.
         **params: Parameter values that override the scenario's.
 
+    Attributes:
+        scenario_name: The preset's name.
+        seed: The integer seed of the run.
+
     Raises:
-        ParameterError: A parameter is unknown or out of range.
+        ParameterError: A parameter is unknown or out of range, or ``seed`` and ``rng``
+            disagree or are not integers.
     """
 
     # A subclass (a sweep's model) may record less or more.
     record_teams: bool = True
 
-    def __init__(self, scenario: str = "default", seed: int = 42, **params: Any):
+    def __init__(
+        self,
+        scenario: str = "default",
+        seed: int | None = DEFAULT_SEED,
+        rng: int | None = None,
+        **params: Any,
+    ):
         self.params: Params = make_params(scenario, **params)
-        self.scenario = scenario
-        seed = int(seed)
+        self.scenario_name = scenario
+        seed = resolve_seed(seed, rng)
         super().__init__(rng=seed)
         self.seed = seed
         self.streams = Streams(seed)

@@ -21,6 +21,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from mesa_versions import counter
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = Path(os.environ.get("LLM_MARKET_SCREENSHOTS", ROOT / "runs" / "app-e2e"))
@@ -128,7 +129,7 @@ def test_step_redraw_change_a_control_and_reset_in_a_browser(server, browser_pag
     page.on("requestfailed", lambda r: failed.append(r.url))
 
     page.goto(server)
-    expect(page.get_by_text("Step: 0", exact=True)).to_be_visible()
+    expect(page.get_by_text(counter(0), exact=True)).to_be_visible()
     chart = page.locator("img.llm-chart")
     expect(chart).to_be_visible()
     first_src, first_pixels = chart.get_attribute("src"), chart.screenshot()
@@ -137,7 +138,7 @@ def test_step_redraw_change_a_control_and_reset_in_a_browser(server, browser_pag
     step = page.get_by_role("button", name="Step", exact=True)
     for day in (1, 2, 3):
         step.click()
-        expect(page.get_by_text(f"Step: {day}", exact=True)).to_be_visible()
+        expect(page.get_by_text(counter(day), exact=True)).to_be_visible()
     # The chart is a new image, with different pixels, once the third day is drawn.
     expect(chart).not_to_have_attribute("src", first_src)
     expect(page.get_by_text("reports traded today")).to_be_visible()
@@ -147,12 +148,12 @@ def test_step_redraw_change_a_control_and_reset_in_a_browser(server, browser_pag
     # A control, then Reset: the run restarts with it.
     page.locator(".v-select").filter(has_text="Social network of the teams").click()
     page.get_by_role("option", name="watts_strogatz").click()
-    expect(page.get_by_text("Step: 3", exact=True)).to_be_visible()  # nothing until Reset
+    expect(page.get_by_text(counter(3), exact=True)).to_be_visible()  # nothing until Reset
     page.get_by_role("button", name="Reset", exact=True).click()
-    expect(page.get_by_text("Step: 0", exact=True)).to_be_visible()
+    expect(page.get_by_text(counter(0), exact=True)).to_be_visible()
     expect(page.get_by_text("network watts_strogatz")).to_be_visible()
     step.click()
-    expect(page.get_by_text("Step: 1", exact=True)).to_be_visible()
+    expect(page.get_by_text(counter(1), exact=True)).to_be_visible()
 
     # Every view, as a teacher would click through them; each is identified by its caption.
     captions = {

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..errors import ParameterError
 from ..model import MarketModel
 from ..recording.columns import TRADES
 from .runner import run_steps
@@ -23,6 +24,8 @@ from .store import DIGEST, write_run_files
 
 # Prefix of the model reporters that carry a run's results (``sweep:digest``).
 RESULT_PREFIX = "sweep:"
+# The result that says how many days the run stepped (``sweep:days``).
+DAYS = "days"
 
 
 def payload(
@@ -57,15 +60,20 @@ class SweepModel(MarketModel):
 
     It stops after exactly ``run["steps"]`` steps (``running = False``; Mesa 3.3.1's
     ``batch_run`` would otherwise do ``max_steps + 1``), collects once at construction and once
-    per step like ``MarketModel``, and reports ``sweep:digest``, ``sweep:wall_s`` and
-    ``sweep:<metric>`` as model reporters. Those are filled once, after the last step, and
-    written into the row ``batch_run`` reads (one before the last) and into the last row; earlier
-    rows hold ``None``. With ``run["out"]`` set, the finished run writes its part file (and logs)
-    itself, so nothing finished is lost if the sweep dies.
+    per step like ``MarketModel``, and reports ``sweep:digest``, ``sweep:days``, ``sweep:wall_s``
+    and ``sweep:<metric>`` as model reporters. Those are filled once, after the last step, and
+    written into the row Mesa 3.3.1's ``batch_run`` reads (one before the last) and into the last
+    row, which Mesa 3.5's reads; earlier rows hold ``None``. With ``run["out"]`` set, the finished
+    run writes its part file (and logs) itself, so nothing finished is lost if the sweep dies.
 
     Args:
         run: ``key``, ``scenario``, ``seed``, ``steps``, ``params``, ``metrics``, ``out``,
             ``logs`` (see :func:`payload`).
+        rng: What Mesa 3.5's ``batch_run`` passes (None unless it was given ``rng=``); the
+            run's own ``seed`` fixes the run, and any other value is refused.
+
+    Raises:
+        ParameterError: ``rng`` is neither None nor the run's seed.
 
     Attributes:
         sweep_run: The run's dict.
@@ -79,7 +87,12 @@ class SweepModel(MarketModel):
     # model series are kept for the per-run logs.
     record_teams = False
 
-    def __init__(self, run: dict[str, Any]):
+    def __init__(self, run: dict[str, Any], rng: int | None = None):
+        if rng is not None and rng != run["seed"]:
+            raise ParameterError(
+                f"run {run['key']}: rng={rng}, but a sweep run is seeded by its own seed "
+                f"{run['seed']}"
+            )
         self._wall0 = time.perf_counter()
         self._cpu0 = time.process_time()
         # Set before the model is built: its data collector asks extra_reporters() for them.
@@ -96,7 +109,7 @@ class SweepModel(MarketModel):
         """The result reporters, ``None`` until :meth:`finish` fills them."""
         return {
             RESULT_PREFIX + name: lambda m, name=name: m.result.get(name)
-            for name in (DIGEST, "wall_s", *self.sweep_run["metrics"])
+            for name in (DIGEST, DAYS, "wall_s", *self.sweep_run["metrics"])
         }
 
     def step(self) -> None:
@@ -124,9 +137,10 @@ class SweepModel(MarketModel):
         r = self.sweep_run
         self.result = {m: results.get(m) for m in r["metrics"]}
         self.result[DIGEST] = summary["digest"]
+        self.result[DAYS] = self.day
         self.result["wall_s"] = time.perf_counter() - self._wall0
-        # One row per collect: row 0 is the construction, row d the end of day d. batch_run
-        # reads row day - 1.
+        # One row per collect: row 0 is the construction, row d the end of day d. Mesa 3.3.1's
+        # batch_run reads row day - 1, Mesa 3.5's the last row.
         vars_ = self.datacollector.model_vars
         for name, value in self.result.items():
             column = vars_[RESULT_PREFIX + name]

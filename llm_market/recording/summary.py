@@ -44,7 +44,7 @@ def run_summary(model: MarketModel) -> dict[str, Any]:
     crowd = model.crowd_col
     return {
         "package_version": __version__,
-        "scenario": model.scenario,
+        "scenario": model.scenario_name,
         "seed": model.seed,
         "steps": int(model.day),
         "digest": model.digest(),
