@@ -21,7 +21,7 @@ test: $(STAMP)  ## lint, then the test suite
 	$(BIN)/pytest
 
 app: $(STAMP)  ## the browser app on http://localhost:8765 (no network needed; Ctrl-C stops it)
-	SOLARA_TELEMETRY_MIXPANEL_ENABLE=False $(BIN)/solara run app.py
+	$(BIN)/llm-market app
 
 bench: $(STAMP)  ## speed numbers (printed, never asserted)
 	$(BIN)/python benchmarks/bench_model.py

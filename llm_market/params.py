@@ -10,9 +10,9 @@ step.
 from __future__ import annotations
 
 import math
+import sys
 from typing import Annotated, Any, Literal
 
-import networkx as nx
 import numpy as np
 from pydantic import (
     BaseModel,
@@ -31,6 +31,16 @@ from .scenarios import SCENARIOS
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 NETWORKS = ("none", "erdos_renyi", "watts_strogatz", "barabasi_albert")
 PIVOT_METRICS = ("brier_skill", "profit", "msr", "mix")
+
+
+def is_graph(value: Any) -> bool:
+    """Whether ``value`` is a networkx graph, without importing networkx.
+
+    A graph can exist only once networkx is imported, so a process that never imported it (the
+    command line, the usual string-valued ``network``) does not pay for the import here.
+    """
+    nx = sys.modules.get("networkx")
+    return nx is not None and isinstance(value, nx.Graph)
 
 
 class Params(BaseModel):
@@ -233,7 +243,7 @@ class Params(BaseModel):
     @field_validator("network")
     @classmethod
     def _known_network(cls, v: Any) -> Any:
-        if isinstance(v, nx.Graph):
+        if is_graph(v):
             return v
         if v not in NETWORKS:
             raise ValueError(f"must be a networkx.Graph or one of {', '.join(NETWORKS)}")
@@ -266,7 +276,7 @@ class Params(BaseModel):
             raise ValueError(
                 "pivot_metric: 'msr' (market-scoring earnings) needs prediction_market=true"
             )
-        if isinstance(self.network, nx.Graph) and self.network.number_of_nodes() != self.n_teams:
+        if is_graph(self.network) and self.network.number_of_nodes() != self.n_teams:
             raise ValueError("network: the graph must have exactly n_teams nodes")
         return self
 

@@ -1,11 +1,15 @@
+import importlib.util
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from llm_market.cli import main, parse_set
+from llm_market.cli import COMMAND_MODULES, main, parse_set
+from llm_market.cli.app import APP_MODULE, server_env, solara_argv
+from llm_market.cli.sweep import spec_path
 
 
 def run_cli(*args):
@@ -162,3 +166,80 @@ def test_subcommands_report_bad_input_in_one_line_under_python_m(args):
     res = run_cli(*args)
     assert res.returncode == 2
     assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+COMMAND_NAMES = [name for module in COMMAND_MODULES for name in module.COMMANDS]
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["--version"], *([n, "--help"] for n in COMMAND_NAMES)]
+)
+def test_every_help_and_the_version_exit_0_with_text(args, capsys):
+    # argparse formats every help text with % (a bare "95%" used to crash --help).
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.strip()
+    if args == ["--help"]:
+        assert all(name in out for name in COMMAND_NAMES)
+
+
+def test_building_the_parser_imports_no_heavy_library():
+    # What keeps `llm-market --version` and `--help` quick (benchmarks/bench_startup.py).
+    heavy = ("mesa", "numpy", "pandas", "scipy", "networkx", "matplotlib", "pydantic", "solara")
+    code = (
+        "import sys\nfrom llm_market.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"print('loaded:' + ','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.splitlines()[-1] == "loaded:"
+
+
+def test_the_model_imports_without_scipy_stats_or_the_command_line():
+    code = (
+        "import sys\nfrom llm_market import MarketModel\n"
+        "print(','.join(m for m in ('scipy.stats', 'llm_market.cli', 'matplotlib', 'solara')"
+        " if m in sys.modules))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == ""
+
+
+def test_app_command_builds_the_production_solara_invocation(capsys):
+    assert main(["app", "--port", "8799", "--dry-run"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("SOLARA_TELEMETRY_MIXPANEL_ENABLE=False ")
+    argv = solara_argv(8799)
+    assert line.endswith(" ".join(argv))
+    assert argv[:5] == [sys.executable, "-m", "solara", "run", "llm_market.viz.app"]
+    assert argv[argv.index("--port") + 1] == "8799"
+    assert "--production" in argv and "--no-open" in argv
+    assert "--open" in solara_argv(0, "0.0.0.0", open_browser=True)
+    # The app is a module of the package (so a wheel carries it) and defines Solara's Page.
+    spec = importlib.util.find_spec(APP_MODULE)
+    assert spec is not None and "def Page(" in Path(spec.origin).read_text()
+
+
+def test_app_server_env_turns_telemetry_off_unless_the_caller_chose():
+    assert server_env({})["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "False"
+    assert server_env({"SOLARA_TELEMETRY_MIXPANEL_ENABLE": "True"}) == {
+        "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "True"
+    }
+
+
+def test_app_refuses_a_port_out_of_range(capsys):
+    assert main(["app", "--port", "70000", "--dry-run"]) == 2
+    assert "--port" in capsys.readouterr().err
+
+
+def test_sweep_names_a_shipped_example_instead_of_a_path(tmp_path, monkeypatch, capsys):
+    examples = Path(importlib.util.find_spec("llm_market.experiments").origin).parent / "examples"
+    shipped = sorted(p.stem for p in examples.glob("*.toml"))
+    assert {"pivot_network", "research_news", "mechanism_demand"} <= set(shipped)
+    monkeypatch.chdir(tmp_path)  # no batch/ here: the name must resolve to the package's copy
+    assert spec_path("pivot_network") == str(examples / "pivot_network.toml")
+    assert spec_path("no_such_example") == "no_such_example"
+    assert main(["sweep", "pivot_network", "--dry-run", "--out", str(tmp_path / "s")]) == 0
+    assert "pivot_network: 160 runs valid" in capsys.readouterr().out

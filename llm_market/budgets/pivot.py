@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-from scipy.stats import rankdata
 
 
 def target_shares(metric: np.ndarray, sharpness: float = 1.0) -> np.ndarray:
@@ -23,6 +22,9 @@ def target_shares(metric: np.ndarray, sharpness: float = 1.0) -> np.ndarray:
     ``sharpness`` 0 gives equal shares, 1 shares proportional to the rank, and larger values
     concentrate the funding on the best teams.
     """
+    # Imported here: scipy.stats takes longer to import than the rest of the model.
+    from scipy.stats import rankdata
+
     m = np.where(np.isfinite(metric), metric, -np.inf)
     weights = rankdata(m, method="average") ** sharpness
     return weights / weights.sum()

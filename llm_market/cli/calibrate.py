@@ -10,8 +10,6 @@ import argparse
 from pathlib import Path
 
 from ..errors import UsageError
-from ..stats.calibration import calibrate, config_values
-from ..stats.sources import SP500, load_source
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +31,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``llm-market calibrate``: fit, print the parameters, write the TOML file."""
+    from ..stats.calibration import calibrate, config_values
+    from ..stats.sources import SP500, load_source
+
     src = load_source(args.prices, column=args.column)
     if src.kind not in ("csv", "sp500"):
         raise UsageError(f"{args.prices}: calibrate reads a CSV of prices (or sp500)")

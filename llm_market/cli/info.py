@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..params import SCENARIOS, describe_parameters
-
 
 def _no_arguments(parser: argparse.ArgumentParser) -> None:
     """Neither command takes arguments."""
@@ -13,6 +11,8 @@ def _no_arguments(parser: argparse.ArgumentParser) -> None:
 
 def scenarios(args: argparse.Namespace) -> int:
     """Print one line per scenario preset: its name and what it is for."""
+    from ..scenarios import SCENARIOS
+
     width = max(len(n) for n in SCENARIOS)
     for name, (text, _) in SCENARIOS.items():
         print(f"{name:<{width}}  {text}")
@@ -21,6 +21,8 @@ def scenarios(args: argparse.Namespace) -> int:
 
 def params(args: argparse.Namespace) -> int:
     """Print one line per parameter: its name, its default and what it does."""
+    from ..params import describe_parameters
+
     rows = describe_parameters()
     width = max(len(n) for n, _, _ in rows)
     for name, default, text in rows:

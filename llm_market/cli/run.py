@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..params import make_params
 from .settings import add_overrides_argument, load_config, parse_set
 
 EXIT_INTERRUPTED = 130  # the shell's status for a process ended by Ctrl-C (128 + SIGINT)
@@ -71,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out or f"runs/{scenario}_seed{seed}")
     # Validate before the slow imports so that a mistake is answered at once.
+    from ..params import make_params
+
     params = make_params(scenario, **settings)
     if (
         params.policy == "llm"

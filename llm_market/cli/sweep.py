@@ -9,16 +9,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from importlib import resources
 from pathlib import Path
 
 from ..errors import UsageError
-from ..experiments.specs import SweepRunError, check_metrics, load_spec, plan, plural
-from ..experiments.store import RESULTS_FILE, done_keys
 from .settings import parse_set
 
 
 def _configure_sweep(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("spec", metavar="SPEC", help="sweep specification (TOML, see batch/)")
+    parser.add_argument(
+        "spec",
+        metavar="SPEC",
+        help="sweep specification (TOML, see batch/), or the name of an example shipped with "
+        "the package (pivot_network, research_news, ...)",
+    )
     parser.add_argument(
         "--workers",
         type=int,
@@ -45,12 +49,27 @@ def _configure_sweep(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def spec_path(spec: str) -> str:
+    """SPEC as given, or the example of that name shipped with the package if no such file exists.
+
+    The examples (``batch/`` in a checkout) are package data, so that ``llm-market sweep
+    pivot_network`` works from an installed wheel too.
+    """
+    if Path(spec).exists():
+        return spec
+    example = resources.files("llm_market.experiments").joinpath("examples", f"{spec}.toml")
+    return str(example) if example.is_file() else spec
+
+
 def _run_sweep_command(args: argparse.Namespace) -> int:
+    from ..experiments.specs import SweepRunError, check_metrics, load_spec, plan, plural
+    from ..experiments.store import RESULTS_FILE, done_keys
+
     if args.steps is not None and args.steps < 1:
         raise UsageError(f"--steps: must be >= 1 (got {args.steps})")
     if args.seeds is not None and args.seeds < 1:
         raise UsageError(f"--seeds: must be >= 1 (got {args.seeds})")
-    sweep = load_spec(args.spec, seeds=args.seeds, steps=args.steps)
+    sweep = load_spec(spec_path(args.spec), seeds=args.seeds, steps=args.steps)
     out = Path(args.out or Path("runs") / "sweeps" / sweep.name)
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     if args.dry_run:

@@ -26,12 +26,15 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
 from ..recording.columns import INDEX, PRICE, good_column
+
+if TYPE_CHECKING:
+    # Only annotations here: numpy (and pandas) are imported where the data are read, so that
+    # the command line's parser, which reads this module's names, starts quickly.
+    import numpy as np
 
 # Fewer returns than this cannot say anything about tails or about autocorrelations up to lag 50.
 MIN_RETURNS = 100
@@ -239,6 +242,7 @@ def load_csv(path: Path, column: str | None = None, burn_in: int | None = None) 
     Raises:
         UsageError: The file is missing, unreadable, or has no usable price column.
     """
+    import numpy as np
     import pandas as pd
 
     if not path.is_file():
