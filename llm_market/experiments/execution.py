@@ -24,9 +24,10 @@ from typing import Any
 
 from .. import __version__
 from ..errors import UsageError
+from .sensitivity import record_design
 from .specs import Sweep, SweepRunError, check_metrics, code_fingerprint, plan, plural
 from .store import DIGEST, code_versions, consolidate, done_keys, sweep_lock, write_run_files
-from .sweep_model import RESULT_PREFIX, SweepModel, payload, simulate
+from .sweep_model import DAYS, RESULT_PREFIX, SweepModel, payload, simulate
 
 # The Dask path refreshes results.parquet this often while runs arrive (seconds).
 CONSOLIDATE_EVERY = 30.0
@@ -83,21 +84,25 @@ def _run_batch(
     # One batch_run call for the whole sweep: the process pool starts once and imap_unordered
     # keeps both workers busy to the last run. Chunking would restart the pool per chunk and
     # idle workers at each chunk's tail; it is not needed for safety because every run writes
-    # its own part file in the worker as soon as it ends.
+    # its own part file in the worker as soon as it ends. No iterations= or rng=: each run is
+    # seeded by its own seed; both Mesa versions run every parameter set once by default (Mesa
+    # 3.5 then passes rng=None, which SweepModel accepts).
     with _single_threaded_children() if workers > 1 else contextlib.nullcontext():
         rows = batch_run(
             SweepModel,
             parameters={"run": payloads},
             number_processes=workers,
-            iterations=1,
             data_collection_period=-1,
             max_steps=steps,
             display_progress=progress,
         )
+    # Mesa's "Step" column differs by version (3.3.1: steps - 1; 3.5: float(steps)); the run's
+    # own day count does not.
     for row in rows:
-        if row["Step"] != steps - 1 or row.get(RESULT_PREFIX + DIGEST) is None:
+        days = row.get(RESULT_PREFIX + DAYS)
+        if days != steps or row.get(RESULT_PREFIX + DIGEST) is None:
             raise SweepRunError(
-                f"run {row['run']['key']}: batch_run reported step {row['Step']} without a "
+                f"run {row['run']['key']}: batch_run reported {days} days without a "
                 f"digest; the run did not stop at exactly {steps} steps"
             )
     return rows
@@ -215,6 +220,7 @@ def run_sweep(
     metrics = check_metrics(sweep, runs)
     out = Path(out)
     with sweep_lock(out):
+        record_design(sweep, out)  # a design sweep's sample matrix; nothing for a grid
         consolidate(out)  # parts left by an earlier, interrupted sweep
         done = done_keys(out)
         older = code_versions(out) - {code_fingerprint()}

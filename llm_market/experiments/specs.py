@@ -2,10 +2,12 @@
 
 A sweep is a TOML specification (see ``batch/README.md`` and ``docs/sweeps.md``): a scenario, a
 run length, seeds, the summary metrics to keep and, under ``[parameters]``, lists, ranges or fixed
-values. :func:`load_spec` reads it and :func:`plan` checks every combination with
-:func:`~llm_market.params.make_params` before anything runs, so a mistake costs nothing. A run's
-key (:func:`run_key`) is a hash of (scenario, parameters, seed, steps), which is what lets a sweep
-started again skip the runs already written.
+values. A *design* sweep (``design = "sobol" | "morris" | "lhs"``) gives ``{low, high}`` bounds
+instead of lists and a sample size ``samples``; its combinations are the rows of a SALib sample
+(:mod:`~llm_market.experiments.designs`). :func:`load_spec` reads it and :func:`plan` checks every
+combination with :func:`~llm_market.params.make_params` before anything runs, so a mistake costs
+nothing. A run's key (:func:`run_key`) is a hash of (scenario, parameters, seed, steps), which is
+what lets a sweep started again skip the runs already written.
 
 This module is imported when the command-line parser is built, so it imports the model only inside
 :func:`available_metrics`.
@@ -27,9 +29,14 @@ from typing import Any
 
 from ..errors import ParameterError, UsageError, read_toml
 from ..params import SCENARIOS, Params, make_params
+from .designs import METHODS, Bound, Design
 from .store import DIGEST, ID_COLUMNS, TAIL_COLUMNS
 
 SPEC_KEYS = ("description", "scenario", "steps", "seeds", "metrics", "parameters")
+# The keys of a design sweep (design = "sobol" | "morris" | "lhs").
+DESIGN_KEYS = ("design", "samples", "design_seed", "second_order", "levels")
+# A design larger than this is almost certainly a typo.
+MAX_DESIGN_ROWS = 1_000_000
 # Set at the top level of a spec, never swept under [parameters].
 TOP_LEVEL_ONLY = {"steps": "steps", "seed": "seeds", "seeds": "seeds", "scenario": "scenario"}
 # A range longer than this is almost certainly a typo (a step of 0.0001 instead of 0.1).
@@ -72,9 +79,11 @@ class Sweep:
         steps: Steps per run.
         seeds: Seeds, each run for every combination.
         metrics: Names of summary metrics to keep (``None``: all of them).
-        parameters: Each parameter's values in order (a fixed value is a list of one).
+        parameters: Each parameter's values in order (a fixed value is a list of one); in a
+            design sweep, the fixed parameters only.
         description: Free text from the spec.
         source: Where the spec came from (for messages).
+        design: The SALib design of a design sweep, else None (a full grid).
     """
 
     name: str
@@ -85,14 +94,28 @@ class Sweep:
     parameters: dict[str, list[Any]] = field(default_factory=dict)
     description: str = ""
     source: str = "spec"
+    design: Design | None = None
 
     @property
     def varied(self) -> list[str]:
         """Names of the parameters that take more than one value."""
+        if self.design is not None:
+            return self.design.names
         return [k for k, v in self.parameters.items() if len(v) > 1]
 
+    def fixed(self) -> dict[str, Any]:
+        """The parameters that take one value, with that value."""
+        return {k: v[0] for k, v in self.parameters.items() if len(v) == 1}
+
     def combinations(self) -> list[dict[str, Any]]:
-        """Every combination of parameter values, in the spec's order."""
+        """Every combination of parameter values, in the spec's order.
+
+        For a design sweep, one per row of the sample matrix (fixed parameters included), so two
+        rows can be the same combination once whole numbers are rounded.
+        """
+        if self.design is not None:
+            fixed = self.fixed()
+            return [{**fixed, **point} for point in self.design.values(self.design.sample())]
         names = list(self.parameters)
         return [
             dict(zip(names, values, strict=True))
@@ -101,6 +124,11 @@ class Sweep:
 
     def shape(self) -> str:
         """The sweep's size in words, such as ``4 combinations x 2 seeds, 10 steps``."""
+        if self.design is not None:
+            return (
+                f"{self.design.describe()}: {plural(self.design.rows, 'point')} x "
+                f"{plural(len(self.seeds), 'seed')}, {self.steps} steps"
+            )
         return (
             f"{plural(len(self.combinations()), 'combination')} x "
             f"{plural(len(self.seeds), 'seed')}, {self.steps} steps"
@@ -137,6 +165,28 @@ def run_key(scenario: str, params: dict[str, Any], seed: int, steps: int) -> str
         separators=(",", ":"),
     )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def overrides_key(scenario: str, params: Params, seed: int) -> str:
+    """The key of a run made outside a sweep, derived as a sweep derives it.
+
+    The parameters in the key are those that differ from the scenario's (``steps`` apart), so a
+    single run has the key of a sweep's run that names exactly those parameters.
+
+    Args:
+        scenario: The preset name.
+        params: The run's validated parameters.
+        seed: The seed.
+    """
+    base = make_params(scenario)
+    changed = {}
+    for name in Params.model_fields:
+        value = getattr(params, name)
+        if name == "steps" or value == getattr(base, name):
+            continue
+        # A passed-in graph is not JSON: it is named, not dumped.
+        changed[name] = json.loads(json.dumps(_jsonable(value), default=str))
+    return run_key(scenario, changed, seed, params.steps)
 
 
 def _clean_number(x: float) -> float | int:
@@ -264,13 +314,14 @@ def parse_spec(
 def _parse_spec(
     data: dict[str, Any], name: str, source: str, seeds: int | None, steps: int | None
 ) -> Sweep:
+    known_keys = (*SPEC_KEYS, *DESIGN_KEYS)
     for key in data:
-        if key not in SPEC_KEYS:
+        if key not in known_keys:
             if key in Params.model_fields:
                 hint = " (put model parameters under [parameters])"
             else:
-                hint = _did_you_mean(key, SPEC_KEYS)
-            raise UsageError(f"{key}: unknown key{hint}; expected one of {', '.join(SPEC_KEYS)}")
+                hint = _did_you_mean(key, known_keys)
+            raise UsageError(f"{key}: unknown key{hint}; expected one of {', '.join(known_keys)}")
     scenario = data.get("scenario", "default")
     if scenario not in SCENARIOS:
         raise UsageError(f"scenario: unknown {scenario!r}, choose one of {', '.join(SCENARIOS)}")
@@ -298,7 +349,15 @@ def _parse_spec(
     raw = data.get("parameters", {})
     if not isinstance(raw, dict):
         raise UsageError("parameters: must be a table ([parameters])")
+    method = data.get("design")
+    if method is None:
+        extra = [k for k in DESIGN_KEYS if k in data]
+        if extra:
+            raise UsageError(f'{extra[0]}: only for a design sweep (add design = "sobol", ...)')
+    elif method not in METHODS:
+        raise UsageError(f"design: unknown {method!r}, choose one of {', '.join(METHODS)}")
     parameters: dict[str, list[Any]] = {}
+    bounds: list[Bound] = []
     for pname, value in raw.items():
         if pname in TOP_LEVEL_ONLY:
             raise UsageError(
@@ -311,7 +370,22 @@ def _parse_spec(
                 f"{_did_you_mean(pname, list(Params.model_fields))} "
                 "(see `llm-market params` for the list)"
             )
+        if isinstance(value, dict) and ("low" in value or "high" in value):
+            if method is None:
+                raise UsageError(
+                    f"parameters.{pname}: bounds {{low, high}} are for a design sweep "
+                    '(add design = "sobol", "morris" or "lhs"); a grid takes '
+                    "{start, stop, num}"
+                )
+            bounds.append(_bound(pname, value))
+            continue
         parameters[pname] = _parameter_values(pname, value)
+        if method is not None and len(parameters[pname]) > 1:
+            raise UsageError(
+                f"parameters.{pname}: a design sweep varies parameters through bounds "
+                f"{{low, high}}; give one value to fix it (got {len(parameters[pname])} values)"
+            )
+    design = None if method is None else _design(method, bounds, data)
     description = data.get("description", "")
     if not isinstance(description, str):
         raise UsageError("description: must be a string")
@@ -324,7 +398,78 @@ def _parse_spec(
         parameters=parameters,
         description=description,
         source=source,
+        design=design,
     )
+
+
+def _is_number(v: Any) -> bool:
+    return not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v)
+
+
+def _bound(name: str, spec: dict[str, Any]) -> Bound:
+    """Read ``{low, high}`` (and ``log = true``) for a parameter of a design."""
+    where = f"parameters.{name}"
+    keys = set(spec)
+    if not {"low", "high"} <= keys or not keys <= {"low", "high", "log"}:
+        raise UsageError(
+            f"{where}: bounds need low and high, and optionally log (got {', '.join(sorted(keys))})"
+        )
+    low, high, log = spec["low"], spec["high"], spec.get("log", False)
+    if not _is_number(low) or not _is_number(high):
+        raise UsageError(f"{where}: low and high must be finite numbers (got {low!r}, {high!r})")
+    if not low < high:
+        raise UsageError(f"{where}: low must be below high (got {low!r}, {high!r})")
+    if not isinstance(log, bool):
+        raise UsageError(f"{where}: log must be true or false (got {log!r})")
+    annotation = Params.model_fields[name].annotation
+    if annotation not in (int, float):
+        raise UsageError(f"{where}: a design varies numbers only; this parameter is not one")
+    integer = annotation is int
+    if integer and not (float(low).is_integer() and float(high).is_integer()):
+        raise UsageError(f"{where}: a whole-number parameter needs whole bounds")
+    if log and low <= 0:
+        raise UsageError(f"{where}: log = true needs low > 0 (got {low!r})")
+    return Bound(name, float(low), float(high), log=log, integer=integer)
+
+
+def _whole(key: str, value: Any, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise UsageError(f"{key}: must be a whole number >= {least} (got {value!r})")
+    return value
+
+
+def _design(method: str, bounds: list[Bound], data: dict[str, Any]) -> Design:
+    """Build the design of a design sweep from its top-level keys."""
+    if not bounds:
+        raise UsageError(
+            "parameters: a design sweep needs at least one parameter with bounds, "
+            "such as pivot_factor = {low = 0, high = 0.9}"
+        )
+    if "samples" not in data:
+        raise UsageError("samples: missing; a design sweep needs a sample size (samples = 64)")
+    samples = _whole("samples", data["samples"], 2)
+    seed = _whole("design_seed", data.get("design_seed", 0), 0)
+    for key, only in (("second_order", "sobol"), ("levels", "morris")):
+        if key in data and method != only:
+            raise UsageError(f'{key}: only for design = "{only}"')
+    second_order = data.get("second_order", True)
+    if not isinstance(second_order, bool):
+        raise UsageError(f"second_order: must be true or false (got {second_order!r})")
+    levels = _whole("levels", data.get("levels", 4), 2)
+    if method == "sobol" and samples & (samples - 1):
+        low = 1 << (samples.bit_length() - 1)
+        raise UsageError(
+            f"samples: a Sobol design needs a power of 2 (got {samples}; try {low} or {low * 2})"
+        )
+    if method == "lhs" and samples < len(bounds) + 2:
+        raise UsageError(
+            f"samples: a Latin hypercube of {len(bounds)} parameters needs at least "
+            f"{len(bounds) + 2} rows for its regression (got {samples})"
+        )
+    design = Design(method, tuple(bounds), samples, seed, second_order, levels)
+    if design.rows > MAX_DESIGN_ROWS:
+        raise UsageError(f"samples: the design has {design.rows} rows, more than {MAX_DESIGN_ROWS}")
+    return design
 
 
 def load_spec(path: str | Path, seeds: int | None = None, steps: int | None = None) -> Sweep:
@@ -352,35 +497,75 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def plan(sweep: Sweep) -> list[Run]:
-    """Validate every combination and return the runs: all combinations for seed 1, then 2...
+def _check_bounds(sweep: Sweep) -> None:
+    """Check each bound of a design at both ends, the other parameters fixed or default."""
+    fixed = sweep.fixed()
+    for bound in sweep.design.bounds if sweep.design else ():
+        for end, value in (("low", bound.low), ("high", bound.high)):
+            value = int(value) if bound.integer else value
+            try:
+                make_params(sweep.scenario, steps=sweep.steps, **{**fixed, bound.name: value})
+            except ParameterError as err:
+                raise UsageError(
+                    f"{sweep.source}: parameters.{bound.name}: {end} = {value!r}: {err}"
+                ) from None
 
-    Seeds are the outer loop so that a sweep stopped half-way has covered the whole grid with its
-    first seeds, rather than some combinations with every seed and others not at all.
+
+def normalised_combinations(sweep: Sweep) -> list[dict[str, Any]]:
+    """Validate every combination and return them as normalised by validation (JSON-able).
 
     Raises:
-        UsageError: A combination is refused by ``make_params``, or two combinations are the same
-            run (duplicate values); the message names the parameter.
+        UsageError: A combination is refused by ``make_params``; the message names it.
     """
+    _check_bounds(sweep)
     combos = []
-    for combo in sweep.combinations():
+    all_combos = sweep.combinations()
+    for combo in all_combos:
         try:
             params = make_params(sweep.scenario, steps=sweep.steps, **combo)
         except ParameterError as err:
             where = ""
-            if len(sweep.combinations()) > 1 and sweep.varied:
+            if len(all_combos) > 1 and sweep.varied:
                 where = " (in the combination " + ", ".join(
                     f"{k}={combo[k]!r}" for k in sweep.varied
                 )
                 where += ")"
             raise UsageError(f"{sweep.source}: {err}{where}") from None
         combos.append({name: _jsonable(getattr(params, name)) for name in combo})
+    return combos
+
+
+def design_keys(sweep: Sweep, combos: list[dict[str, Any]] | None = None) -> list[list[str]]:
+    """The run keys of each combination (row of a design), one per seed.
+
+    Args:
+        sweep: The sweep.
+        combos: Its :func:`normalised_combinations`, if already computed.
+    """
+    combos = normalised_combinations(sweep) if combos is None else combos
+    return [[run_key(sweep.scenario, c, seed, sweep.steps) for seed in sweep.seeds] for c in combos]
+
+
+def plan(sweep: Sweep) -> list[Run]:
+    """Validate every combination and return the runs: all combinations for seed 1, then 2...
+
+    Seeds are the outer loop so that a sweep stopped half-way has covered the whole grid with its
+    first seeds, rather than some combinations with every seed and others not at all. Rows of a
+    design that are the same run (whole numbers rounded alike) are one run.
+
+    Raises:
+        UsageError: A combination is refused by ``make_params``, or two combinations of a grid are
+            the same run (duplicate values); the message names the parameter.
+    """
+    combos = normalised_combinations(sweep)
     runs: list[Run] = []
     seen: dict[str, dict[str, Any]] = {}
     for seed in sweep.seeds:
         for params in combos:
             key = run_key(sweep.scenario, params, seed, sweep.steps)
             if key in seen:
+                if sweep.design is not None:
+                    continue
                 raise UsageError(
                     f"{sweep.source}: parameters: two combinations are the same run after "
                     f"validation ({params}); remove the duplicate value"

@@ -4,7 +4,12 @@ Every finished run is written at once as ``DIR/parts/<key>.json`` (temporary fil
 ``os.replace``), its optional logs under ``DIR/runs/<key>/`` just before, and the parts are
 consolidated into ``DIR/results.parquet`` atomically. A kill at any moment therefore loses no
 finished run, and :func:`done_keys` tells a sweep started again which runs to skip. A lock file
-(:func:`sweep_lock`) keeps two sweeps from consolidating over each other's parts.
+(:func:`sweep_lock`) keeps two sweeps from consolidating over each other's parts. A design sweep
+also keeps its sample matrix in ``DIR/design.json`` (:func:`write_design`).
+
+Every Parquet log of a run carries the run's identity in its file metadata (:func:`write_parquet`,
+:func:`read_metadata`): ``llm_market.key``, ``llm_market.seed``, ``llm_market.package_version``
+and more, so that files copied out of their directory can still be joined.
 
 This module is imported when the command-line parser is built, so it imports pandas and pyarrow
 only inside functions.
@@ -25,6 +30,11 @@ from ..params import Params
 RESULTS_FILE = "results.parquet"
 PARTS_DIR = "parts"
 RUNS_DIR = "runs"
+DESIGN_FILE = "design.json"
+# Prefix of the keys this package puts in a Parquet file's metadata.
+METADATA_PREFIX = "llm_market."
+# The run's identity in that metadata, in this order.
+METADATA_FIELDS = ("key", "seed", "scenario", "steps", "package_version", "code")
 # Columns of results.parquet that are neither parameters nor metrics: the identity first, the
 # digest ahead of the metrics, the provenance last.
 ID_COLUMNS = ("key", "scenario", "seed", "steps")
@@ -44,6 +54,50 @@ def _atomic_write(path: Path, write) -> None:
             tmp.unlink()
 
 
+def write_parquet(frame, path: str | Path, identity: dict[str, Any], index: bool = True) -> Path:
+    """Write a DataFrame as Parquet with the run's identity in the file's schema metadata.
+
+    Args:
+        frame: The frame (pandas).
+        path: The file to write.
+        identity: Entries of :data:`METADATA_FIELDS` (others are ignored), such as a results row;
+            stored as text under ``llm_market.<name>``.
+        index: Keep the frame's index (a named index becomes a column when read by other tools).
+
+    Returns:
+        The path written.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=index)
+    meta = dict(table.schema.metadata or {})
+    for name in METADATA_FIELDS:
+        if identity.get(name) is not None:
+            meta[(METADATA_PREFIX + name).encode()] = str(identity[name]).encode()
+    path = Path(path)
+    pq.write_table(table.replace_schema_metadata(meta), path)
+    return path
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The run identity stored in a Parquet file by :func:`write_parquet` (``seed`` an int).
+
+    Returns:
+        ``{"key": ..., "seed": ..., ...}``; empty for a file written otherwise.
+    """
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).metadata or {}
+    out: dict[str, Any] = {}
+    for name in METADATA_FIELDS:
+        value = meta.get((METADATA_PREFIX + name).encode())
+        if value is not None:
+            text = value.decode()
+            out[name] = int(text) if name in ("seed", "steps") else text
+    return out
+
+
 def write_run_files(out: Path, row: dict[str, Any], logs: dict[str, Any] | None = None) -> None:
     """Write a finished run: its logs under ``runs/<key>/`` first, then its part file.
 
@@ -56,8 +110,10 @@ def write_run_files(out: Path, row: dict[str, Any], logs: dict[str, Any] | None 
     """
     if logs is not None:
         run_dir = out / RUNS_DIR / row["key"]
-        _atomic_write(run_dir / "model.parquet", logs["model"].to_parquet)
-        _atomic_write(run_dir / "trades.parquet", lambda p: logs["trades"].to_parquet(p))
+        _atomic_write(run_dir / "model.parquet", lambda p: write_parquet(logs["model"], p, row))
+        _atomic_write(
+            run_dir / "trades.parquet", lambda p: write_parquet(logs["trades"], p, row, index=False)
+        )
         text = json.dumps(logs["summary"], indent=2, allow_nan=False) + "\n"
         _atomic_write(run_dir / "summary.json", lambda p: p.write_text(text))
     text = json.dumps(row, allow_nan=False)
@@ -202,6 +258,30 @@ def load_results(out: str | Path):
     if not rows:
         return pd.DataFrame()
     return _to_table(_sort_rows(rows)).to_pandas()
+
+
+def write_design(out: str | Path, record: dict[str, Any]) -> Path:
+    """Write a design sweep's record (its design, sample matrix and run keys) atomically.
+
+    Args:
+        out: The sweep directory.
+        record: JSON-able data (see :func:`~llm_market.experiments.sensitivity.design_record`).
+
+    Returns:
+        The path of ``design.json``.
+    """
+    path = Path(out) / DESIGN_FILE
+    text = json.dumps(record, allow_nan=False) + "\n"
+    _atomic_write(path, lambda p: p.write_text(text))
+    return path
+
+
+def read_design(out: str | Path) -> dict[str, Any] | None:
+    """The record written by :func:`write_design`, or None when ``out`` has none."""
+    path = Path(out) / DESIGN_FILE
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
 
 
 @contextlib.contextmanager

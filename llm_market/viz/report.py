@@ -16,6 +16,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..experiments.specs import code_fingerprint, overrides_key
+from ..experiments.store import write_parquet
 from ..recording.columns import (
     BUYER_SURPLUS,
     CE_PRICE,
@@ -71,7 +73,7 @@ def plot_report(model: MarketModel, path: str | Path) -> Path:
     axes = fig.subplots(4, 2)
     p = model.params
     fig.suptitle(
-        f"llm-market: scenario '{model.scenario}', seed {model.seed}, {model.day} days, "
+        f"llm-market: scenario '{model.scenario_name}', seed {model.seed}, {model.day} days, "
         f"{p.n_teams} teams, {p.n_principals} principals, mechanism {p.mechanism}",
         fontsize=13,
     )
@@ -237,6 +239,10 @@ def parameters_for_json(model: MarketModel) -> dict[str, Any]:
 def write_run(model: MarketModel, out: str | Path, extra: dict[str, Any] | None = None) -> Path:
     """Write a run's files into ``out``: Parquet logs and series, summary.json, report.png.
 
+    Each Parquet file carries the run's ``key`` (see
+    :func:`~llm_market.experiments.specs.overrides_key`), ``seed``, ``scenario``, ``steps``,
+    ``package_version`` and ``code`` in its schema metadata; ``summary.json`` has the key too.
+
     Args:
         model: The model after its run (complete or interrupted).
         out: Output directory (created if needed).
@@ -247,13 +253,15 @@ def write_run(model: MarketModel, out: str | Path, extra: dict[str, Any] | None 
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    for name, log in model.logs.items():
-        log.to_parquet(out / f"{name}.parquet")
-    model.datacollector.get_model_vars_dataframe().rename_axis("step").to_parquet(
-        out / "model.parquet"
-    )
-    team_frame(model).to_parquet(out / "teams.parquet")
     summary = model.summary()
+    # Every Parquet file carries the run's identity (key, seed, version) in its metadata.
+    summary["key"] = overrides_key(model.scenario_name, model.params, model.seed)
+    identity = {**summary, "code": code_fingerprint()}
+    for name, log in model.logs.items():
+        write_parquet(log.to_frame(), out / f"{name}.parquet", identity, index=False)
+    model_frame = model.datacollector.get_model_vars_dataframe().rename_axis("step")
+    write_parquet(model_frame, out / "model.parquet", identity)
+    write_parquet(team_frame(model), out / "teams.parquet", identity, index=False)
     summary["parameters"] = parameters_for_json(model)
     summary["files"] = sorted(
         [f"{n}.parquet" for n in model.logs] + ["model.parquet", "teams.parquet", "report.png"]
