@@ -25,7 +25,6 @@ from .budgets.accounts import Accounts
 from .budgets.performance import Performance
 from .budgets.pivot import hhi, target_shares
 from .calendar import Calendar
-from .errors import ParameterError
 from .information.beliefs import Beliefs, no_information_forecast
 from .information.indices import GarchIndexProcess, IndexProcess
 from .information.news import NewsProcess
@@ -41,40 +40,7 @@ from .recording.collector import make_datacollector
 from .recording.columns import CROWD_ID, MARKET_ID, NOINFO_ID
 from .recording.logs import ColumnLog, EventLogs
 from .recording.summary import nanmean, run_summary
-from .rng import Streams
-
-# The seed of a model built without one.
-DEFAULT_SEED = 42
-
-
-def resolve_seed(seed: int | None, rng: int | None = None) -> int:
-    """The run's integer seed from ``seed`` and Mesa's ``rng``.
-
-    Args:
-        seed: An integer, or None for a fresh seed from the operating system's entropy.
-        rng: Mesa's name for the seed: an integer that takes the place of ``seed``, or None.
-
-    Returns:
-        A seed >= 0.
-
-    Raises:
-        ParameterError: Either is not an integer, or both are given and disagree.
-    """
-    for name, value in (("seed", seed), ("rng", rng)):
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int | np.integer)
-        ):
-            raise ParameterError(
-                f"{name}: an integer or None (got {type(value).__name__} {value!r})"
-            )
-    if rng is not None:
-        if seed is not None and seed not in (DEFAULT_SEED, rng):
-            raise ParameterError(f"seed={seed} and rng={rng}: give one of them")
-        seed = rng
-    if seed is None:
-        # 63 bits: fits a signed 64-bit Parquet column.
-        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
-    return int(seed)
+from .rng import DEFAULT_SEED, Streams, resolve_seed
 
 
 class MarketModel(mesa.Model):
@@ -433,13 +399,7 @@ class MarketModel(mesa.Model):
         p = self.params
         reputation = self.record.published_brier(self.scores.rolling_questions, p.reputation_prior)
         open_per_good = np.bincount(q.index, minlength=self.n_goods)
-        if self.market.decision_valued:
-            # Before any question has resolved there is no record: clients go by their prior.
-            gap = np.maximum(self.noinfo_brier - reputation, 0.0)
-            gap = np.where(np.isfinite(gap), gap, p.reputation_prior_gap)
-            quality = gap[:, None] * open_per_good[None, :]
-        else:  # induced values: every seller's report is worth the same
-            quality = np.ones((self.n_teams, self.n_goods))
+        quality = self.market.report_quality(reputation, self.noinfo_brier, open_per_good)
         market = MarketView(
             day=day,
             step_mean=np.broadcast_to(self.indices.step_mean, level.shape).copy(),

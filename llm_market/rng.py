@@ -12,6 +12,8 @@ import zlib
 
 import numpy as np
 
+from .errors import ParameterError
+
 
 def stream(seed: int, name: str) -> np.random.Generator:
     """Return the random generator of one named component.
@@ -43,3 +45,37 @@ class Streams:
         if name not in self._streams:
             self._streams[name] = stream(self.seed, name)
         return self._streams[name]
+
+
+# The seed of a model built without one.
+DEFAULT_SEED = 42
+
+
+def resolve_seed(seed: int | None, rng: int | None = None) -> int:
+    """The run's integer seed from ``seed`` and Mesa's ``rng``.
+
+    Args:
+        seed: An integer, or None for a fresh seed from the operating system's entropy.
+        rng: Mesa's name for the seed: an integer that takes the place of ``seed``, or None.
+
+    Returns:
+        A seed >= 0.
+
+    Raises:
+        ParameterError: Either is not an integer, or both are given and disagree.
+    """
+    for name, value in (("seed", seed), ("rng", rng)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | np.integer)
+        ):
+            raise ParameterError(
+                f"{name}: an integer or None (got {type(value).__name__} {value!r})"
+            )
+    if rng is not None:
+        if seed is not None and seed not in (DEFAULT_SEED, rng):
+            raise ParameterError(f"seed={seed} and rng={rng}: give one of them")
+        seed = rng
+    if seed is None:
+        # 63 bits: fits a signed 64-bit Parquet column.
+        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+    return int(seed)

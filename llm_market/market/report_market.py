@@ -99,6 +99,30 @@ class ReportMarket:
         """Whether clients value reports by their decision value (so sellers differ)."""
         return self.params.client_valuation == "decision"
 
+    def report_quality(
+        self, reputation: np.ndarray, noinfo_brier: float, open_questions: np.ndarray
+    ) -> np.ndarray:
+        """What a report from each team saves a client per unit of stake on each good.
+
+        ``open questions * max(0, B_noinfo - B_j)`` from each team's published record; before
+        any question has resolved there is no record and clients go by their prior
+        (``reputation_prior_gap``). With induced values every seller's report is worth the same
+        (quality 1).
+
+        Args:
+            reputation: Each team's published record (NaN before any resolution).
+            noinfo_brier: The no-information forecaster's published record.
+            open_questions: Open questions on each good's index.
+
+        Returns:
+            Shape (teams, goods).
+        """
+        if not self.decision_valued:
+            return np.ones((reputation.size, self.n_goods))
+        gap = np.maximum(noinfo_brier - reputation, 0.0)
+        gap = np.where(np.isfinite(gap), gap, self.params.reputation_prior_gap)
+        return gap[:, None] * open_questions[None, :]
+
     @property
     def efficiency_of_day(self) -> float:
         """Allocative efficiency of the last day over all goods (NaN when nothing could trade)."""
