@@ -35,3 +35,26 @@ def read_toml(path: Path, label: str) -> dict[str, Any]:
         raise UsageError(f"{label}: no such file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise UsageError(f"{label}: not valid TOML ({err})") from None
+
+
+EXIT_FAILURE = 1
+
+
+class LLMUnavailable(RuntimeError):
+    """The language-model endpoint failed too often in a row: the run cannot go on as asked.
+
+    Not a user's typo but a broken or unreachable service, so the command line prints the message
+    (which names the endpoint and the last error) and exits with :data:`EXIT_FAILURE`, after
+    writing what the run has made so far.
+
+    Attributes:
+        endpoint: The base URL that failed.
+        error: The last error, as text.
+        failures: Consecutive failed calls when the run stopped.
+    """
+
+    def __init__(self, endpoint: str, error: str, failures: int):
+        self.endpoint, self.error, self.failures = endpoint, error, failures
+        super().__init__(
+            f"language model at {endpoint} failed {failures} calls in a row; last error: {error}"
+        )
