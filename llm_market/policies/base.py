@@ -165,6 +165,14 @@ class Policy(ABC):
         """What ``team``'s decision cost today (nothing for a policy that makes no calls)."""
         return 0.0
 
+    def describe_team(self, team: int) -> dict[str, str]:
+        """Who decides ``team``: the policy's name, and the model and persona of an LLM team.
+
+        The run records this for every team (the ``roster`` log), so that league tables group
+        teams by policy from the run's files alone.
+        """
+        return {"policy": self.name or "heuristic", "model": "", "persona": ""}
+
     @abstractmethod
     def decide_all(self, observations: list[Observation]) -> list[Action]:
         """Decide for several teams at once, returning actions in the observations' order."""

@@ -527,6 +527,13 @@ class MixedPolicy(Policy):
         """Cost of ``team``'s calls today (0 for heuristic teams)."""
         return self.llm.step_cost(team)
 
+    def describe_team(self, team: int) -> dict[str, str]:
+        """An LLM team's model and persona; any other team as its own policy describes it."""
+        if int(team) not in self.llm_teams:
+            return self.other.describe_team(team)
+        persona = getattr(self.llm, "persona_of", lambda t: "")(int(team))
+        return {"policy": "llm", "model": self.llm.config.model, "persona": persona or ""}
+
     @property
     def stats(self) -> dict[int, TeamLLMStats]:
         """Per-team accounting of the language-model teams."""

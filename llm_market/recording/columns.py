@@ -66,6 +66,9 @@ TRADES = "trades"
 PREDICTIONS = "predictions"
 BUDGETS = "budgets"
 NEWS = "news"
+# One row per team: who decides it and its fixed traits. Not "teams": teams.parquet is the
+# DataCollector's team series.
+ROSTER = "roster"
 
 LOG_SCHEMAS: dict[str, dict[str, str]] = {
     TRADES: {
@@ -108,6 +111,17 @@ LOG_SCHEMAS: dict[str, dict[str, str]] = {
         "about_day": "int64",
         "value": "float64",
         "noise_sd": "float64",
+    },
+    ROSTER: {
+        "team": "int64",
+        "principal": "int64",
+        "policy": "str",
+        "model": "str",
+        "persona": "str",
+        "skill": "float64",
+        "confidence": "float64",
+        "herding": "float64",
+        "research_intensity": "float64",
     },
 }
 

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .columns import BUDGETS, LOG_SCHEMAS, NEWS, PREDICTIONS, TRADES
+from .columns import BUDGETS, LOG_SCHEMAS, NEWS, PREDICTIONS, ROSTER, TRADES
 
 
 class ColumnLog:
@@ -82,7 +82,7 @@ def digest(*frames: pd.DataFrame) -> str:
 
 
 class EventLogs:
-    """The run's four event logs: trades, predictions, budgets and news.
+    """The run's event logs: trades, predictions, budgets, news and the team roster.
 
     Their columns are :data:`~.columns.LOG_SCHEMAS`.
 
@@ -91,6 +91,9 @@ class EventLogs:
         predictions: One row per forecaster and resolved question.
         budgets: One row per transfer between a principal and a team.
         news: One row per signal delivered.
+        roster: One row per team, written once when the teams are built: its principal, the
+            policy that decides it (with the model and persona of a language-model team) and
+            its traits.
     """
 
     def __init__(self):
@@ -98,10 +101,12 @@ class EventLogs:
         self.predictions = ColumnLog(PREDICTIONS, LOG_SCHEMAS[PREDICTIONS])
         self.budgets = ColumnLog(BUDGETS, LOG_SCHEMAS[BUDGETS])
         self.news = ColumnLog(NEWS, LOG_SCHEMAS[NEWS])
+        self.roster = ColumnLog(ROSTER, LOG_SCHEMAS[ROSTER])
 
     def by_name(self) -> dict[str, ColumnLog]:
         """The logs by name, in the order they are written."""
-        return {log.name: log for log in (self.trades, self.predictions, self.budgets, self.news)}
+        logs = (self.trades, self.predictions, self.budgets, self.news, self.roster)
+        return {log.name: log for log in logs}
 
     def digest(self) -> str:
         """SHA-256 over the trade and prediction logs in canonical form."""
@@ -148,4 +153,26 @@ class EventLogs:
             n_forecasts=np.repeat(res.n_forecasts, n_f),
             outcome=np.repeat(res.outcome, n_f),
             brier=res.brier.ravel(),
+        )
+
+    def record_roster(self, teams, policy) -> None:
+        """Log every team once: its principal, who decides it and its traits.
+
+        Args:
+            teams: The model's :class:`~llm_market.agents.Team` agents, in id order.
+            policy: The model's policy; its ``describe_team`` names each team's policy, model
+                and persona.
+        """
+        described = [policy.describe_team(t.idx) for t in teams]
+        profiles = [t.profile for t in teams]
+        self.roster.append(
+            team=[t.idx for t in teams],
+            principal=[t.principal.idx for t in teams],
+            policy=[d["policy"] for d in described],
+            model=[d["model"] for d in described],
+            persona=[d["persona"] for d in described],
+            skill=[f.skill for f in profiles],
+            confidence=[f.confidence for f in profiles],
+            herding=[f.herding for f in profiles],
+            research_intensity=[f.research_intensity for f in profiles],
         )

@@ -53,8 +53,10 @@ def team_frame(model: MarketModel) -> pd.DataFrame:
 def plot_report(model: MarketModel, path: str | Path) -> Path:
     """Draw the run's report: prices, volumes, indices, Brier, budgets, efficiency, earnings.
 
-    The last row asks whether a better forecast earns more (revenue against Brier) and shows each
-    principal's capital.
+    The fourth row asks whether a better forecast earns more (revenue against Brier) and shows each
+    principal's capital. A run with more than one policy group (LLM teams beside heuristic ones)
+    gets a fifth row: the league table's Brier and skill per group, with bootstrap intervals
+    (:func:`~llm_market.stats.league.league_table`).
 
     Args:
         model: A model that has run.
@@ -67,10 +69,12 @@ def plot_report(model: MarketModel, path: str | Path) -> Path:
     teams = team_frame(model)
     k = model.n_goods
     colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    league = _league(model)
+    rows = 4 if league is None else 5
     # A bare Agg figure, not pyplot: drawing the report changes no global state (the backend).
-    fig = Figure(figsize=(14, 16), layout="constrained")
+    fig = Figure(figsize=(14, 4 * rows), layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(4, 2)
+    axes = fig.subplots(rows, 2)
     p = model.params
     fig.suptitle(
         f"llm-market: scenario '{model.scenario_name}', seed {model.seed}, {model.day} days, "
@@ -189,6 +193,8 @@ def plot_report(model: MarketModel, path: str | Path) -> Path:
 
     _earnings_panel(axes[3, 0], model)
     _capital_panel(axes[3, 1], model)
+    if league is not None:
+        _league_panels(axes[4, 0], axes[4, 1], league)
 
     path = Path(path)
     fig.savefig(path, dpi=90)
@@ -225,6 +231,56 @@ def _capital_panel(ax, model: MarketModel) -> None:
     ax.axhline(model.params.principal_capital, color="0.5", ls=":", label="starting capital")
     ax.set(title="Each principal's capital", xlabel="day", ylabel="capital")
     ax.legend(fontsize=8, ncol=2)
+
+
+def _league(model: MarketModel) -> pd.DataFrame | None:
+    """The run's league table, or None when every team follows one policy."""
+    from ..stats.league import frames_from_model, league_table, policy_groups
+
+    frames = frames_from_model(model)
+    if len(policy_groups(frames.roster)) < 2:
+        return None
+    return league_table(frames)
+
+
+def _league_panels(ax_brier, ax_skill, league: pd.DataFrame) -> None:
+    """Brier and skill against the no-information forecaster per group, with 95% intervals."""
+    y = np.arange(len(league))[::-1]
+    reference = (league["kind"] == "reference").to_numpy()
+    colors = np.where(reference, "0.55", "tab:purple")
+    colors[(league["kind"] == "heuristic").to_numpy()] = "tab:blue"
+    for ax, name in ((ax_brier, "brier"), (ax_skill, "skill")):
+        value = league[name].to_numpy(dtype=float)
+        lo = league[f"{name}_lo"].to_numpy(dtype=float)
+        hi = league[f"{name}_hi"].to_numpy(dtype=float)
+        err = np.vstack([value - lo, hi - value])
+        for i in range(len(league)):
+            ax.errorbar(value[i], y[i], xerr=err[:, i : i + 1], fmt="o", color=colors[i], capsize=4)
+        ax.set_yticks(y, league["group"])
+    noinfo = league.loc[league["group"] == "no information", "brier"]
+    if len(noinfo):
+        ax_brier.axvline(noinfo.iloc[0], color=NOINFO_COLOR, ls="-.", label="no information")
+        ax_brier.legend(fontsize=8)
+    ax_brier.set(
+        title="League: Brier score per group (95% bootstrap over questions)",
+        xlabel="Brier score (lower is better)",
+    )
+    ax_skill.axvline(0.0, color=NOINFO_COLOR, ls="-.")
+    # Funding and fallbacks under each team group's name: what the market and the endpoint made
+    # of it.
+    labels = []
+    for row in league.itertuples(index=False):
+        label = str(row.group)
+        if row.kind != "reference":
+            label += f"\nfunding {row.funding_share:.0%} (even {row.fair_share:.0%})"
+            if np.isfinite(row.fallback_rate):
+                label += f"\nfallbacks {row.fallback_rate:.0%}"
+        labels.append(label)
+    ax_skill.set_yticks(y, labels, fontsize=8)
+    ax_skill.set(
+        title="League: skill against no information (paired, 95% bootstrap)",
+        xlabel="skill (1 - Brier / Brier of no information; higher is better)",
+    )
 
 
 def parameters_for_json(model: MarketModel) -> dict[str, Any]:
