@@ -359,7 +359,8 @@ class MarketModel(mesa.Model):
             # The market's forecast for the day is its price after the day's trades.
             f[:, self.market_col] = self.prediction_markets.prices(self.questions.qid)
         self.questions.record(f)
-        remember = [t for t in self._acting if t.idx in self.policy.history_teams(self.n_teams)]
+        wanted = self.policy.history_teams(self.n_teams)
+        remember = [t for t in self._acting if t.idx in wanted] if wanted else []
         if remember:
             self.history.record_forecasts([t.idx for t in remember], self.questions.qid, f.T)
             for team in remember:
