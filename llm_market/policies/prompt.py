@@ -36,7 +36,7 @@ import numpy as np
 
 from ..information.beliefs import event_probability
 from .base import Observation, TeamHistory
-from .personas import Persona
+from .personas import Persona, persona_from_profile
 
 TEMPLATE_VERSION = "v2"
 INFORMATION_MODES = ("raw", "signals", "posterior")
@@ -534,8 +534,6 @@ def render_v2(
     persona: Persona | None = None,
 ) -> Prompt:
     """Render a v2 prompt (see :func:`render`)."""
-    from .personas import persona_from_profile
-
     v = obs.market
     history = obs.history
     qkeys = tuple(question_key(x) for x in v.questions.qid)
