@@ -20,7 +20,7 @@ from mesa.discrete_space import CellAgent
 from .budgets.accounts import Accounts
 from .budgets.performance import Performance
 from .budgets.pivot import pivot_shares
-from .policies.base import Action, MarketView, Observation, Profile
+from .policies.base import Action, MarketView, Observation, Profile, TeamHistory
 
 if TYPE_CHECKING:  # type-only: the model builds the agents, the agents never call the model
     from mesa import Model
@@ -85,6 +85,7 @@ class Team(CellAgent):
         self.markup = np.full(n_goods, markup)
         self.units_sold = np.zeros(n_goods, dtype=np.int64)
         self.recent_revenue = 0.0
+        self.revenue_today = 0.0
         self.record = record
         self.action: Action | None = None
 
@@ -133,8 +134,8 @@ class Team(CellAgent):
         """Trading profit minus research spend over the pivot window."""
         return float(self.record.profit_window.total[self.idx])
 
-    def observe(self, view: DayView) -> Observation:
-        """Build what the team sees today."""
+    def observe(self, view: DayView, history: TeamHistory | None = None) -> Observation:
+        """Build what the team sees today (with its memory, for a policy that reads one)."""
         i = self.idx
         return Observation(
             team=i,
@@ -151,11 +152,13 @@ class Team(CellAgent):
             units_sold=self.units_sold,
             recent_brier=self.rolling_brier,
             recent_revenue=self.recent_revenue,
+            history=history,
         )
 
     def record_sales(self, units: np.ndarray, revenue: float) -> None:
         """Remember today's sales: units per good, and revenue in a one-month moving average."""
         self.units_sold = units
+        self.revenue_today = revenue
         self.recent_revenue += REVENUE_SMOOTHING * (revenue - self.recent_revenue)
 
     def apply(self, action: Action) -> None:

@@ -26,6 +26,8 @@ from .budgets.performance import Performance
 from .budgets.pivot import hhi, target_shares
 from .calendar import Calendar
 from .information.beliefs import Beliefs, no_information_forecast
+from .information.headlines import make_generator, news_items, research_items
+from .information.history import HistoryBook
 from .information.indices import GarchIndexProcess, IndexProcess
 from .information.news import NewsProcess
 from .information.questions import QuestionBook, Resolution
@@ -34,7 +36,7 @@ from .market.prediction_market import PredictionMarkets
 from .market.report_market import ReportMarket
 from .network import SocialGraph, make_graph
 from .params import Params, make_params
-from .policies.base import MarketView, Profile, Questions
+from .policies.base import MarketView, Profile, Questions, TeamHistory
 from .policies.heuristic import HeuristicPolicy
 from .recording.collector import make_datacollector
 from .recording.columns import CROWD_ID, MARKET_ID, NOINFO_ID
@@ -158,6 +160,13 @@ class MarketModel(mesa.Model):
         self.crowd_brier = np.nan
         self.market_brier = np.nan
         self.noinfo_brier = np.nan
+        # News as text for the teams that read it; research headlines draw from their own
+        # stream, so the news log's headlines do not depend on which teams buy research.
+        self.headlines = make_generator(p.headline_generator, self.streams["headlines"])
+        self.research_headlines = make_generator(
+            p.headline_generator, self.streams["research_headlines"]
+        )
+        self.history = HistoryBook(p.n_indices)
 
     def _build_graph(self) -> SocialGraph | None:
         graph = make_graph(self.params, self.streams["network"])
@@ -244,10 +253,36 @@ class MarketModel(mesa.Model):
         """Stage 0: teams decide in a seeded random order; actions are applied in that order."""
         order = self.streams["activation"].permutation(self.n_teams)
         acting = [self.teams[i] for i in order if self.teams[i].active]
-        actions = self.policy.decide_all([t.observe(self.view) for t in acting])
+        remember = self.policy.history_teams(self.n_teams)
+        actions = self.policy.decide_all(
+            [t.observe(self.view, self.memory_of(t.idx, remember)) for t in acting]
+        )
         for team, action in zip(acting, actions, strict=True):
             team.apply(action)
         self._acting = acting
+        if remember:
+            self.record_decisions([t for t in acting if t.idx in remember])
+
+    def memory_of(self, team: int, remember: frozenset[int]) -> TeamHistory | None:
+        """What ``team`` remembers today, if its policy reads it (else None: nothing built)."""
+        if team not in remember:
+            return None
+        return self.history.history(team, self.view.market.questions.qid, self.calendar.day)
+
+    def record_decisions(self, teams: list[Team]) -> None:
+        """Log the day's decisions of the teams whose policy keeps a memory (LLM teams)."""
+        rows = sorted(teams, key=lambda t: t.idx)
+        forecasts = [t.action.forecasts for t in rows]
+        self.event_logs.decisions.append(
+            step=self.calendar.stamp,
+            team=np.array([t.idx for t in rows], dtype=np.int64),
+            persona=[self.policy.persona_of(t.idx) for t in rows],
+            reasoning=[t.action.note for t in rows],
+            fallback=[int(self.policy.fell_back(t.idx)) for t in rows],
+            research_spend=[t.action.research_spend for t in rows],
+            n_forecasts=[f.size for f in forecasts],
+            mean_forecast=[float(f.mean()) if f.size else np.nan for f in forecasts],
+        )
 
     def run_market_dynamics(self) -> None:
         """Stage 1: match each good's asks and bids, settle money, record trades and surplus."""
@@ -326,6 +361,13 @@ class MarketModel(mesa.Model):
             # The market's forecast for the day is its price after the day's trades.
             f[:, self.market_col] = self.prediction_markets.prices(self.questions.qid)
         self.questions.record(f)
+        wanted = self.policy.history_teams(self.n_teams)
+        remember = [t for t in self._acting if t.idx in wanted] if wanted else []
+        if remember:
+            self.history.record_forecasts([t.idx for t in remember], self.questions.qid, f.T)
+            for team in remember:
+                units = int(np.sum(team.units_sold))
+                self.history.record_sales(team.idx, units, team.revenue_today)
 
     def trade_predictions(self) -> None:
         """Teams bet their forecasts in the prediction markets, in the day's acting order."""
@@ -352,6 +394,8 @@ class MarketModel(mesa.Model):
             self.record.add_msr(earnings)
         self.scores.add_day(res)
         self.event_logs.record_resolutions(res, self.forecaster_ids)
+        remember = self.policy.history_teams(self.n_teams)
+        self.history.record_resolutions(sorted(remember), res, self.crowd_col)
         brier = self.scores.rolling_brier()
         skill = self.scores.rolling_skill()
         self.record.update_scores(brier[: self.n_teams], skill[: self.n_teams])
@@ -364,7 +408,15 @@ class MarketModel(mesa.Model):
         """Draw ``day``'s public and private news (and relays on the graph) and deliver it."""
         batch, log = self.news.draw(day, self.indices.buffer)
         self.beliefs.observe(batch.team, batch.index, batch.ahead, batch.value, batch.precision)
+        # Every item gets its headline (logged beside the numbers); only the teams that read
+        # headlines are handed them.
+        log["headline"] = [self.headlines.headline(item) for item in news_items(log)]
         self.event_logs.news.append(step=self.calendar.stamp, **log)
+        today = dict(zip(log["news_id"].tolist(), log["headline"], strict=True))
+        private = log["news_id"][log["team"] >= 0].tolist()
+        remember = self.policy.history_teams(self.n_teams)
+        about = day + 1 + batch.ahead
+        self.history.record_news(remember, day, batch.team, batch.news_id, about, today, private)
 
     def buy_research(self) -> None:
         """Teams pay for the research they chose (and their language-model calls) and learn."""
@@ -379,7 +431,21 @@ class MarketModel(mesa.Model):
             spend, self.indices.buffer, p.research_productivity, p.research_cost
         )
         self.beliefs.observe_all_days(team, values, precision)
+        self.remember_research(team, values, precision)
         self.record.add_profit(self._trading_profit - llm_cost - spend)
+
+    def remember_research(self, team: np.ndarray, values: np.ndarray, precision) -> None:
+        """Give the teams that read headlines their research of the day as headlines."""
+        remember = self.policy.history_teams(self.n_teams)
+        if not remember:
+            return
+        day = self.calendar.closing_day + 1  # research is about tomorrow on
+        spans = tuple(sorted({min(h, values.shape[-1]) for h in self.params.horizons}))
+        for j, t in enumerate(team.tolist()):
+            if t in remember:
+                items = research_items(t, day, values[j], float(precision[j]), spans)
+                texts = [(self.research_headlines.headline(i), day + i.span - 1) for i in items]
+                self.history.record_research(t, self.calendar.closing_day, texts)
 
     def charge_llm_calls(self) -> np.ndarray:
         """Charge today's language-model calls to each team's research budget.
@@ -431,6 +497,7 @@ class MarketModel(mesa.Model):
         else:
             neighbours = np.broadcast_to(last[:, self.n_teams], (self.n_teams, len(q)))
         self.market.update_values(self.mean_team_skill)
+        self.history.record_prices(self.market.close, level)
         return DayView(
             market=market,
             days_left_in_month=self.calendar.days_left_in_month,

@@ -193,6 +193,25 @@ class Params(BaseModel):
 
     # Policies (the llm_* settings define llm_market.policies.llm.LLMConfig)
     policy: Literal["heuristic", "llm"] = Field("heuristic", description="heuristic | llm")
+    # What LLM teams see (h2)
+    llm_information: Literal["raw", "signals", "posterior"] = Field(
+        "raw",
+        description="what the v2 prompt pre-digests: raw (headlines, no probability) | signals "
+        "(signal table and the probability it implies) | posterior (that probability as the "
+        "team's posterior)",
+    )
+    llm_reasoning: bool = Field(True, description="v2: a reasoning field before the numbers")
+    llm_reasoning_chars: int = Field(
+        600, ge=20, le=8000, description="most characters of reasoning kept (longer is cut)"
+    )
+    llm_personas: str | None = Field(
+        None, description="TOML file of [[persona]] name/text given to LLM teams in turn"
+    )
+    headline_generator: str = Field(
+        "templates",
+        pattern=r"^(templates|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$",
+        description="news headlines: templates | package.module:Class (built as Class(rng))",
+    )
     llm_share: Probability = Field(1.0, description="share of teams the language model drives")
     llm_base_url: str = Field("https://api.openai.com/v1", description="OpenAI-compatible URL")
     llm_model: str = Field("gpt-4o-mini", description="model name at the endpoint")
@@ -212,7 +231,7 @@ class Params(BaseModel):
     llm_call_cap: int | None = Field(None, ge=0, description="most calls in a run")
     llm_timeout: float = Field(60.0, gt=0.0, description="seconds per HTTP request")
     llm_http_retries: int = Field(2, ge=0, le=10, description="HTTP retries on transient errors")
-    llm_template: str = Field("v1", description="prompt template version")
+    llm_template: str = Field("v2", description="prompt template version (v1: the old prompt)")
     llm_response_format: Literal["json_schema", "json_object_schema", "json_object", "none"] = (
         Field("json_schema", description="how the reply's JSON shape is requested")
     )
@@ -303,7 +322,6 @@ def check_transition_matrix(rows: Any, n_states: int) -> None:
         raise ValueError(f"demand_transition: must be {n_states}x{n_states}, got {m.shape}")
     if (m < 0).any() or not np.allclose(m.sum(axis=1), 1.0, atol=1e-9):
         raise ValueError("demand_transition: entries must be >= 0 and every row must sum to 1")
-
 
 
 def _format_error(err: ValidationError) -> str:

@@ -124,6 +124,8 @@ GOLDEN_ARGS = [
     "llm_completion_price_per_1k=0.03",
     "--set",
     "llm_response_format=json_object_schema",
+    "--set",
+    "llm_template=v1",  # the golden run was recorded with the v1 prompt
     "--quiet",
 ]
 

@@ -85,18 +85,22 @@ def test_config_validates_ranges_and_cache_path():
     assert LLMConfig().temperature == 0.0
 
 
-def test_prompt_renders_the_observation_deterministically(observations):
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_prompt_renders_the_observation_deterministically(observations, version):
     obs = observations[2]
-    a, b = render(obs), render(obs)
+    a, b = render(obs, version), render(obs, version)
     assert a.messages == b.messages
     system, user = a.messages[0]["content"], a.messages[1]["content"]
     assert "You are research team 2." in user and f"{max(obs.budget, 0):.2f}" in user
-    assert system == render(observations[3]).messages[0]["content"]  # shared by the day's teams
+    # The day's teams share the system message up to v2's persona (prompt-prefix caching).
+    shared = system.split("Your team's character:")[0]
+    assert render(observations[3], version).messages[0]["content"].startswith(shared)
+    assert (shared == system) == (version == "v1")
     assert f"{obs.cash:.2f}" in user and f"Day {obs.market.day}" in user
     for qid in obs.market.questions.qid:
         assert f"q{qid} |" in user
     assert "index 0:" in user and "precision" in user
-    schema = json.loads(system.split("JSON schema:\n")[1])
+    schema = json.loads(system.split("JSON schema:\n")[1].splitlines()[0])
     assert schema == a.spec.schema
     assert schema["properties"]["forecasts"]["required"] == list(a.spec.question_keys)
     assert "$" not in system + user  # every placeholder filled
@@ -185,7 +189,8 @@ def test_request_shape_usage_and_cost(observations):
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
     fmt = body["response_format"]
     assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
-    assert set(schema_of(body)["properties"]) == {"research_spend", "forecasts", "asks"}
+    props = list(schema_of(body)["properties"])
+    assert props == ["reasoning", "research_spend", "forecasts", "asks"]  # reasons come first
     assert header(srv, 0, "Authorization") == "Bearer no-key"  # local servers need no key
     assert sorted(team_of(b) for b in srv.requests) == [o.team for o in observations[:3]]
     for obs, action in zip(observations[:3], actions, strict=True):
@@ -236,7 +241,7 @@ def test_a_refused_request_shape_stops_the_run(observations):
 
 def valid_reply_from_prompt(body):
     # Without a schema in the request, read the keys from the rendered system message.
-    schema = json.loads(body["messages"][0]["content"].split("JSON schema:\n")[1])
+    schema = json.loads(body["messages"][0]["content"].split("JSON schema:\n")[1].splitlines()[0])
     return valid_reply({"response_format": {"json_schema": {"schema": schema}}})
 
 

@@ -29,13 +29,14 @@ def research_precision(spend, productivity: float, cost: float, skill=1.0) -> np
 
 @dataclass
 class SignalBatch:
-    """Signals to deliver: one row per (receiving team, reading)."""
+    """Signals to deliver: one row per (receiving team, reading), with the reading's news id."""
 
     team: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     ahead: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     value: np.ndarray = field(default_factory=lambda: np.zeros(0))
     precision: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    news_id: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 class NewsProcess:
@@ -117,12 +118,11 @@ class NewsProcess:
             ahead=np.concatenate([np.repeat(pub_j, n_t), prv_j, relayed.ahead]),
             value=np.concatenate([np.repeat(pub_y, n_t), prv_y, relayed.value]),
             precision=np.concatenate([np.repeat(pub_prec, n_t), prv_prec, relayed.precision]),
+            news_id=np.concatenate([np.repeat(pub_ids, n_t), prv_ids, relayed.news_id]),
         )
         log = {
             "news_id": np.concatenate([pub_ids, prv_ids]),
-            "kind": np.concatenate(
-                [np.full(pub_k.size, PUBLIC), np.full(prv_team.size, PRIVATE)]
-            ),
+            "kind": np.concatenate([np.full(pub_k.size, PUBLIC), np.full(prv_team.size, PRIVATE)]),
             "team": np.concatenate([np.full(pub_k.size, -1), prv_team]),
             "index": np.concatenate([pub_k, prv_k]),
             "about_day": day + 1 + np.concatenate([pub_j, prv_j]),
@@ -155,7 +155,12 @@ class NewsProcess:
         alive = ahead >= 0
         item, receiver, ahead = item[alive], receiver[alive], ahead[alive]
         return SignalBatch(
-            team=receiver, index=index[item], ahead=ahead, value=y[item], precision=prec[item]
+            team=receiver,
+            index=index[item],
+            ahead=ahead,
+            value=y[item],
+            precision=prec[item],
+            news_id=ids[item],
         )
 
     def research(

@@ -94,6 +94,58 @@ class MarketView:
     pivot_factor: float
 
 
+@dataclass(frozen=True)
+class ResolvedForecast:
+    """How a team did on one resolved question.
+
+    Attributes:
+        qid: The question's id.
+        index: The index it was about.
+        horizon: Its horizon in days.
+        resolve_day: The day it resolved.
+        outcome: 1 if the index closed at or above the strike, else 0.
+        last_p: The team's last forecast.
+        brier: The team's score on it (mean daily Brier score over the question's life).
+        crowd_brier: The crowd's score on it.
+    """
+
+    qid: int
+    index: int
+    horizon: int
+    resolve_day: int
+    outcome: int
+    last_p: float
+    brier: float
+    crowd_brier: float
+
+
+@dataclass(frozen=True)
+class TeamHistory:
+    """What a team remembers, bounded in size (built only for policies that read it).
+
+    Attributes:
+        forecasts: The team's own past forecasts on each open question, by question id,
+            oldest first (the last few days).
+        resolved: The latest resolved questions with the team's forecast and score, oldest first.
+        revenue: The team's revenue from reports on each of the last days, oldest first.
+        units: Reports the team sold on each of those days (all goods).
+        prices: Each good's closing price over the last days, shape (K, D), oldest first; NaN
+            on a day without trades.
+        levels: Each index's level over the same days, shape (K, D).
+        headlines: The latest news headlines the team received, ``(day, text)``, oldest first.
+        research: The latest research headlines, ``(day, text)``, oldest first.
+    """
+
+    forecasts: dict[int, tuple[float, ...]]
+    resolved: tuple[ResolvedForecast, ...]
+    revenue: tuple[float, ...]
+    units: tuple[int, ...]
+    prices: np.ndarray
+    levels: np.ndarray
+    headlines: tuple[tuple[int, str], ...] = ()
+    research: tuple[tuple[int, str], ...] = ()
+
+
 @dataclass
 class Observation:
     """What one team sees when it decides.
@@ -114,6 +166,8 @@ class Observation:
         units_sold: Reports sold per good yesterday.
         recent_brier: The team's rolling Brier score (NaN before any resolution).
         recent_revenue: The team's recent daily revenue from reports (a one-month average).
+        history: The team's memory (past forecasts, outcomes, sales, prices, headlines), or
+            None for a team whose policy does not read it (see :meth:`Policy.history_teams`).
     """
 
     team: int
@@ -130,6 +184,7 @@ class Observation:
     units_sold: np.ndarray
     recent_brier: float
     recent_revenue: float = 0.0
+    history: TeamHistory | None = None
 
 
 @dataclass
@@ -141,12 +196,14 @@ class Action:
         forecasts: Probability for each open question, in the order of ``Questions``.
         ask_prices: Ask price of each report offered, shape (K, U); NaN where not offered.
         markup: The team's new log markups (heuristic bookkeeping), or None to keep them.
+        note: Free text behind the decision (a language model's reasoning), logged with it.
     """
 
     research_spend: float
     forecasts: np.ndarray
     ask_prices: np.ndarray
     markup: np.ndarray | None = None
+    note: str = ""
 
 
 class Policy(ABC):
@@ -156,10 +213,26 @@ class Policy(ABC):
         name: The policy's name in logs and league tables.
         pays_for_calls: Whether deciding costs money (language-model calls), charged to each
             team's research budget through :meth:`step_cost`.
+        wants_history: Whether the policy reads :attr:`Observation.history`. The model builds
+            histories only for the teams :meth:`history_teams` names, so a policy that does not
+            read them costs nothing.
     """
 
     name: str = ""
     pays_for_calls: bool = False
+    wants_history: bool = False
+
+    def history_teams(self, n_teams: int) -> frozenset[int]:
+        """The teams whose observations carry a history and whose decisions are logged."""
+        return frozenset(range(n_teams)) if self.wants_history else frozenset()
+
+    def persona_of(self, team: int) -> str:
+        """The short name of the persona ``team`` is played with ("" for none)."""
+        return ""
+
+    def fell_back(self, team: int) -> bool:
+        """Whether ``team``'s latest action came from a fallback rather than the policy itself."""
+        return False
 
     def step_cost(self, team: int) -> float:
         """What ``team``'s decision cost today (nothing for a policy that makes no calls)."""

@@ -39,7 +39,8 @@ from ..params import Params
 from .base import Action, Observation, Policy
 from .cache import ReplyCache, request_key
 from .client import ChatClient, Completion, EndpointError, OpenAIChatClient, TransportError
-from .prompt import Prompt, grammar_schema, render, retry_message
+from .personas import PersonaBook, load_personas
+from .prompt import Prompt, PromptOptions, grammar_schema, render, retry_message
 from .reply import ActionReply, Verdict, check_reply, to_action
 
 # Completion tokens assumed when estimating the cost of a team's first call.
@@ -229,6 +230,21 @@ class LLMPolicy(Policy):
         self.call_seconds = 0.0
         self._step_cost: dict[int, float] = {}
         self._pool: ThreadPoolExecutor | None = None
+        # What the prompt shows and who each team is (prompt.py and personas.py do the work).
+        self.prompt_options = PromptOptions.from_config(config)
+        self.personas = PersonaBook(load_personas(config.personas) if config.personas else None)
+        self._fallbacks_before: dict[int, int] = {}
+
+    wants_history = True
+
+    def persona_of(self, team: int) -> str:
+        """The short name of ``team``'s persona (e.g. ``cautious``, or a user persona's name)."""
+        return self.personas.name(team)
+
+    def fell_back(self, team: int) -> bool:
+        """Whether the latest :meth:`decide_all` left ``team`` to the fallback policy."""
+        before = self._fallbacks_before.get(int(team))
+        return before is not None and self.team_stats(team).fallbacks > before
 
     # -- public accounting
 
@@ -333,15 +349,18 @@ class LLMPolicy(Policy):
 
     def _start(self, obs: Observation) -> _Turn:
         st = self.team_stats(obs.team)
+        self._fallbacks_before[int(obs.team)] = st.fallbacks
+        persona = self.personas.persona(obs.team, obs.profile)
+        options = self.prompt_options
         if st.calls:
             expected = st.cost / st.calls
         elif self.config.prompt_price_per_1k or self.config.completion_price_per_1k:
-            draft = render(obs, self.config.template)
+            draft = render(obs, self.config.template, 0.0, options, persona)
             chars = sum(len(m["content"]) for m in draft.messages)
             expected = self.config.call_cost((chars + 3) // 4, EXPECTED_COMPLETION_TOKENS)
         else:
             expected = 0.0
-        prompt = render(obs, self.config.template, expected)
+        prompt = render(obs, self.config.template, expected, options, persona)
         return _Turn(obs, prompt, list(prompt.messages))
 
     def _request(self, turn: _Turn) -> dict[str, Any]:
@@ -507,6 +526,21 @@ class MixedPolicy(Policy):
         self.llm = llm
         self.other = other
         self.llm_teams = frozenset(int(t) for t in llm_teams)
+        self.llm.personas.assign(self.llm_teams)
+
+    wants_history = True
+
+    def history_teams(self, n_teams: int) -> frozenset[int]:
+        """Only the language-model teams get a memory (and a row in the decisions log)."""
+        return self.llm_teams
+
+    def persona_of(self, team: int) -> str:
+        """The persona of a language-model team ("" for the others)."""
+        return self.llm.persona_of(team) if int(team) in self.llm_teams else ""
+
+    def fell_back(self, team: int) -> bool:
+        """Whether a language-model team was left to the fallback today."""
+        return int(team) in self.llm_teams and self.llm.fell_back(team)
 
     def decide_all(self, observations: list[Observation]) -> list[Action]:
         """Split the observations by team, decide each group, merge in the original order."""
@@ -531,8 +565,7 @@ class MixedPolicy(Policy):
         """An LLM team's model and persona; any other team as its own policy describes it."""
         if int(team) not in self.llm_teams:
             return self.other.describe_team(team)
-        persona = getattr(self.llm, "persona_of", lambda t: "")(int(team))
-        return {"policy": "llm", "model": self.llm.config.model, "persona": persona or ""}
+        return {"policy": "llm", "model": self.llm.config.model, "persona": self.persona_of(team)}
 
     @property
     def stats(self) -> dict[int, TeamLLMStats]:

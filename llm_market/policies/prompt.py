@@ -10,6 +10,16 @@ visible).
 Numbers are printed with a few significant digits. That keeps prompts short for small models and
 makes cache keys robust to the last bits of floating-point arithmetic, which can differ between
 NumPy builds.
+
+Two versions exist. ``v1`` (kept byte for byte, so recorded caches replay) hands the team its
+signals and the probability they imply. ``v2`` (the default) tells the team what it remembers
+(:class:`~.base.TeamHistory`: past forecasts, resolved questions and scores, sales, prices,
+headlines), its record against the other teams, what research buys in plain words and its
+persona, asks for a short ``reasoning`` before the numbers, and shows placeholders rather than
+numbers in its example. Its ``information`` option (:class:`PromptOptions`) sets what is
+pre-digested: ``raw`` (headlines and the facts of each question, no probability), ``signals``
+(v1's signal table and implied probability) or ``posterior`` (that probability, stated as the
+team's posterior).
 """
 
 from __future__ import annotations
@@ -25,9 +35,11 @@ from typing import Any
 import numpy as np
 
 from ..information.beliefs import event_probability
-from .base import Observation
+from .base import Observation, TeamHistory
+from .personas import Persona, persona_from_profile
 
-TEMPLATE_VERSION = "v1"
+TEMPLATE_VERSION = "v2"
+INFORMATION_MODES = ("raw", "signals", "posterior")
 # Strongest signal cells shown per index: enough to reason about, bounded for small contexts.
 MAX_SIGNALS_PER_INDEX = 6
 # A cell counts as a signal when news or research has moved its precision off the prior's 1.
@@ -48,6 +60,7 @@ class PromptSpec:
         marginal_cost: Marginal cost of each report unit, shape (U,).
         budget: Research budget left before today's calls (may be negative).
         schema: The JSON schema of a valid reply.
+        reasoning_chars: Characters of a reply's ``reasoning`` kept (0: no reasoning asked).
     """
 
     team: int
@@ -57,6 +70,38 @@ class PromptSpec:
     marginal_cost: np.ndarray
     budget: float
     schema: dict[str, Any]
+    reasoning_chars: int = 0
+
+
+@dataclass(frozen=True)
+class PromptOptions:
+    """How a v2 prompt is rendered (v1 ignores all of it).
+
+    Attributes:
+        information: ``raw``, ``signals`` or ``posterior`` (see the module's docstring).
+        reasoning: Whether the reply starts with a ``reasoning`` string.
+        reasoning_chars: Its length limit: in the schema, and the cut applied to longer ones.
+    """
+
+    information: str = "raw"
+    reasoning: bool = True
+    reasoning_chars: int = 600
+
+    def __post_init__(self):
+        if self.information not in INFORMATION_MODES:
+            raise ValueError(
+                f"information: one of {', '.join(INFORMATION_MODES)} (got {self.information!r})"
+            )
+
+    @classmethod
+    def from_config(cls, config: Any) -> PromptOptions:
+        """The options of a language-model configuration (defaults for settings it lacks)."""
+        d = cls()
+        return cls(
+            getattr(config, "information", d.information),
+            getattr(config, "reasoning", d.reasoning),
+            getattr(config, "reasoning_chars", d.reasoning_chars),
+        )
 
 
 @dataclass(frozen=True)
@@ -91,16 +136,24 @@ def good_key(k: int) -> str:
 
 
 def action_schema(
-    question_keys: tuple[str, ...], good_keys: tuple[str, ...], has_units: bool
+    question_keys: tuple[str, ...],
+    good_keys: tuple[str, ...],
+    has_units: bool,
+    reasoning_chars: int = 0,
 ) -> dict[str, Any]:
     """JSON schema of a reply for these questions and goods.
 
     Every key is required and no other key is allowed, which is what OpenAI's strict structured
     output demands and what lets grammar-constrained servers (llama.cpp, vLLM) emit exactly the
     right object. Ranges that depend on the team's money are checked after the reply, not here.
+    With ``reasoning_chars`` > 0 a ``reasoning`` string comes first, so that a model writes its
+    reasons before the numbers they lead to.
     """
     prob = {"type": "number", "minimum": 0, "maximum": 1}
-    props: dict[str, Any] = {
+    props: dict[str, Any] = {}
+    if reasoning_chars:
+        props["reasoning"] = {"type": "string", "maxLength": int(reasoning_chars)}
+    props |= {
         "research_spend": {"type": "number", "minimum": 0},
         "forecasts": {
             "type": "object",
@@ -219,17 +272,27 @@ def _example(question_keys: tuple[str, ...], good_keys: tuple[str, ...], has_uni
     return json.dumps(ex)
 
 
-def render(obs: Observation, version: str = TEMPLATE_VERSION, call_cost: float = 0.0) -> Prompt:
+def render(
+    obs: Observation,
+    version: str = TEMPLATE_VERSION,
+    call_cost: float = 0.0,
+    options: PromptOptions | None = None,
+    persona: Persona | None = None,
+) -> Prompt:
     """Render one team's observation into a system and a user message.
 
     Args:
         obs: The team's observation.
         version: Template version (a directory under ``templates/``).
         call_cost: Expected cost of one reply, shown so the model can leave room for it.
+        options: What a v2 prompt shows (default :class:`PromptOptions`); v1 ignores them.
+        persona: The team's persona (v2; default: the one its traits imply).
 
     Returns:
         The messages and the reply's requirements.
     """
+    if version != "v1":
+        return render_v2(obs, version, call_cost, options or PromptOptions(), persona)
     v = obs.market
     qkeys = tuple(question_key(x) for x in v.questions.qid)
     gkeys = tuple(good_key(k) for k in range(v.ref_price.size))
@@ -266,6 +329,263 @@ def render(obs: Observation, version: str = TEMPLATE_VERSION, call_cost: float =
         signals=_signals(obs),
         questions=_questions(obs, qkeys),
         example=_example(qkeys, gkeys, has_units),
+    )
+    return Prompt([{"role": "system", "content": system}, {"role": "user", "content": user}], spec)
+
+
+# ---------------------------------------------------------------------- v2
+
+
+# Research spends shown as examples, in units of the research cost scale.
+RESEARCH_EXAMPLES = (1.0, 3.0, 10.0)
+# Own past forecasts shown per open question, resolved questions shown.
+OWN_FORECASTS_SHOWN = 3
+RESOLVED_SHOWN = 5
+
+
+def _implied(obs: Observation) -> np.ndarray:
+    """The probability of each open question that the team's signals imply."""
+    q, view = obs.market.questions, obs.market
+    return event_probability(
+        obs.belief_mean[None],
+        obs.belief_prec[None],
+        q.index,
+        q.days_left,
+        q.log_moneyness,
+        view.step_mean,
+        view.step_sd,
+    )[0]
+
+
+def _research(obs: Observation) -> str:
+    v = obs.market
+    k, h = obs.belief_mean.shape
+    scale = v.research_productivity * obs.profile.skill
+    cost = v.research_cost
+    examples = ", ".join(
+        f"spending {_money(m * cost)} buys {_g(scale * math.log1p(m), 2)}"
+        for m in RESEARCH_EXAMPLES
+    )
+    return (
+        f"spending s buys signals of total precision {_g(scale, 3)} x ln(1 + s / {_g(cost, 3)}) "
+        f"(your skill included), spread evenly over the next {h} days of all {k} indices: "
+        f"{examples}. For scale, one news item with noise sd 1 has precision 1 for one day of "
+        "one index. Returns diminish: doubling the spend far less than doubles what you learn."
+    )
+
+
+def _record(obs: Observation) -> str:
+    v, t = obs.market, int(obs.team)
+    rep = np.asarray(v.reputation, dtype=float)
+    if t >= rep.size or not math.isfinite(rep[t]):
+        return "no question has resolved yet, so there is no published record."
+    others = rep[np.isfinite(rep)]
+    rank = 1 + int(np.sum(others < rep[t]))
+    noinfo = f"{v.noinfo_brier:.3f}" if math.isfinite(v.noinfo_brier) else "none"
+    own = f"{obs.recent_brier:.3f}" if math.isfinite(obs.recent_brier) else "none yet"
+    return (
+        f"published Brier score {rep[t]:.3f}, rank {rank} of {others.size} teams (1 = best, "
+        f"lower scores are better); the median team {float(np.median(others)):.3f}; forecasting "
+        f"from the index path alone scores {noinfo}. Your own rolling Brier score: {own}."
+    )
+
+
+def _sales(obs: Observation, history: TeamHistory | None) -> str:
+    if history is None or not history.revenue:
+        return (
+            f"none remembered; average daily revenue {_money(obs.recent_revenue)}, reports sold "
+            f"yesterday {int(np.sum(obs.units_sold))}."
+        )
+    revenue = ", ".join(_money(r) for r in history.revenue)
+    units = ", ".join(str(u) for u in history.units)
+    return f"revenue {revenue}; reports sold {units}."
+
+
+def _indices_v2(obs: Observation) -> str:
+    v = obs.market
+    rows = [
+        f"- index {k}: drift {_g(float(v.step_mean[k]), 3)}, volatility "
+        f"{_g(float(v.step_sd[k]), 3)}, level {_g(float(v.index_level[k]), 5)}"
+        for k in range(v.ref_price.size)
+    ]
+    costs = ", ".join(_money(c) for c in v.marginal_cost) if v.marginal_cost.size else "none"
+    rows.append(f"Marginal cost of your reports on each index, first to last: {costs}.")
+    return "\n".join(rows)
+
+
+def _prices(obs: Observation, history: TeamHistory | None) -> str:
+    v = obs.market
+    if history is None or history.levels.shape[1] == 0:
+        return "\n".join(
+            f"- index {k}: level {_g(float(v.index_level[k]), 5)}; report price "
+            f"{_money(float(v.ref_price[k]))}"
+            for k in range(v.ref_price.size)
+        )
+    rows = []
+    for k in range(v.ref_price.size):
+        levels = ", ".join(_g(float(x), 5) for x in history.levels[k])
+        prices = ", ".join(_money(x) if math.isfinite(x) else "-" for x in history.prices[k])
+        rows.append(f"- index {k}: levels {levels}; report prices {prices}")
+    return "\n".join(rows)
+
+
+def _information(obs: Observation, history: TeamHistory | None, mode: str) -> str:
+    if mode == "signals":
+        return (
+            "Signals you hold from news and research (expected standard shock of a future day, "
+            "with its precision; the prior is 0 with precision 1):\n" + _signals(obs)
+        )
+    if mode == "posterior":
+        return (
+            "Your analysts have combined all your news and research with the indices' drift and "
+            'volatility: the "posterior" column below is the probability they give each question.'
+        )
+    news = [f"- day {d}: {text}" for d, text in history.headlines] if history else []
+    research = [f"- day {d}: {text}" for d, text in history.research] if history else []
+    return (
+        "News you received (day received, oldest first; news about past days is left out):\n"
+        + ("\n".join(news) or "- none yet")
+        + "\nYour latest research:\n"
+        + ("\n".join(research) or "- none yet")
+    )
+
+
+def _resolved(history: TeamHistory | None) -> str:
+    if history is None or not history.resolved:
+        return "none yet"
+    rows = [
+        "id | index | horizon | resolved on day | outcome | your last forecast | your Brier "
+        "| crowd's Brier"
+    ]
+    for r in history.resolved[-RESOLVED_SHOWN:]:
+        rows.append(
+            f"{question_key(r.qid)} | {r.index} | {r.horizon} | {r.resolve_day} | "
+            f"{'yes' if r.outcome else 'no'} | {r.last_p:.2f} | {r.brier:.3f} | "
+            f"{r.crowd_brier:.3f}"
+        )
+    return "\n".join(rows)
+
+
+def _columns(mode: str) -> str:
+    text = {
+        "raw": "",
+        "signals": '"signals" is the probability your signals imply; ',
+        "posterior": '"posterior" is your analysts\' probability; ',
+    }[mode]
+    return (
+        text + '"drift" is the expected log return over the days left; "neighbours" is their '
+        'last mean forecast; "yours" are your latest forecasts on it, oldest first'
+    )
+
+
+def _questions_v2(
+    obs: Observation, keys: tuple[str, ...], history: TeamHistory | None, mode: str
+) -> str:
+    if not keys:
+        return "(none open today: give an empty forecasts object)"
+    v, q = obs.market, obs.market.questions
+    p = _implied(obs) if mode != "raw" else None
+    extra = {"raw": "", "signals": " | signals", "posterior": " | posterior"}[mode]
+    rows = [
+        f"id | index | days left | return needed | drift | typical move{extra} | neighbours | yours"
+    ]
+    for j, key in enumerate(keys):
+        k, days = int(q.index[j]), int(q.days_left[j])
+        nbr = obs.neighbour_forecast[j] if j < obs.neighbour_forecast.size else float("nan")
+        mine = history.forecasts.get(int(q.qid[j]), ()) if history else ()
+        mine_text = ", ".join(f"{x:.2f}" for x in mine[-OWN_FORECASTS_SHOWN:]) or "none"
+        implied = f" | {p[j]:.3f}" if p is not None else ""
+        rows.append(
+            f"{key} | {k} | {days} | {_g(float(q.log_moneyness[j]), 3)} | "
+            f"{_g(float(v.step_mean[k]) * days, 3)} | "
+            f"{_g(float(v.step_sd[k]) * math.sqrt(days), 3)}"
+            f"{implied} | {f'{nbr:.3f}' if math.isfinite(nbr) else 'none'} | {mine_text}"
+        )
+    return "\n".join(rows)
+
+
+def _placeholders(
+    question_keys: tuple[str, ...],
+    good_keys: tuple[str, ...],
+    has_units: bool,
+    max_spend: str,
+    reasoning: bool,
+) -> str:
+    # Placeholders, not numbers: weak models copy an example's numbers verbatim.
+    parts = []
+    if reasoning:
+        parts.append('"reasoning": "<one or two sentences>"')
+    parts.append(f'"research_spend": <number from 0 to {max_spend}>')
+    shown = question_keys[:2]
+    more = ", ..." if len(question_keys) > len(shown) else ""
+    forecasts = ", ".join(f'"{k}": <probability>' for k in shown)
+    parts.append(f'"forecasts": {{{forecasts}{more}}}')
+    if has_units:
+        asks = ", ".join(f'"{k}": <price or null>' for k in good_keys)
+        parts.append(f'"asks": {{{asks}}}')
+    return "{" + ", ".join(parts) + "}"
+
+
+def render_v2(
+    obs: Observation,
+    version: str,
+    call_cost: float,
+    options: PromptOptions,
+    persona: Persona | None = None,
+) -> Prompt:
+    """Render a v2 prompt (see :func:`render`)."""
+    v = obs.market
+    history = obs.history
+    qkeys = tuple(question_key(x) for x in v.questions.qid)
+    gkeys = tuple(good_key(k) for k in range(v.ref_price.size))
+    has_units = v.marginal_cost.size > 0
+    chars = int(options.reasoning_chars) if options.reasoning else 0
+    schema = action_schema(qkeys, gkeys, has_units, chars)
+    spec = PromptSpec(
+        team=int(obs.team),
+        day=int(v.day),
+        question_keys=qkeys,
+        good_keys=gkeys,
+        marginal_cost=np.asarray(v.marginal_cost, dtype=float),
+        budget=float(obs.budget),
+        schema=schema,
+        reasoning_chars=chars,
+    )
+    persona = persona or persona_from_profile(obs.profile)
+    reply_rule = (
+        f"\nStart your reply with reasoning: at most {chars} characters on what moves your\n"
+        "forecasts and spending today; then give the numbers.\n"
+        if chars
+        else ""
+    )
+    # The team's persona comes last: servers that cache prompt prefixes reuse everything
+    # before it (the instructions and the day's schema) across the day's teams.
+    system = load_template(version, "system").substitute(
+        reply_rule=reply_rule,
+        schema=json.dumps(schema, separators=(",", ":")),
+        persona=f"Your team's character: {persona.text}",
+    )
+    max_spend = _money(max(obs.budget, 0.0))
+    mode = options.information
+    user = load_template(version, "user").substitute(
+        team=obs.team,
+        max_spend=max_spend,
+        call_cost=_g(call_cost, 2),
+        day=v.day,
+        days_left_in_month=obs.days_left_in_month,
+        budget=_money(obs.budget),
+        allocation=_money(obs.monthly_allocation),
+        cash=_money(obs.cash),
+        research=_research(obs),
+        record=_record(obs),
+        sales=_sales(obs, history),
+        indices=_indices_v2(obs),
+        prices=_prices(obs, history),
+        information=_information(obs, history, mode),
+        resolved=_resolved(history),
+        columns=_columns(mode),
+        questions=_questions_v2(obs, qkeys, history, mode),
+        example=_placeholders(qkeys, gkeys, has_units, max_spend, bool(chars)),
     )
     return Prompt([{"role": "system", "content": system}, {"role": "user", "content": user}], spec)
 

@@ -33,10 +33,16 @@ _Price = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
 
 
 class ActionReply(BaseModel):
-    """The JSON a model must reply with (its shape; the day's keys and money are checked after)."""
+    """The JSON a model must reply with (its shape; the day's keys and money are checked after).
+
+    ``reasoning`` (asked for by v2 prompts) is optional here and never refused for its length: a
+    reply whose reasons run long is still a valid decision, so :func:`to_action` cuts the text to
+    the prompt's limit instead (servers may ignore the schema's ``maxLength``).
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
+    reasoning: str = ""
     research_spend: Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
     forecasts: dict[str, _Prob]
     asks: dict[str, _Price | None] = Field(default_factory=dict)
@@ -161,7 +167,8 @@ def to_action(reply: ActionReply, obs: Observation, spec: PromptSpec) -> Action:
 
     One price per good applies to every unit, floored at each unit's marginal cost. The markup
     becomes the log of the price over the last close, so a team that falls back to the heuristic
-    on a later day continues from the LLM's pricing rather than an old markup.
+    on a later day continues from the LLM's pricing rather than an old markup. The reply's
+    reasoning, cut to ``spec.reasoning_chars``, becomes the action's note (logged).
     """
     view = obs.market
     q = np.array([reply.forecasts[k] for k in spec.question_keys], dtype=float)
@@ -180,4 +187,5 @@ def to_action(reply: ActionReply, obs: Observation, spec: PromptSpec) -> Action:
         forecasts=q,
         ask_prices=asks,
         markup=markup,
+        note=reply.reasoning.strip()[: spec.reasoning_chars],
     )

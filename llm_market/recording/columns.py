@@ -66,6 +66,7 @@ TRADES = "trades"
 PREDICTIONS = "predictions"
 BUDGETS = "budgets"
 NEWS = "news"
+DECISIONS = "decisions"
 # One row per team: who decides it and its fixed traits. Not "teams": teams.parquet is the
 # DataCollector's team series.
 ROSTER = "roster"
@@ -111,6 +112,18 @@ LOG_SCHEMAS: dict[str, dict[str, str]] = {
         "about_day": "int64",
         "value": "float64",
         "noise_sd": "float64",
+        "headline": "str",  # what language-model teams read instead of the numbers
+    },
+    # One row per language-model team and day (the teams of Policy.history_teams).
+    DECISIONS: {
+        "step": "int64",
+        "team": "int64",
+        "persona": "str",
+        "reasoning": "str",
+        "fallback": "int64",  # 1 when the fallback policy decided the day
+        "research_spend": "float64",
+        "n_forecasts": "int64",
+        "mean_forecast": "float64",
     },
     ROSTER: {
         "team": "int64",

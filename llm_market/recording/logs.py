@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .columns import BUDGETS, LOG_SCHEMAS, NEWS, PREDICTIONS, ROSTER, TRADES
+from .columns import BUDGETS, DECISIONS, LOG_SCHEMAS, NEWS, PREDICTIONS, ROSTER, TRADES
 
 
 class ColumnLog:
@@ -82,7 +82,7 @@ def digest(*frames: pd.DataFrame) -> str:
 
 
 class EventLogs:
-    """The run's event logs: trades, predictions, budgets, news and the team roster.
+    """The run's event logs: trades, predictions, budgets, news, decisions and the team roster.
 
     Their columns are :data:`~.columns.LOG_SCHEMAS`.
 
@@ -90,7 +90,8 @@ class EventLogs:
         trades: One row per trade.
         predictions: One row per forecaster and resolved question.
         budgets: One row per transfer between a principal and a team.
-        news: One row per signal delivered.
+        news: One row per news item drawn, with its headline.
+        decisions: One row per language-model team and day: persona, reasoning, fallback.
         roster: One row per team, written once when the teams are built: its principal, the
             policy that decides it (with the model and persona of a language-model team) and
             its traits.
@@ -101,11 +102,19 @@ class EventLogs:
         self.predictions = ColumnLog(PREDICTIONS, LOG_SCHEMAS[PREDICTIONS])
         self.budgets = ColumnLog(BUDGETS, LOG_SCHEMAS[BUDGETS])
         self.news = ColumnLog(NEWS, LOG_SCHEMAS[NEWS])
+        self.decisions = ColumnLog(DECISIONS, LOG_SCHEMAS[DECISIONS])
         self.roster = ColumnLog(ROSTER, LOG_SCHEMAS[ROSTER])
 
     def by_name(self) -> dict[str, ColumnLog]:
         """The logs by name, in the order they are written."""
-        logs = (self.trades, self.predictions, self.budgets, self.news, self.roster)
+        logs = (
+            self.trades,
+            self.predictions,
+            self.budgets,
+            self.news,
+            self.decisions,
+            self.roster,
+        )
         return {log.name: log for log in logs}
 
     def digest(self) -> str:
