@@ -231,6 +231,8 @@ class MarketModel(mesa.Model):
         self._acting: list[Team] = []
         self._trading_profit = np.zeros(n)
         # Who decides each team, kept with the run so that a league table needs only its files.
+        for team in self.teams:
+            self.policy.introduce(team.idx, team.profile)
         self.event_logs.record_roster(self.teams, self.policy)
 
     def extra_reporters(self) -> dict[str, Any]:

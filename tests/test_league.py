@@ -225,20 +225,26 @@ def test_heuristic_run_has_one_group_and_the_references(heuristic_run):
     assert png_size(heuristic_run / "report.png")[1] == 16 * 90
 
 
-def test_llm_run_has_two_groups_fallbacks_and_a_league_row_in_the_report(llm_run):
+def test_llm_run_groups_llm_teams_by_model_and_persona(llm_run):
     out, model = llm_run
     table = league_table(out, n_boot=300).set_index("group")
-    assert list(table.index) == ["heuristic", "llm:fake-model", "crowd", "no information"]
-    llm = table.loc["llm:fake-model"]
     llm_teams = sorted(model.policy.llm_teams)
-    assert llm.teams == len(llm_teams) == 4 and 6 in llm_teams
+    roster = pd.read_parquet(out / f"{ROSTER}.parquet")
+    llm_rows = roster[roster.policy == "llm"]
+    assert llm_rows.team.tolist() == llm_teams and 6 in llm_teams
+    assert set(llm_rows.model) == {"fake-model"}
+    # Every LLM team is played with a persona, and the roster names it.
+    assert all(llm_rows.persona != "")
+    personas = sorted(set(llm_rows.persona))
+    groups = [f"llm:fake-model/{p}" for p in personas]
+    assert list(table.index) == ["heuristic", *groups, "llm:all", "crowd", "no information"]
+    llm = table.loc["llm:all"]
+    assert llm.teams == len(llm_teams) == 4
     # Four LLM teams decide every day; team 6 falls back on each of them.
     assert llm.decisions == 4 * 25 and llm.fallbacks == 25 and llm.fallback_rate == 0.25
-    shares = table.loc[["heuristic", "llm:fake-model"], "funding_share"]
+    assert table.loc[groups, "teams"].sum() == 4
+    shares = table.loc[["heuristic", *groups], "funding_share"]
     assert shares.sum() == pytest.approx(1.0)
-    roster = pd.read_parquet(out / f"{ROSTER}.parquet")
-    assert roster[roster.policy == "llm"].team.tolist() == llm_teams
-    assert set(roster[roster.policy == "llm"].model) == {"fake-model"}
     # The report computes the same table from the live model.
     live = league_table(frames_from_model(model), n_boot=300).set_index("group")
     pd.testing.assert_frame_equal(live, table)
@@ -250,7 +256,14 @@ def test_a_run_without_a_roster_is_grouped_from_its_summary(llm_run, tmp_path):
     for path in out.iterdir():
         if path.name != f"{ROSTER}.parquet":
             (tmp_path / path.name).write_bytes(path.read_bytes())
-    pd.testing.assert_frame_equal(league_table(tmp_path, n_boot=50), league_table(out, n_boot=50))
+    # An old run's summary names its LLM teams and model but not their personas: one LLM group,
+    # the same teams as the full table's "llm:all".
+    old = league_table(tmp_path, n_boot=50).set_index("group")
+    full = league_table(out, n_boot=50).set_index("group")
+    assert list(old.index) == ["heuristic", "llm:fake-model", "crowd", "no information"]
+    for name in ("teams", "brier", "skill", "revenue", "fallbacks", "funding_share"):
+        assert old.loc["llm:fake-model", name] == pytest.approx(full.loc["llm:all", name])
+    pd.testing.assert_series_equal(old.loc["heuristic"], full.loc["heuristic"])
 
 
 def test_league_command_prints_writes_and_refuses(heuristic_run, tmp_path, capsys):

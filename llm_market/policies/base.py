@@ -226,6 +226,10 @@ class Policy(ABC):
         """The teams whose observations carry a history and whose decisions are logged."""
         return frozenset(range(n_teams)) if self.wants_history else frozenset()
 
+    def introduce(self, team: int, profile: Profile) -> None:
+        """Meet ``team`` before its first decision (a policy that plays personas picks one here)."""
+        return None
+
     def persona_of(self, team: int) -> str:
         """The short name of the persona ``team`` is played with ("" for none)."""
         return ""

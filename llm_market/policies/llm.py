@@ -36,7 +36,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from ..params import Params
-from .base import Action, Observation, Policy
+from .base import Action, Observation, Policy, Profile
 from .cache import ReplyCache, request_key
 from .client import ChatClient, Completion, EndpointError, OpenAIChatClient, TransportError
 from .personas import PersonaBook, load_personas
@@ -236,6 +236,10 @@ class LLMPolicy(Policy):
         self._fallbacks_before: dict[int, int] = {}
 
     wants_history = True
+
+    def introduce(self, team: int, profile: Profile) -> None:
+        """Pick ``team``'s persona from its traits (or the user's list) before it first decides."""
+        self.personas.persona(team, profile)
 
     def persona_of(self, team: int) -> str:
         """The short name of ``team``'s persona (e.g. ``cautious``, or a user persona's name)."""
@@ -533,6 +537,11 @@ class MixedPolicy(Policy):
     def history_teams(self, n_teams: int) -> frozenset[int]:
         """Only the language-model teams get a memory (and a row in the decisions log)."""
         return self.llm_teams
+
+    def introduce(self, team: int, profile: Profile) -> None:
+        """Introduce a language-model team to the language-model policy."""
+        if int(team) in self.llm_teams:
+            self.llm.introduce(team, profile)
 
     def persona_of(self, team: int) -> str:
         """The persona of a language-model team ("" for the others)."""
