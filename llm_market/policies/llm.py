@@ -429,6 +429,9 @@ class LLMPolicy(Policy):
         finally:
             if self.cache is not None:
                 self.cache.flush()
+        if self._abort is not None:
+            # The day is not run: its calls are not accounted, like the days never reached.
+            raise self._abort
         self.calls_made += requests
         actions: list[Action | None] = [None] * len(turns)
         for i, turn in enumerate(turns):
@@ -438,8 +441,6 @@ class LLMPolicy(Policy):
                 if conv.reply is not None:
                     actions[i] = to_action(conv.reply, turn.obs, turn.prompt.spec)
             self._step_cost[int(turn.obs.team)] = turn.cost
-        if self._abort is not None:
-            raise self._abort
         fallback = [i for i, a in enumerate(actions) if a is None]
         if fallback:
             for i in fallback:
