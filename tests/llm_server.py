@@ -105,6 +105,9 @@ class FakeChatServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without TCP_NODELAY, Nagle's algorithm and
+            # the client's delayed ACK add ~40 ms to every reply (real servers set it too).
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -3,6 +3,7 @@
 Everything talks to the in-process server of ``tests/llm_server.py`` over loopback HTTP.
 """
 
+import hashlib
 import json
 import math
 import sqlite3
@@ -26,7 +27,7 @@ import llm_market.policies.llm as llm_module
 from llm_market import MarketModel
 from llm_market.errors import LLMUnavailable, UsageError
 from llm_market.experiments.runner import run_steps, stopping_errors
-from llm_market.policies.cache import CacheError, ReplyCache, request_key
+from llm_market.policies.cache import CacheError, ReplyCache, canonical_json, request_key
 from llm_market.policies.client import HTTPChatClient, api_key_for
 from llm_market.policies.heuristic import HeuristicPolicy
 from llm_market.policies.llm import (
@@ -194,6 +195,12 @@ def test_the_endpoint_is_part_of_the_key_and_old_caches_keep_theirs(observations
     req = {"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 5}
     assert request_key(req, "v1", "http://a/v1") != request_key(req, "v1", "http://b/v1")
     assert request_key(req, "v1", "http://a/v1") == request_key(req, "v1", "http://a/v1/")
+    for endpoint in (None, "http://a/v1"):  # the key is the hash of this canonical JSON
+        payload = {"request": req, "template": "v1"}
+        if endpoint is not None:
+            payload["endpoint"] = endpoint
+        text = canonical_json(payload).encode()
+        assert request_key(req, "v1", endpoint) == hashlib.sha256(text).hexdigest()
     renamed = {**{k: v for k, v in req.items() if k != "max_tokens"}, "max_completion_tokens": 5}
     assert request_key(renamed, "v1") == request_key(req, "v1")  # the field's name is not key
     path = str(tmp_path / "c.sqlite")

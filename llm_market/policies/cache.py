@@ -83,10 +83,22 @@ def request_key(request: dict[str, Any], template_version: str, endpoint: str | 
         template_version: The prompt template that made its messages.
         endpoint: The base URL it goes to; None makes a version 1 key (no endpoint).
     """
-    payload: dict[str, Any] = {"request": canonical_request(request), "template": template_version}
-    if endpoint is not None:
-        payload["endpoint"] = endpoint.rstrip("/")
-    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+    return keyed_request(request, template_version, endpoint)[0]
+
+
+def keyed_request(
+    request: dict[str, Any], template_version: str, endpoint: str | None = None
+) -> tuple[str, str]:
+    """The key of :func:`request_key` and the request's canonical JSON (stored beside it).
+
+    The hashed text is ``canonical_json({"endpoint": ..., "request": ..., "template": ...})``,
+    assembled from the request's canonical JSON so that it is serialised once per call.
+    """
+    text = canonical_json(canonical_request(request))
+    head = "" if endpoint is None else '"endpoint":' + canonical_json(endpoint.rstrip("/")) + ","
+    payload = "{" + head + '"request":' + text + ',"template":' + canonical_json(template_version)
+    key = hashlib.sha256((payload + "}").encode("utf-8")).hexdigest()
+    return key, text
 
 
 class ReplyCache:
@@ -173,9 +185,10 @@ class ReplyCache:
             )
         return CacheError(f"reply cache {self.path}: {err}")
 
-    def key(self, request: dict[str, Any], template_version: str, endpoint: str) -> str:
-        """The key of ``request`` in this file's key version."""
-        return request_key(request, template_version, endpoint if self.key_version >= 2 else None)
+    def key(self, request: dict[str, Any], template_version: str, endpoint: str) -> tuple[str, str]:
+        """The key of ``request`` in this file's key version, and the request's canonical JSON."""
+        endpoint_or_none = endpoint if self.key_version >= 2 else None
+        return keyed_request(request, template_version, endpoint_or_none)
 
     def get(self, key: str) -> dict[str, Any] | None:
         """Return the stored response for ``key`` (queued writes included), or None."""
@@ -191,12 +204,24 @@ class ReplyCache:
                 raise self._error(err) from None
         return None if row is None else json.loads(row[0])
 
-    def put(self, key: str, request: dict[str, Any], response: dict[str, Any]) -> None:
-        """Queue (or replace) the response for ``key``; :meth:`flush` writes it."""
+    def put(
+        self,
+        key: str,
+        request: dict[str, Any] | str,
+        response: dict[str, Any],
+    ) -> None:
+        """Queue (or replace) the response for ``key``; :meth:`flush` writes it.
+
+        Args:
+            key: The request's key.
+            request: The request, or its canonical JSON (from :meth:`key`).
+            response: What to store.
+        """
         if self.mode != "read-write":
             raise RuntimeError("the cache is read-only in replay mode")
         created = datetime.now(UTC).isoformat(timespec="seconds")
-        row = (key, canonical_json(canonical_request(request)), canonical_json(response), created)
+        text = request if isinstance(request, str) else canonical_json(canonical_request(request))
+        row = (key, text, canonical_json(response), created)
         with self._lock:
             self._pending[key] = row
 

@@ -422,10 +422,10 @@ class LLMPolicy(Policy):
         self._step_cost = {}
         if not observations:
             return []
-        turns = [self._start(obs) for obs in observations]
-        groups, allowed = self._hand_out(turns)
+        expected = [self._expected_cost(obs) for obs in observations]
+        groups, allowed = self._hand_out(observations, expected)
         try:
-            convs, requests = self._converse_all(turns, groups, allowed)
+            turns, convs, requests = self._converse_all(observations, expected, groups, allowed)
         finally:
             if self.cache is not None:
                 self.cache.flush()
@@ -433,37 +433,46 @@ class LLMPolicy(Policy):
             # The day is not run: its calls are not accounted, like the days never reached.
             raise self._abort
         self.calls_made += requests
-        actions: list[Action | None] = [None] * len(turns)
-        for i, turn in enumerate(turns):
-            conv = convs.get(i)
-            if conv is not None:
+        actions: list[Action | None] = [None] * len(observations)
+        for i, obs in enumerate(observations):
+            turn, conv = turns.get(i), convs.get(i)
+            if turn is not None and conv is not None:
                 self._merge(turn, conv)
                 if conv.reply is not None:
-                    actions[i] = to_action(conv.reply, turn.obs, turn.prompt.spec)
-            self._step_cost[int(turn.obs.team)] = turn.cost
+                    actions[i] = to_action(conv.reply, obs, turn.prompt.spec)
+            self._step_cost[int(obs.team)] = turn.cost if turn is not None else 0.0
         fallback = [i for i, a in enumerate(actions) if a is None]
         if fallback:
             for i in fallback:
-                self.team_stats(turns[i].obs.team).fallbacks += 1
+                self.team_stats(observations[i].team).fallbacks += 1
             decided = self.fallback.decide_all([observations[i] for i in fallback])
             for i, action in zip(fallback, decided, strict=True):
                 actions[i] = action
         return actions  # type: ignore[return-value]
 
-    def _start(self, obs: Observation) -> _Turn:
+    def _expected_cost(self, obs: Observation) -> float:
+        """What the team's next call should cost.
+
+        Its mean so far, or before its first call an estimate from its prompt (and
+        :data:`EXPECTED_COMPLETION_TOKENS`).
+        """
         st = self.team_stats(obs.team)
         if st.calls:
-            expected = st.cost / st.calls
-        elif self.config.prompt_price_per_1k or self.config.completion_price_per_1k:
+            return st.cost / st.calls
+        if self.config.prompt_price_per_1k or self.config.completion_price_per_1k:
             draft = render(obs, self.config.template)
             chars = sum(len(m["content"]) for m in draft.messages)
-            expected = self.config.call_cost((chars + 3) // 4, EXPECTED_COMPLETION_TOKENS)
-        else:
-            expected = 0.0
+            return self.config.call_cost((chars + 3) // 4, EXPECTED_COMPLETION_TOKENS)
+        return 0.0
+
+    def _turn(self, obs: Observation, expected: float) -> _Turn:
+        # On a worker thread: rendering overlaps the other teams' calls.
         prompt = render(obs, self.config.template, expected)
         return _Turn(obs, prompt, list(prompt.messages), expected)
 
-    def _hand_out(self, turns: list[_Turn]) -> tuple[list[list[int]], dict[int, int]]:
+    def _hand_out(
+        self, observations: list[Observation], expected: list[float]
+    ) -> tuple[list[list[int]], dict[int, int]]:
         """Who calls today, in which groups, with how many calls each (see the module notes).
 
         Returns:
@@ -471,9 +480,9 @@ class LLMPolicy(Policy):
             and the calls each of their teams may make (first included).
         """
         affordable = []
-        for i, turn in enumerate(turns):
-            if turn.expected > 0 and max(turn.obs.budget, 0.0) < turn.expected:
-                self.team_stats(turn.obs.team).unaffordable += 1
+        for i, (obs, cost) in enumerate(zip(observations, expected, strict=True)):
+            if cost > 0 and max(obs.budget, 0.0) < cost:
+                self.team_stats(obs.team).unaffordable += 1
             else:
                 affordable.append(i)
         k = self.config.batch_size
@@ -484,7 +493,7 @@ class LLMPolicy(Policy):
             group = affordable[j : j + k]
             if left == 0:
                 for i in group:
-                    self.team_stats(turns[i].obs.team).capped += 1
+                    self.team_stats(observations[i].team).capped += 1
                 continue
             groups.append(group)
             if left is not None:
@@ -500,40 +509,57 @@ class LLMPolicy(Policy):
         return groups, allowed
 
     def _converse_all(
-        self, turns: list[_Turn], groups: list[list[int]], allowed: dict[int, int]
-    ) -> tuple[dict[int, _Conversation], int]:
-        """Run the day's conversations on the worker threads; wait for all of them."""
+        self,
+        observations: list[Observation],
+        expected: list[float],
+        groups: list[list[int]],
+        allowed: dict[int, int],
+    ) -> tuple[dict[int, _Turn], dict[int, _Conversation], int]:
+        """Run the day's conversations on the worker threads; wait for all of them.
+
+        Returns:
+            Each calling team's turn and conversation by index, and the requests sent.
+        """
+        turns: dict[int, _Turn] = {}
         convs: dict[int, _Conversation] = {}
-        requests = 0
         if not groups:
-            return convs, requests
+            return turns, convs, 0
         if self.config.batch_size == 1:
+            n = len(groups)
+            alone = self._converse_alone
             futures = {
-                g[0]: self._submit(len(groups), self._converse, turns[g[0]], allowed[g[0]])
-                for g in groups
+                i: self._submit(n, alone, observations[i], expected[i], allowed[i])
+                for (i,) in groups
             }
-            convs = self._results(futures)
-            return convs, sum(c.requests for c in convs.values())
+            for i, (turn, conv) in self._results(futures).items():
+                turns[i], convs[i] = turn, conv
+            return turns, convs, sum(c.requests for c in convs.values())
         batch_futures = {
-            g[0]: self._submit(len(groups), self._ask_batch, [turns[i] for i in g]) for g in groups
+            g[0]: self._submit(
+                len(groups),
+                self._ask_batch,
+                [observations[i] for i in g],
+                [expected[i] for i in g],
+            )
+            for g in groups
         }
         batches = self._results(batch_futures)
-        again = {}
+        again = []
         for g in groups:
-            for i, conv in zip(g, batches[g[0]], strict=True):
-                convs[i] = conv
-                last = conv.attempts[-1]
-                if conv.reply is None and last.result.completion is not None:
-                    again[i] = conv
+            for i, (turn, conv) in zip(g, batches[g[0]], strict=True):
+                turns[i], convs[i] = turn, conv
+                failed = not conv.attempts or conv.attempts[-1].result.completion is None
+                if conv.reply is None and not failed:
+                    again.append(i)
         requests = len(groups)
         if again:
             futures = {
-                i: self._submit(len(again), self._converse, turns[i], allowed[i], conv)
-                for i, conv in again.items()
+                i: self._submit(len(again), self._converse, turns[i], allowed[i], convs[i])
+                for i in again
             }
             convs.update(self._results(futures))
             requests += sum(convs[i].requests for i in again)
-        return convs, requests
+        return turns, convs, requests
 
     def _submit(self, tasks: int, fn: Any, *args: Any) -> Future:
         size = self.config.workers(tasks)
@@ -562,6 +588,12 @@ class LLMPolicy(Policy):
         return out
 
     # -- one team's conversation (runs on a worker thread)
+
+    def _converse_alone(
+        self, obs: Observation, expected: float, allowed: int
+    ) -> tuple[_Turn, _Conversation]:
+        turn = self._turn(obs, expected)
+        return turn, self._converse(turn, allowed)
 
     def _converse(
         self, turn: _Turn, allowed: int, conv: _Conversation | None = None
@@ -678,9 +710,9 @@ class LLMPolicy(Policy):
 
     def _fetch(self, request: dict[str, Any], turn: _Turn) -> _Result:
         """The cached reply to ``request``, else the endpoint's (stored in the cache)."""
-        key = None
+        key = text = None
         if self.cache is not None:
-            key = self.cache.key(request, self.config.template, self.config.base_url)
+            key, text = self.cache.key(request, self.config.template, self.config.base_url)
             entry = self.cache.get(key)
             replay = self.cache.mode == "replay"
             if entry is not None and "error" in entry:
@@ -701,12 +733,12 @@ class LLMPolicy(Policy):
             result = _Result(None, False, str(err), err.kind, time.perf_counter() - start)
             self._count_failure(result.error or "")
             if self.cache is not None and key is not None:
-                self.cache.put(key, request, {"error": result.error, "kind": result.kind})
+                self.cache.put(key, text or request, {"error": result.error, "kind": result.kind})
             return result
         with self._lock:
             self._streak = 0
         if self.cache is not None and key is not None:
-            self.cache.put(key, request, completion.to_dict())
+            self.cache.put(key, text or request, completion.to_dict())
         return _Result(completion, False, None, "transport", time.perf_counter() - start)
 
     def _count_failure(self, error: str) -> None:
@@ -718,11 +750,14 @@ class LLMPolicy(Policy):
 
     # -- batched mode
 
-    def _ask_batch(self, turns: list[_Turn]) -> list[_Conversation]:
+    def _ask_batch(
+        self, observations: list[Observation], expected: list[float]
+    ) -> list[tuple[_Turn, _Conversation]]:
         """One request for a group of teams; each team's element checked as its own reply."""
+        turns = [self._turn(o, e) for o, e in zip(observations, expected, strict=True)]
         convs = [_Conversation() for _ in turns]
         if self._abort is not None:
-            return convs
+            return list(zip(turns, convs, strict=True))
         schema = batch_schema(
             [t.prompt.spec.schema for t in turns], [int(t.obs.team) for t in turns]
         )
@@ -748,7 +783,7 @@ class LLMPolicy(Policy):
         if result.seconds:
             with self._lock:
                 self.call_seconds += result.seconds
-        return convs
+        return list(zip(turns, convs, strict=True))
 
     # -- accounting (on the calling thread, in the observations' order)
 
