@@ -17,9 +17,10 @@ Modes:
 
 * ``off``: no cache.
 * ``read-write``: look up every request; call the endpoint on a miss and keep the reply. Writes
-  are queued by the calling threads and committed in one transaction by :meth:`ReplyCache.flush`
-  (the policy flushes once per day, and on close), in WAL mode: a crash loses at most the day
-  not yet committed, and a reply is never re-paid within a day since lookups see the queue.
+  are queued by the worker threads and committed in one transaction by :meth:`ReplyCache.flush`
+  on the policy's thread (every few rows while it waits for a day's calls, at the end of each
+  day, and on close), in WAL mode: a crash loses at most the day not yet committed, and a reply
+  is never paid twice within a day since lookups see the queue.
 * ``replay``: never call the endpoint; a miss is an error (:class:`~.llm.ReplayMiss`).
 
 A reply that failed in transport is stored as an error entry so that a replay reproduces the
@@ -224,6 +225,11 @@ class ReplyCache:
         row = (key, text, canonical_json(response), created)
         with self._lock:
             self._pending[key] = row
+
+    def pending(self) -> int:
+        """Replies queued and not yet committed."""
+        with self._lock:
+            return len(self._pending)
 
     def flush(self) -> None:
         """Commit the queued replies in one transaction (call from one thread: the policy's).

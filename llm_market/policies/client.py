@@ -332,6 +332,9 @@ class HTTPChatClient:
         if conn.sock is None:
             conn.timeout = remaining
             conn.connect()
+            # http.client sends a large body apart from the headers: without TCP_NODELAY,
+            # Nagle's algorithm holds the body until the server's delayed ACK (up to 40 ms).
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn.sock.settimeout(remaining)
         token = _WATCHDOG.watch(deadline, conn.sock)
         try:

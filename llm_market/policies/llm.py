@@ -46,7 +46,7 @@ import math
 import re
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from copy import copy
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -78,6 +78,8 @@ REPROMPT_REPLY_CHARS = 4096
 # slack for chat templates, are not believed.
 PROMPT_TOKEN_FACTOR = 8
 PROMPT_TOKEN_SLACK = 256
+# Queued cache rows the calling thread commits while it waits for the day's other calls.
+FLUSH_ROWS = 16
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
 
@@ -570,12 +572,18 @@ class LLMPolicy(Policy):
             self._pool_size = size
         return self._pool.submit(fn, *args)
 
-    @staticmethod
-    def _results(futures: dict[int, Future]) -> dict[int, Any]:
+    def _results(self, futures: dict[int, Future]) -> dict[int, Any]:
         """Every task's result, or the first error in the observations' order.
 
         It is raised after all tasks have ended, so which error it is never depends on timing.
+        While waiting, the calling thread commits the cache's queued replies whenever
+        :data:`FLUSH_ROWS` have piled up, so that the day's last commit is a short one.
         """
+        running = set(futures.values())
+        while running and self.cache is not None and self.cache.mode == "read-write":
+            _, running = wait(running, return_when=FIRST_COMPLETED)
+            if running and self.cache.pending() >= FLUSH_ROWS:
+                self.cache.flush()
         errors = []
         out = {}
         for i in sorted(futures):
