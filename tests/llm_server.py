@@ -1,8 +1,7 @@
 """A small OpenAI chat-completions server for tests, on 127.0.0.1 in a background thread.
 
-The real ``openai`` client talks to it over HTTP, so the tests exercise the request the package
-actually sends (``openai`` >= 3 goes through ``httpx2``, which mocking libraries such as respx do
-not intercept). A *responder* decides each reply; the server records every request body and
+The policy's HTTP client talks to it over real sockets, so the tests exercise the bytes actually
+sent. A *responder* decides each reply; the server records every request body and
 header, and the order in which replies were sent (with the times each request arrived and
 its reply was sent). A reply can also misbehave on purpose: a raw body (empty, not JSON, huge),
 usage counts that are lies, or a body dribbled out a byte at a time.

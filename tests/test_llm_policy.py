@@ -1,4 +1,4 @@
-"""The language-model policy, driven through the real openai client against a loopback server."""
+"""The language-model policy, driven through its HTTP client against a loopback server."""
 
 import json
 import sqlite3
@@ -33,8 +33,6 @@ from llm_market.policies.llm import (
     llm_team_ids,
 )
 from llm_market.policies.prompt import TEMPLATE_VERSION, render
-
-pytest.importorskip("openai")
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "smollm2_small.json"
