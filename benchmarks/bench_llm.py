@@ -1,17 +1,29 @@
-"""What an LLM team costs per step: the policy's own overhead, and a live endpoint's.
+"""What an LLM team costs per step: the policy's own overhead, its throughput, a live endpoint.
 
     python benchmarks/bench_llm.py                     # overhead: render + check, no endpoint
+    python benchmarks/bench_llm.py --throughput [--latency 0.2] [--days 5] [--repeats 3]
     python benchmarks/bench_llm.py --base-url URL --model NAME [--response-format F] [--steps N]
 
-The second form runs the small scenario with every team on the endpoint and prints tokens and
-seconds per call and per step (printed, never asserted).
+``--throughput`` starts the test suite's OpenAI-protocol server (``tests/llm_server.py``) in
+another process, answering every request after ``--latency`` seconds, and prints decisions per
+second for 4, 16 and 64 LLM teams at the default concurrency (one call per team), with the cache
+off and read-write, against the ideal ``teams / latency``. Configurations are interleaved and
+each is repeated; the medians are printed (the machine may be noisy). The last form runs the
+small scenario with every team on the endpoint and prints tokens and seconds per call and per
+step (printed, never asserted).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import statistics
+import sys
+import tempfile
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -20,6 +32,8 @@ from llm_market.policies.client import Completion
 from llm_market.policies.heuristic import HeuristicPolicy
 from llm_market.policies.llm import LLMConfig, LLMPolicy, build_policy, check_reply
 from llm_market.policies.prompt import render
+
+TESTS = Path(__file__).resolve().parent.parent / "tests"
 
 
 class EchoClient:
@@ -35,11 +49,15 @@ class EchoClient:
         return Completion(json.dumps(reply), 900, 120, "stop")
 
 
-def overhead(days: int = 20) -> None:
-    model = MarketModel(scenario="small", seed=1)
-    for _ in range(10):
+def observations(n_teams: int, days: int = 10):
+    model = MarketModel(scenario="small", seed=1, n_teams=n_teams)
+    for _ in range(days):
         model.step()
-    obs = [t.observe() for t in model.teams]
+    return [t.observe(model.view) for t in model.teams]
+
+
+def overhead(days: int = 20) -> None:
+    obs = observations(8)
     start = time.perf_counter()
     for _ in range(days):
         for o in obs:
@@ -54,6 +72,71 @@ def overhead(days: int = 20) -> None:
     per = (time.perf_counter() - start) / (days * len(obs))
     print(f"decide_all with an instant endpoint: {per * 1e3:.2f} ms per team-day")
     policy.close()
+
+
+def _serve(latency: float, conn) -> None:
+    """The server process: answer every request with a valid reply after ``latency`` s."""
+    sys.path.insert(0, str(TESTS))
+    from llm_server import FakeChatServer, valid_reply
+
+    def responder(body):
+        time.sleep(latency)  # the model's thinking time
+        return valid_reply(body)
+
+    with FakeChatServer(responder) as srv:
+        conn.send(srv.url)
+        conn.recv()  # until told to stop
+
+
+def _one_trial(url: str, obs, days: int, cache: str, first_day: int) -> float:
+    """Decisions per second over ``days`` days of ``obs``'s teams (every day's prompts new)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        config = LLMConfig(
+            base_url=url,
+            model="bench",
+            cache_mode=cache,
+            cache_path=f"{tmp}/c.sqlite" if cache != "off" else None,
+        )
+        policy = LLMPolicy(config, HeuristicPolicy(np.random.default_rng(0)))
+        days_obs = [
+            [replace(o, market=replace(o.market, day=first_day + d)) for o in obs]
+            for d in range(days + 1)
+        ]
+        policy.decide_all(days_obs[0])  # warm up: threads and connections
+        start = time.perf_counter()
+        for d in range(1, days + 1):
+            policy.decide_all(days_obs[d])
+        wall = time.perf_counter() - start
+        assert policy.summary()["failures"] == 0, policy.summary()["failure_kinds"]
+        policy.close()
+    return len(obs) * days / wall
+
+
+def throughput(args: argparse.Namespace) -> None:
+    parent, child = multiprocessing.Pipe()
+    server = multiprocessing.Process(target=_serve, args=(args.latency, child), daemon=True)
+    server.start()
+    url = parent.recv()
+    sizes = (4, 16, 64)
+    obs = {n: observations(n) for n in sizes}
+    results: dict[tuple[int, str], list[float]] = {}
+    day = 100
+    for _ in range(args.repeats):
+        for n in sizes:
+            for cache in ("off", "read-write"):
+                rate = _one_trial(url, obs[n], args.days, cache, day)
+                day += args.days + 1
+                results.setdefault((n, cache), []).append(rate)
+    parent.send("stop")
+    server.join(timeout=10)
+    print(f"server latency {args.latency * 1e3:.0f} ms, concurrency = LLM teams; medians of "
+          f"{args.repeats} interleaved trials of {args.days} days")  # fmt: skip
+    print("teams  cache       decisions/s  ideal  share   (trials)")
+    for (n, cache), rates in results.items():
+        ideal = n / args.latency
+        med = statistics.median(rates)
+        trials = ", ".join(f"{r:.0f}" for r in rates)
+        print(f"{n:5d}  {cache:10s}  {med:11.1f}  {ideal:5.0f}  {med / ideal:5.0%}   ({trials})")
 
 
 def live(args: argparse.Namespace) -> None:
@@ -89,11 +172,17 @@ if __name__ == "__main__":
     parser.add_argument("--base-url")
     parser.add_argument("--model", default="local")
     parser.add_argument("--response-format", default="json_schema")
-    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=None)
     parser.add_argument("--max-tokens", type=int, default=400)
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--throughput", action="store_true")
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--days", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    if args.base_url:
+    if args.throughput:
+        throughput(args)
+    elif args.base_url:
         live(args)
     else:
         overhead()

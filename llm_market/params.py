@@ -219,7 +219,9 @@ class Params(BaseModel):
     llm_seed: int | None = Field(None, description="sampling seed (default: the run's seed)")
     llm_max_tokens: int = Field(512, ge=16, le=32_768, description="completion token limit")
     llm_max_retries: int = Field(2, ge=0, le=10, description="re-prompts after a bad reply")
-    llm_concurrency: int = Field(4, ge=1, le=256, description="calls in flight at once")
+    llm_concurrency: int | None = Field(
+        None, ge=1, le=256, description="calls in flight at once (None: one per LLM team)"
+    )
     llm_cache_mode: Literal["off", "read-write", "replay"] = Field(
         "off", description="reply cache: off | read-write | replay"
     )
@@ -229,11 +231,29 @@ class Params(BaseModel):
         0.0, ge=0.0, description="money per 1k completion tokens"
     )
     llm_call_cap: int | None = Field(None, ge=0, description="most calls in a run")
-    llm_timeout: float = Field(60.0, gt=0.0, description="seconds per HTTP request")
+    llm_timeout: float = Field(
+        60.0, gt=0.0, description="seconds one call may take in all (connect, read, retries)"
+    )
     llm_http_retries: int = Field(2, ge=0, le=10, description="HTTP retries on transient errors")
     llm_template: str = Field("v2", description="prompt template version (v1: the old prompt)")
     llm_response_format: Literal["json_schema", "json_object_schema", "json_object", "none"] = (
         Field("json_schema", description="how the reply's JSON shape is requested")
+    )
+    # LLM engine (h1)
+    llm_max_concurrency: int = Field(
+        64, ge=1, le=1024, description="most calls in flight when llm_concurrency is None"
+    )
+    llm_batch_size: int = Field(
+        1, ge=1, le=64, description="teams asked in one request (1: one request per team)"
+    )
+    llm_failure_budget: int = Field(
+        20, ge=0, description="consecutive failed calls that stop the run (0: never)"
+    )
+    llm_token_param: Literal["auto", "max_tokens", "max_completion_tokens"] = Field(
+        "auto", description="name of the token limit sent (auto: try max_completion_tokens)"
+    )
+    llm_max_reply_bytes: int = Field(
+        64 * 1024, ge=1024, le=16 * 1024 * 1024, description="longest reply text kept (bytes)"
     )
 
     @field_validator("horizons")

@@ -1,9 +1,10 @@
 """A small OpenAI chat-completions server for tests, on 127.0.0.1 in a background thread.
 
-The real ``openai`` client talks to it over HTTP, so the tests exercise the request the package
-actually sends (``openai`` >= 3 goes through ``httpx2``, which mocking libraries such as respx do
-not intercept). A *responder* decides each reply; the server records every request body and
-header, and the order in which replies were sent.
+The policy's HTTP client talks to it over real sockets, so the tests exercise the bytes actually
+sent. A *responder* decides each reply; the server records every request body and
+header, and the order in which replies were sent (with the times each request arrived and
+its reply was sent). A reply can also misbehave on purpose: a raw body (empty, not JSON, huge),
+usage counts that are lies, or a body dribbled out a byte at a time.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,14 +30,20 @@ class Reply:
         status: HTTP status; anything but 200 sends an OpenAI-style error body.
         finish_reason: The choice's finish reason.
         usage: Whether to send a usage block at all.
+        raw: Send these bytes as the whole body instead (status 200 unless ``status`` says).
+        dribble: Seconds between the body's bytes (0: all at once).
+        fingerprint: The ``system_fingerprint`` to report.
     """
 
     content: str | None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
+    prompt_tokens: Any = None
+    completion_tokens: Any = None
     status: int = 200
     finish_reason: str = "stop"
     usage: bool = True
+    raw: bytes | None = None
+    dribble: float = 0.0
+    fingerprint: str | None = "fp_fake"
 
 
 Responder = Callable[[dict[str, Any]], "Reply | str"]
@@ -46,6 +54,11 @@ def team_of(body: dict[str, Any]) -> int:
     m = re.search(r"You are research team (\d+)", body["messages"][1]["content"])
     assert m, "no team in the first user message"
     return int(m.group(1))
+
+
+def teams_of(body: dict[str, Any]) -> list[int]:
+    """The teams a batched request is for, in order."""
+    return [int(t) for t in re.findall(r"^Team t(\d+):", body["messages"][1]["content"], re.M)]
 
 
 def attempt_of(body: dict[str, Any]) -> int:
@@ -83,22 +96,39 @@ class FakeChatServer:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.sent: list[int] = []  # request numbers, in the order their replies were sent
+        self.received_at: list[float] = []  # time.monotonic() when each request arrived
+        self.sent_at: dict[int, float] = {}  # request number -> when its reply was sent
         self._lock = threading.Lock()
+        self._closing = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without TCP_NODELAY, Nagle's algorithm and
+            # the client's delayed ACK add ~40 ms to every reply (real servers set it too).
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
+            def _send(self, status: int, payload: Any, dribble: float = 0.0) -> None:
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if not dribble:
+                    self.wfile.write(data)
+                    return
+                try:
+                    for i in range(len(data)):
+                        # The slow server's pace (ends at once when the server shuts down).
+                        if server._closing.wait(dribble):
+                            return
+                        self.wfile.write(data[i : i + 1])
+                        self.wfile.flush()
+                except OSError:
+                    pass  # the client gave up
 
             def do_GET(self) -> None:
                 self._send(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
@@ -113,11 +143,16 @@ class FakeChatServer:
                     number = len(server.requests)
                     server.requests.append(body)
                     server.headers.append(dict(self.headers))
+                    server.received_at.append(time.monotonic())
                 reply = server.responder(body)
                 if isinstance(reply, str):
                     reply = Reply(reply)
                 with server._lock:
                     server.sent.append(number)
+                    server.sent_at[number] = time.monotonic()
+                if reply.raw is not None:
+                    self._send(reply.status, reply.raw, reply.dribble)
+                    return
                 if reply.status != 200:
                     err = {"message": reply.content or "error", "type": "server_error"}
                     self._send(reply.status, {"error": err})
@@ -128,6 +163,7 @@ class FakeChatServer:
                     "object": "chat.completion",
                     "created": 0,
                     "model": body["model"],
+                    "system_fingerprint": reply.fingerprint,
                     "choices": [
                         {
                             "index": 0,
@@ -141,12 +177,8 @@ class FakeChatServer:
                     ct = reply.completion_tokens
                     pt = (len(prompt) + 3) // 4 if pt is None else pt
                     ct = (len(reply.content or "") + 3) // 4 if ct is None else ct
-                    payload["usage"] = {
-                        "prompt_tokens": pt,
-                        "completion_tokens": ct,
-                        "total_tokens": pt + ct,
-                    }
-                self._send(200, payload)
+                    payload["usage"] = {"prompt_tokens": pt, "completion_tokens": ct}
+                self._send(200, payload, reply.dribble)
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
@@ -165,6 +197,7 @@ class FakeChatServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._closing.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join()

@@ -131,7 +131,6 @@ GOLDEN_ARGS = [
 
 
 def test_cli_replays_the_recorded_real_model_run(tmp_path):
-    pytest.importorskip("openai")
     golden = json.loads(open("tests/data/smollm2_small.json").read())
     steps = str(golden["steps"])
     res = run_cli("run", *GOLDEN_ARGS, "--steps", steps, "--out", str(tmp_path / "r"))
@@ -144,7 +143,6 @@ def test_cli_replays_the_recorded_real_model_run(tmp_path):
 
 
 def test_cli_replay_miss_stops_naming_team_and_day_and_keeps_the_days_run(tmp_path):
-    pytest.importorskip("openai")
     # The recording covers its first `steps` days (0 to steps - 1): day `steps` is the first miss.
     days = json.loads(open("tests/data/smollm2_small.json").read())["steps"]
     res = run_cli("run", *GOLDEN_ARGS, "--steps", str(days + 2), "--out", str(tmp_path / "r"))

@@ -45,7 +45,6 @@ def heuristic_run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def llm_run(tmp_path_factory):
-    pytest.importorskip("openai")
     out = tmp_path_factory.mktemp("llm")
 
     def responder(body):

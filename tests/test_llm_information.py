@@ -29,8 +29,6 @@ from llm_market.policies.prompt import PromptOptions, render
 from llm_market.policies.reply import check_reply, to_action
 from llm_market.viz.report import write_run
 
-pytest.importorskip("openai")
-
 STEPS = 12
 
 

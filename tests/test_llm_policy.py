@@ -1,4 +1,4 @@
-"""The language-model policy, driven through the real openai client against a loopback server."""
+"""The language-model policy, driven through its HTTP client against a loopback server."""
 
 import json
 import sqlite3
@@ -20,7 +20,7 @@ from llm_server import (
 from llm_market import MarketModel
 from llm_market.params import Params
 from llm_market.policies.cache import ReplyCache, canonical_json, request_key
-from llm_market.policies.client import EndpointError
+from llm_market.policies.client import EndpointError, HTTPChatClient
 from llm_market.policies.heuristic import HeuristicPolicy
 from llm_market.policies.llm import (
     ActionReply,
@@ -33,8 +33,6 @@ from llm_market.policies.llm import (
     llm_team_ids,
 )
 from llm_market.policies.prompt import TEMPLATE_VERSION, render
-
-pytest.importorskip("openai")
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "smollm2_small.json"
@@ -57,9 +55,10 @@ def observations():
     return [t.observe(model.view) for t in model.teams]
 
 
-def make_policy(url, **kw):
+def make_policy(url, client=None, **kw):
     kw.setdefault("model", "fake-model")
-    return LLMPolicy(LLMConfig(base_url=url, **kw), HeuristicPolicy(np.random.default_rng(7)))
+    config = LLMConfig(base_url=url, **kw)
+    return LLMPolicy(config, HeuristicPolicy(np.random.default_rng(7)), client=client)
 
 
 def heuristic_actions(observations):
@@ -185,7 +184,8 @@ def test_request_shape_usage_and_cost(observations):
     assert len(srv.requests) == 3
     body = srv.requests[0]
     assert body["model"] == "fake-model"
-    assert body["seed"] == 11 and body["max_tokens"] == 300 and body["temperature"] == 0.3
+    assert body["seed"] == 11 and body["max_completion_tokens"] == 300
+    assert body["temperature"] == 0.3 and "max_tokens" not in body
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
     fmt = body["response_format"]
     assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
@@ -432,11 +432,12 @@ def test_read_write_caches_replies_and_replay_reproduces_them(observations, tmp_
     rows = sqlite3.connect(path).execute("SELECT key, request, response FROM replies").fetchall()
     assert len(rows) == len(observations)
     for key, request, _ in rows:
-        assert request_key(json.loads(request), TEMPLATE_VERSION) == key
+        assert request_key(json.loads(request), TEMPLATE_VERSION, srv.url) == key
     st = pol.stats[observations[0].team]
     assert (st.calls, st.cached_calls) == (2, 1)
 
-    replay = make_policy(DEAD_URL, cache_mode="replay", cache_path=str(path))
+    # The endpoint is part of the key: a replay names the recorded one (and never calls it).
+    replay = make_policy(srv.url, cache_mode="replay", cache_path=str(path))
     replayed = replay.decide_all(observations)
     for a, b, c in zip(first, again, replayed, strict=True):
         np.testing.assert_array_equal(a.forecasts, c.forecasts)
@@ -461,15 +462,17 @@ def test_transport_failures_replay_as_failures_and_read_write_retries_them(obser
         pol = make_policy(srv.url, cache_mode="read-write", cache_path=path, http_retries=0)
         pol.decide_all(observations[:2])
         pol.close()
-    replay = make_policy(DEAD_URL, cache_mode="replay", cache_path=path)
+    replay = make_policy(srv.url, cache_mode="replay", cache_path=path)
     replay.decide_all(observations[:2])
     assert replay.summary()["failure_kinds"] == {"transport": 2}
     replay.close()
-    with FakeChatServer(lambda b: valid_reply(b)) as srv:
-        pol = make_policy(srv.url, cache_mode="read-write", cache_path=path)
+    with FakeChatServer(lambda b: valid_reply(b)) as srv2:
+        # The recorded endpoint's key, answered by a live server.
+        live = HTTPChatClient(srv2.url)
+        pol = make_policy(srv.url, live, cache_mode="read-write", cache_path=path)
         pol.decide_all(observations[:2])
         pol.close()
-    assert len(srv.requests) == 2 and pol.summary()["failures"] == 0
+    assert len(srv2.requests) == 2 and pol.summary()["failures"] == 0
 
 
 def test_call_cost_counts_against_the_budget_check(observations):
@@ -543,7 +546,7 @@ def test_a_run_replayed_from_its_cache_has_the_same_digest(tmp_path):
             original.step()
         original.policy.close()
     cfg = LLMConfig(
-        base_url=DEAD_URL, model="fake", cache_mode="replay", cache_path=path, seed=5, **prices
+        base_url=srv.url, model="fake", cache_mode="replay", cache_path=path, seed=5, **prices
     )
     replayed = wired_model(cfg, 0.5, seed=5, steps=8)
     for _ in range(8):

@@ -8,11 +8,12 @@ with the cause.
 from __future__ import annotations
 
 import argparse
+import sys
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import EXIT_FAILURE, UsageError
 from .settings import add_overrides_argument, load_config, parse_set
 
 EXIT_INTERRUPTED = 130  # the shell's status for a process ended by Ctrl-C (128 + SIGINT)
@@ -118,6 +119,9 @@ def run(args: argparse.Namespace) -> int:
         # A replay miss or a refused endpoint: keep the days simulated, then report the cause.
         extra["stopped_by"] = outcome.stopped_by
         write_run(model, out, extra)
+        if outcome.exit_code == EXIT_FAILURE:  # the language model is unavailable: exit 1
+            print(f"error: stopped after {model.day} days: {outcome.stopped_by}", file=sys.stderr)
+            return EXIT_FAILURE
         raise UsageError(f"stopped after {model.day} days: {outcome.stopped_by}")
     if outcome.interrupted:
         console.print(f"interrupted after {model.day} days; writing what was simulated")

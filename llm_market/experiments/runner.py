@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import EXIT_FAILURE, EXIT_USAGE, LLMUnavailable
+
 
 @dataclass
 class RunOutcome:
@@ -20,19 +22,37 @@ class RunOutcome:
         days: Days completed.
         interrupted: The run stopped before its last day (Ctrl-C or a stopping error).
         stopped_by: The stopping error's message, when one ended the run.
+        error: The stopping error itself.
     """
 
     days: int
     interrupted: bool = False
     stopped_by: str | None = None
+    error: Exception | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """The exit status the run asks for.
+
+        0, or 1 for an unavailable language model (:class:`~llm_market.errors.LLMUnavailable`),
+        2 for any other stopping error.
+        """
+        if self.error is None:
+            return 0
+        return EXIT_FAILURE if isinstance(self.error, LLMUnavailable) else EXIT_USAGE
 
 
 def stopping_errors() -> tuple[type[Exception], ...]:
-    """The errors that end a run early but keep its days: a replay miss, a refused endpoint."""
+    """The errors that end a run early but keep its days.
+
+    A replay miss, an endpoint that refuses every call, one that keeps failing, a reply cache
+    another process keeps locked.
+    """
+    from ..policies.cache import CacheError
     from ..policies.client import EndpointError
     from ..policies.llm import ReplayMiss
 
-    return (ReplayMiss, EndpointError)
+    return (ReplayMiss, EndpointError, LLMUnavailable, CacheError)
 
 
 def run_steps(
@@ -70,4 +90,5 @@ def run_steps(
     except stopping_errors() as err:
         outcome.interrupted = True
         outcome.stopped_by = str(err)
+        outcome.error = err
     return outcome

@@ -1,20 +1,34 @@
 """A SQLite cache of language-model replies, keyed by the canonical request.
 
 The key is the SHA-256 of the canonical JSON (sorted keys, no spaces) of everything that decides a
-reply: model, messages, sampling parameters, seed, response format and the prompt template
-version. Since the full prompt is in the key, a replayed run gets exactly the replies the original
-run got for exactly the same prompts, and a run whose prompts diverge (a changed model or
-template) misses instead of silently reusing replies.
+reply: model, messages, sampling parameters, seed, response format, the prompt template version
+and, in caches made since key version 2, the endpoint (``base_url``). Since the full prompt is in
+the key, a replayed run gets exactly the replies the original run got for exactly the same
+prompts, and a run whose prompts diverge (a changed model or template) misses instead of
+silently reusing replies. The token limit is hashed under the name ``max_tokens`` whatever name
+the server was sent (``max_completion_tokens``), so a cache does not depend on it.
+
+Key versions (table ``meta``, row ``key_version``): 1 = without the endpoint (every cache made
+before the table existed: it has no ``meta`` table, and keeps its keys, so old caches still
+replay), 2 = with the endpoint (new files). The model the server reports is in each reply's
+stored response (``model``, ``system_fingerprint``).
 
 Modes:
 
 * ``off``: no cache.
-* ``read-write``: look up every request; call the endpoint on a miss and store the reply as it
-  arrives (a crash loses nothing already answered).
+* ``read-write``: look up every request; call the endpoint on a miss and keep the reply. Writes
+  are queued by the worker threads and committed in one transaction by :meth:`ReplyCache.flush`
+  on the policy's thread (every few rows while it waits for a day's calls, at the end of each
+  day, and on close), in WAL mode: a crash loses at most the day not yet committed, and a reply
+  is never paid twice within a day since lookups see the queue.
 * ``replay``: never call the endpoint; a miss is an error (:class:`~.llm.ReplayMiss`).
 
 A reply that failed in transport is stored as an error entry so that a replay reproduces the
 original run's fallback; in read-write mode error entries count as misses and are retried.
+
+A database another process keeps locked longer than ``busy_timeout`` seconds is reported as a
+:class:`CacheError` (a :class:`~llm_market.errors.UsageError`: one line, exit 2), never a
+traceback.
 """
 
 from __future__ import annotations
@@ -27,7 +41,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from ..errors import UsageError
+
 CacheMode = Literal["off", "read-write", "replay"]
+KEY_VERSION = 2
+BUSY_TIMEOUT = 10.0  # seconds to wait for another process's lock
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS replies (
@@ -37,6 +55,11 @@ CREATE TABLE IF NOT EXISTS replies (
     created TEXT NOT NULL
 )
 """
+_META = "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+
+
+class CacheError(UsageError):
+    """The cache file cannot be used: locked by another process, or not a database."""
 
 
 def canonical_json(obj: Any) -> str:
@@ -44,10 +67,39 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def request_key(request: dict[str, Any], template_version: str) -> str:
-    """SHA-256 (hex) of a chat request and the template version that produced its messages."""
-    payload = canonical_json({"request": request, "template": template_version})
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+def canonical_request(request: dict[str, Any]) -> dict[str, Any]:
+    """The request with its token limit named ``max_tokens`` (the name keys are made with)."""
+    if "max_completion_tokens" not in request:
+        return request
+    out = dict(request)
+    out["max_tokens"] = out.pop("max_completion_tokens")
+    return out
+
+
+def request_key(request: dict[str, Any], template_version: str, endpoint: str | None = None) -> str:
+    """SHA-256 (hex) of a chat request, its template version and (key version 2) its endpoint.
+
+    Args:
+        request: The chat request.
+        template_version: The prompt template that made its messages.
+        endpoint: The base URL it goes to; None makes a version 1 key (no endpoint).
+    """
+    return keyed_request(request, template_version, endpoint)[0]
+
+
+def keyed_request(
+    request: dict[str, Any], template_version: str, endpoint: str | None = None
+) -> tuple[str, str]:
+    """The key of :func:`request_key` and the request's canonical JSON (stored beside it).
+
+    The hashed text is ``canonical_json({"endpoint": ..., "request": ..., "template": ...})``,
+    assembled from the request's canonical JSON so that it is serialised once per call.
+    """
+    text = canonical_json(canonical_request(request))
+    head = "" if endpoint is None else '"endpoint":' + canonical_json(endpoint.rstrip("/")) + ","
+    payload = "{" + head + '"request":' + text + ',"template":' + canonical_json(template_version)
+    key = hashlib.sha256((payload + "}").encode("utf-8")).hexdigest()
+    return key, text
 
 
 class ReplyCache:
@@ -56,51 +108,166 @@ class ReplyCache:
     Args:
         path: The database file (created in read-write mode; must exist in replay mode).
         mode: ``"read-write"`` or ``"replay"`` (replay opens the file read-only).
+        busy_timeout: Seconds to wait for a lock held by another process.
+
+    Attributes:
+        key_version: 1 (keys without the endpoint: a file made before key versions) or 2.
 
     Raises:
         FileNotFoundError: Replay mode and the file does not exist.
+        CacheError: The file is locked for longer than ``busy_timeout`` or not a database.
     """
 
-    def __init__(self, path: str | Path, mode: CacheMode):
+    def __init__(self, path: str | Path, mode: CacheMode, busy_timeout: float = BUSY_TIMEOUT):
         if mode not in ("read-write", "replay"):
             raise ValueError(f"cache mode must be read-write or replay, not {mode!r}")
         self.path = Path(path)
         self.mode = mode
+        self.busy_timeout = busy_timeout
         self._lock = threading.Lock()
-        if mode == "replay":
-            if not self.path.is_file():
-                raise FileNotFoundError(f"replay cache {self.path} does not exist")
+        self._pending: dict[str, tuple[str, str, str, str]] = {}
+        self._db: sqlite3.Connection | None = None
+        if mode == "replay" and not self.path.is_file():
+            raise FileNotFoundError(f"replay cache {self.path} does not exist")
+        try:
+            self.key_version = self._open()
+        except sqlite3.DatabaseError as err:
+            if self._db is not None:
+                self._db.close()
+            raise self._error(err) from None
+
+    def _open(self) -> int:
+        if self.mode == "replay":
             uri = f"{self.path.resolve().as_uri()}?mode=ro"
-            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False)
-            with self._lock, self._db:
-                self._db.execute(_SCHEMA)
+            self._db = sqlite3.connect(
+                uri, uri=True, check_same_thread=False, timeout=self.busy_timeout
+            )
+            return self._stored_key_version() or 1
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=self.busy_timeout)
+        db = self._db
+        # WAL: readers never wait for the writer, and a commit is one append to the log;
+        # synchronous=NORMAL syncs at checkpoints only (a power cut may lose the last commits,
+        # a crash of this process loses nothing committed).
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        version = self._stored_key_version()
+        if version is None:
+            had_replies = self._has_table("replies")
+            version = 1 if had_replies else KEY_VERSION
+            with db:
+                db.execute(_SCHEMA)
+                db.execute(_META)
+                db.execute(
+                    "INSERT OR REPLACE INTO meta (name, value) VALUES ('key_version', ?)",
+                    (str(version),),
+                )
+        return version
+
+    def _has_table(self, name: str) -> bool:
+        row = self._db.execute(  # type: ignore[union-attr]
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        return row is not None
+
+    def _stored_key_version(self) -> int | None:
+        if not self._has_table("meta"):
+            return None
+        row = self._db.execute(  # type: ignore[union-attr]
+            "SELECT value FROM meta WHERE name = 'key_version'"
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def _error(self, err: sqlite3.Error) -> CacheError:
+        if "locked" in str(err) or "busy" in str(err):
+            return CacheError(
+                f"reply cache {self.path}: locked by another process for more than "
+                f"{self.busy_timeout:g} s ({err}); is another run using it?"
+            )
+        return CacheError(f"reply cache {self.path}: {err}")
+
+    def key(self, request: dict[str, Any], template_version: str, endpoint: str) -> tuple[str, str]:
+        """The key of ``request`` in this file's key version, and the request's canonical JSON."""
+        endpoint_or_none = endpoint if self.key_version >= 2 else None
+        return keyed_request(request, template_version, endpoint_or_none)
 
     def get(self, key: str) -> dict[str, Any] | None:
-        """Return the stored response for ``key``, or None."""
+        """Return the stored response for ``key`` (queued writes included), or None."""
         with self._lock:
-            row = self._db.execute("SELECT response FROM replies WHERE key = ?", (key,)).fetchone()
+            queued = self._pending.get(key)
+            if queued is not None:
+                return json.loads(queued[2])
+            try:
+                row = self._db.execute(  # type: ignore[union-attr]
+                    "SELECT response FROM replies WHERE key = ?", (key,)
+                ).fetchone()
+            except sqlite3.DatabaseError as err:
+                raise self._error(err) from None
         return None if row is None else json.loads(row[0])
 
-    def put(self, key: str, request: dict[str, Any], response: dict[str, Any]) -> None:
-        """Store (or replace) the response for ``key`` and commit at once."""
+    def put(
+        self,
+        key: str,
+        request: dict[str, Any] | str,
+        response: dict[str, Any],
+    ) -> None:
+        """Queue (or replace) the response for ``key``; :meth:`flush` writes it.
+
+        Args:
+            key: The request's key.
+            request: The request, or its canonical JSON (from :meth:`key`).
+            response: What to store.
+        """
         if self.mode != "read-write":
             raise RuntimeError("the cache is read-only in replay mode")
         created = datetime.now(UTC).isoformat(timespec="seconds")
-        with self._lock, self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO replies (key, request, response, created) "
-                "VALUES (?, ?, ?, ?)",
-                (key, canonical_json(request), canonical_json(response), created),
-            )
+        text = request if isinstance(request, str) else canonical_json(canonical_request(request))
+        row = (key, text, canonical_json(response), created)
+        with self._lock:
+            self._pending[key] = row
+
+    def pending(self) -> int:
+        """Replies queued and not yet committed."""
+        with self._lock:
+            return len(self._pending)
+
+    def flush(self) -> None:
+        """Commit the queued replies in one transaction (call from one thread: the policy's).
+
+        Raises:
+            CacheError: The file stayed locked by another process.
+        """
+        with self._lock:
+            if not self._pending or self._db is None:
+                return
+            rows = list(self._pending.values())
+            try:
+                with self._db:
+                    self._db.executemany(
+                        "INSERT OR REPLACE INTO replies (key, request, response, created) "
+                        "VALUES (?, ?, ?, ?)",
+                        rows,
+                    )
+            except sqlite3.DatabaseError as err:
+                raise self._error(err) from None
+            self._pending.clear()
 
     def __len__(self) -> int:
+        self.flush()
         with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM replies").fetchone()[0])
+            return int(self._db.execute("SELECT COUNT(*) FROM replies").fetchone()[0])  # type: ignore[union-attr]
 
     def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            self._db.close()
+        """Write what is queued and close the database (again: nothing happens).
+
+        Raises:
+            CacheError: The queued replies could not be written (the file stays locked).
+        """
+        if self._db is None:
+            return
+        try:
+            self.flush()
+        finally:
+            with self._lock:
+                self._db.close()
+                self._db = None

@@ -2,32 +2,52 @@
 
 :class:`LLMPolicy` renders each team's observation into a prompt (:mod:`.prompt`), asks an
 OpenAI-compatible chat endpoint (:mod:`.client`) for a JSON action, checks the reply against the
-action schema and the team's money, and turns it into the same :class:`~.base.Action` the
-heuristic returns.
+action schema and the team's money (:mod:`.reply`), and turns it into the same
+:class:`~.base.Action` the heuristic returns.
 
-* **Validation.** A reply that is not JSON, has wrong or missing fields, numbers out of range, or
-  spends more than the budget left (or prices a report below its cost) is sent back with the
-  errors, up to ``max_retries`` times; then the team falls back to the heuristic for that day.
-  Every failure is counted by kind; nothing raises.
-* **Determinism.** A day's calls run concurrently (at most ``concurrency`` at once) in *rounds*:
-  every team's first attempt, then every refused team's second attempt, and so on. Results are
-  read in the observations' order, never in completion order, and the call cap is handed out in
-  that order too, so the actions, the accounting and the cap do not depend on which reply came
-  back first.
+* **Validation.** A reply that is not JSON, has wrong or missing fields, numbers out of range, is
+  too long, or spends more than the budget left (or prices a report below its cost) is sent back
+  with the errors, up to ``max_retries`` times; then the team falls back to the heuristic for
+  that day. Every failure is counted by kind.
+* **Throughput.** Each team's conversation of the day (ask, check, re-prompt, ...) runs as one
+  task on a worker thread, so a refused reply delays nobody else. Tasks in flight:
+  ``concurrency``, or by default one per LLM team up to ``max_concurrency``.
+* **Determinism.** Results are applied in the observations' order, never in completion order;
+  stats and costs are merged in that order after every task has returned. The call cap is handed
+  out before the day's calls, in that order too: every team (every batch, in batched mode) first
+  gets one call while the cap lasts, then each team in turn gets up to ``max_retries`` re-prompt
+  calls from what is left; calls a team does not use go back to the cap after the day. So which
+  team is refused a call never depends on which reply arrives first.
+* **Loud failures.** ``failure_budget`` consecutive failed calls (transport failures, counted as
+  they happen) stop the run with :class:`~llm_market.errors.LLMUnavailable`, which names the
+  endpoint and the last error; an endpoint that refuses every call (bad key, unknown model,
+  request shape) stops it at once with :class:`~.client.EndpointError`. A team whose budget
+  cannot pay for one call decides without one (heuristic, counted ``unaffordable``).
 * **Cache and replay.** Replies are stored by a hash of the full request (:mod:`.cache`). A cached
   reply is accounted exactly like a fresh one (calls, tokens, cost charged to the team), so a run
   replayed from its cache takes the same decisions, pays the same costs and has the same digest.
   Only ``billed_cost`` (money actually paid to a provider) differs.
-* **Accounting.** Per team: calls, cached calls, tokens, failures, fallbacks and cost at the
-  configured prices. :meth:`LLMPolicy.step_cost` gives the cost of a team's calls on the current
-  day, which the model charges to the team's research budget.
+* **Accounting.** Per team: calls, cached calls, tokens (server counts, checked:
+  :func:`checked_usage`), failures, fallbacks and cost at the configured prices.
+  :meth:`LLMPolicy.step_cost` gives the cost of a team's calls on the current day, which the
+  model charges to the team's research budget.
+* **Batched mode** (``batch_size`` K > 1). The day's calling teams are grouped K at a time in the
+  observations' order; one request carries the K prompts (:func:`batch_messages`) and asks for
+  ``{"teams": {"t<id>": <action>, ...}}``; each team's element is checked as a single reply. A
+  refused element is re-asked alone (the team's own prompt, its element and the errors), after
+  every batch of the day has returned. The call's tokens are split evenly among its K teams
+  (remainders to the first), and so is its cost.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import re
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from copy import copy
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -35,17 +55,34 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
+from ..errors import LLMUnavailable
 from ..params import Params
 from .base import Action, Observation, Policy, Profile
-from .cache import ReplyCache, request_key
-from .client import ChatClient, Completion, EndpointError, OpenAIChatClient, TransportError
+from .cache import ReplyCache
+from .client import (
+    ChatClient,
+    Completion,
+    EndpointError,
+    HTTPChatClient,
+    TransportError,
+    estimate_tokens,
+)
 from .personas import PersonaBook, load_personas
 from .prompt import Prompt, PromptOptions, grammar_schema, render, retry_message
 from .reply import ActionReply, Verdict, check_reply, to_action
 
 # Completion tokens assumed when estimating the cost of a team's first call.
 EXPECTED_COMPLETION_TOKENS = 150
-FAILURE_KINDS = ("not_json", "fields", "range", "budget", "cash", "transport")
+FAILURE_KINDS = ("not_json", "fields", "range", "budget", "cash", "too_long", "transport")
+# A re-prompt sends back at most this much of the refused reply: never a huge reply whole.
+REPROMPT_REPLY_CHARS = 4096
+# Reported prompt tokens above this many times the estimate (4 characters a token), plus the
+# slack for chat templates, are not believed.
+PROMPT_TOKEN_FACTOR = 8
+PROMPT_TOKEN_SLACK = 256
+# Queued cache rows the calling thread commits while it waits for the day's other calls.
+FLUSH_ROWS = 16
+_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
 
 class ReplayMiss(RuntimeError):
@@ -61,7 +98,8 @@ class ReplayMiss(RuntimeError):
         self.team, self.day, self.key = team, day, key
         super().__init__(
             f"replay: no cached reply for team {team} on day {day} (request {key[:12]}) in "
-            f"{path}; the cache was recorded from another run, model, parameters or template"
+            f"{path}; the cache was recorded from another run, endpoint (llm_base_url), model, "
+            "parameters or template"
         )
 
 
@@ -82,6 +120,15 @@ class _LLMSettings(BaseModel):
             prompt_tokens * self.prompt_price_per_1k
             + completion_tokens * self.completion_price_per_1k
         ) / 1000.0
+
+    def workers(self, tasks: int) -> int:
+        """Calls in flight for ``tasks`` conversations.
+
+        ``concurrency`` when set, else one per task up to ``max_concurrency``.
+        """
+        if self.concurrency is not None:
+            return self.concurrency
+        return max(1, min(tasks, self.max_concurrency))
 
 
 def _settings_fields() -> dict[str, Any]:
@@ -114,15 +161,18 @@ LLMConfig.__doc__ = """Settings of the language-model policy, made from the ``ll
         seed: Sampling seed sent with every request (None: not sent).
         max_tokens: Completion token limit per call.
         max_retries: Re-prompts after a refused reply before falling back to the heuristic.
-        concurrency: Calls in flight at once.
+        concurrency: Calls in flight at once (None: one per LLM team, up to
+            ``max_concurrency``).
+        max_concurrency: The most calls in flight when ``concurrency`` is None.
         cache_path: SQLite cache file (needed unless ``cache_mode="off"``).
         cache_mode: ``off``, ``read-write`` or ``replay``.
         prompt_price_per_1k: Cost of 1,000 prompt tokens, in model money units.
         completion_price_per_1k: Cost of 1,000 completion tokens, in model money units.
-        call_cap: Most calls in a run (cached ones included); then teams use the heuristic.
-            None: no cap.
-        timeout: Seconds before one HTTP request is abandoned.
-        http_retries: Retries of the HTTP client on connection errors, 429 and 5xx.
+        call_cap: Most calls (requests) in a run, cached ones included; then teams use the
+            heuristic. None: no cap.
+        timeout: Seconds one call may take in all: connecting, waiting, reading and the
+            client's HTTP retries.
+        http_retries: Retries of the HTTP client on connection errors, 408, 409, 429 and 5xx.
         template: Prompt template version.
         response_format: How the reply's shape is requested. ``json_schema``: structured
             output (OpenAI, vLLM, Ollama, llama.cpp's ``llama-server``; the default).
@@ -130,6 +180,13 @@ LLMConfig.__doc__ = """Settings of the language-model policy, made from the ``ll
             llama-cpp-python's server understands, with the probabilities listed as an enum
             because its grammars ignore numeric ranges (:func:`~.prompt.grammar_schema`).
             ``json_object``: plain JSON mode. ``none``: nothing but the prompt.
+        batch_size: Teams asked in one request (1: one request per team).
+        failure_budget: Consecutive failed calls that stop the run with
+            :class:`~llm_market.errors.LLMUnavailable` (0: never).
+        token_param: Name the token limit is sent under: ``auto`` (``max_completion_tokens``,
+            then ``max_tokens`` for the rest of the run if the server answers HTTP 400 naming
+            it), ``max_tokens`` or ``max_completion_tokens``.
+        max_reply_bytes: The longest reply text kept; a longer one is a ``too_long`` failure.
     """
 LLMConfig.__module__ = __name__
 
@@ -139,13 +196,19 @@ class TeamLLMStats:
     """One team's language-model accounting over the run.
 
     Attributes:
-        calls: Calls made (cached ones included: they count as calls of the simulated team).
+        calls: Calls made (cached ones included: they count as calls of the simulated team; in
+            batched mode, the batches the team was part of plus its own re-asks).
         cached_calls: Calls answered from the cache.
-        prompt_tokens: Prompt tokens of all calls.
+        prompt_tokens: Prompt tokens of all calls (the team's share of a batch).
         completion_tokens: Completion tokens of all calls.
         failures: Replies refused or calls failed, whatever happened next.
         fallbacks: Days the team was decided by the heuristic instead.
         capped: Of those fallbacks, days without a call because the call cap was reached.
+        unaffordable: Of those fallbacks, days without a call because the team's budget could
+            not pay for one (nothing charged).
+        usage_invalid: Calls whose reported usage was not believed (negative, not a whole
+            number, more completion tokens than the limit, or far more prompt tokens than the
+            prompt could hold) and was estimated from the text instead.
         cost: Cost charged to the team's research budget (all calls at the configured prices).
         billed_cost: Cost of the calls actually sent to the endpoint (not answered by the cache).
         failure_kinds: Failures by kind (see :data:`FAILURE_KINDS`).
@@ -158,6 +221,8 @@ class TeamLLMStats:
     failures: int = 0
     fallbacks: int = 0
     capped: int = 0
+    unaffordable: int = 0
+    usage_invalid: int = 0
     cost: float = 0.0
     billed_cost: float = 0.0
     failure_kinds: dict[str, int] = field(default_factory=dict)
@@ -174,25 +239,79 @@ class TeamLLMStats:
         return out
 
 
+def _token_count(value: Any, most: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= most
+
+
+def checked_usage(completion: Completion, request: dict[str, Any]) -> tuple[int, int, bool]:
+    """The token counts to charge for a completion, and whether the server's were not believed.
+
+    A count is believed when it is a non-negative whole number, at most the request's
+    ``max_tokens`` for the completion, and at most :data:`PROMPT_TOKEN_FACTOR` times the prompt's
+    estimated length (plus :data:`PROMPT_TOKEN_SLACK`) for the prompt. A count that is not is
+    replaced by the estimate from the text (four characters a token).
+
+    Returns:
+        ``(prompt_tokens, completion_tokens, invalid)``.
+    """
+    chars = sum(len(str(m.get("content") or "")) for m in request["messages"])
+    est_prompt = (chars + 3) // 4
+    pt, ct = completion.prompt_tokens, completion.completion_tokens
+    pt_ok = _token_count(pt, PROMPT_TOKEN_FACTOR * est_prompt + PROMPT_TOKEN_SLACK)
+    ct_ok = _token_count(ct, int(request.get("max_tokens") or 0))
+    return (
+        pt if pt_ok else est_prompt,
+        ct if ct_ok else estimate_tokens(completion.content or ""),
+        not (pt_ok and ct_ok),
+    )
+
+
 # ---------------------------------------------------------------------- the policy
 
 
 @dataclass
 class _Turn:
-    """One team's conversation on one day."""
+    """One team's conversation on one day (touched by one thread at a time)."""
 
     obs: Observation
     prompt: Prompt
     messages: list[dict[str, str]]
+    expected: float = 0.0
     cost: float = 0.0
 
 
 @dataclass(frozen=True)
 class _Result:
+    """What one request got: a completion (fresh or cached) or a failure."""
+
     completion: Completion | None
     cached: bool
     error: str | None = None
+    kind: str = "transport"
     seconds: float = 0.0
+
+
+@dataclass
+class _Attempt:
+    """One of a team's calls (or its share of a batch), checked and priced in its task."""
+
+    result: _Result
+    verdict: Verdict
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    usage_invalid: bool = False
+    cost: float = 0.0
+    text: str | None = None  # the reply text checked (a batch's element for its team)
+
+
+@dataclass
+class _Conversation:
+    """A team's day: its attempts in order, and how it ended."""
+
+    attempts: list[_Attempt] = field(default_factory=list)
+    reply: ActionReply | None = None
+    capped: bool = False
+    requests: int = 0  # requests this conversation sent on its own (not its batch)
 
 
 class LLMPolicy(Policy):
@@ -201,17 +320,22 @@ class LLMPolicy(Policy):
     Args:
         config: The settings.
         fallback: The policy that decides a team whose replies failed (the model's heuristic).
-        client: The chat client; by default an :class:`~.client.OpenAIChatClient` for
-            ``config.base_url``, built on the first call that is not answered by the cache.
+        client: The chat client; by default an :class:`~.client.HTTPChatClient` for
+            ``config.base_url`` (not made in replay mode, which never calls).
 
     Attributes:
         stats: Accounting per team id.
-        calls_made: Calls in the run so far (what the call cap counts).
-        call_seconds: Seconds spent waiting on calls sent to the endpoint, summed over calls
+        calls_made: Requests in the run so far, cached ones included (what the call cap
+            counts; one per team and attempt unless batched).
+        call_seconds: Seconds spent waiting on requests sent to the endpoint, summed over them
             (wall-clock, so it is reported but never part of a run's results).
+        server: The model names and ``system_fingerprint`` values the server reported, in the
+            order first seen (cached replies included).
 
     Raises:
         FileNotFoundError: Replay mode and the cache file does not exist.
+        UsageError: The endpoint's URL is not http(s), an API key would go to a remote host over
+            plain http, or the cache file is locked or not a database.
     """
 
     name = "llm"
@@ -219,17 +343,30 @@ class LLMPolicy(Policy):
     def __init__(self, config: LLMConfig, fallback: Policy, client: ChatClient | None = None):
         self.config = config
         self.fallback = fallback
-        self._client = client
         self.cache = (
             ReplyCache(config.cache_path, config.cache_mode)
             if config.cache_mode != "off" and config.cache_path
             else None
         )
+        if client is None and config.cache_mode != "replay":
+            client = HTTPChatClient(
+                config.base_url,
+                config.timeout,
+                config.http_retries,
+                config.max_reply_bytes * config.batch_size,
+                config.token_param,
+            )
+        self._client = client
         self.stats: dict[int, TeamLLMStats] = {}
         self.calls_made = 0
         self.call_seconds = 0.0
+        self.server: dict[str, list[str]] = {"model": [], "system_fingerprint": []}
         self._step_cost: dict[int, float] = {}
         self._pool: ThreadPoolExecutor | None = None
+        self._pool_size = 0
+        self._lock = threading.Lock()
+        self._streak = 0
+        self._abort: LLMUnavailable | None = None
         # What the prompt shows and who each team is (prompt.py and personas.py do the work).
         self.prompt_options = PromptOptions.from_config(config)
         self.personas = PersonaBook(load_personas(config.personas) if config.personas else None)
@@ -281,9 +418,15 @@ class LLMPolicy(Policy):
         total["failure_kinds"] = {k: kinds[k] for k in sorted(kinds)}
         total["cost"] = round(total["cost"], 10)
         total["billed_cost"] = round(total["billed_cost"], 10)
+
+        def one(values: list[str]) -> str | list[str] | None:
+            return values[0] if len(values) == 1 else (values or None)
+
         return {
             **total,
+            "requests": self.calls_made,
             "call_seconds": round(self.call_seconds, 3),
+            "server": {k: one(v) for k, v in self.server.items()},
             "config": self.config.model_dump(),
             "teams": teams,
         }
@@ -296,84 +439,293 @@ class LLMPolicy(Policy):
         Raises:
             ReplayMiss: Replay mode and a request is not in the cache.
             EndpointError: The endpoint rejects the key, the model or the request shape.
+            LLMUnavailable: ``failure_budget`` calls in a row failed.
+            CacheError: The cache file stayed locked by another process.
         """
         self._step_cost = {}
-        n = len(observations)
-        if n == 0:
+        if not observations:
             return []
-        turns = [self._start(obs) for obs in observations]
-        actions: list[Action | None] = [None] * n
-        fallback: list[int] = []
-        pending = list(range(n))
-        cap = self.config.call_cap
-        for attempt in range(self.config.max_retries + 1):
-            calling = []
-            # Hand out the cap in the observations' order: which team is refused a call never
-            # depends on which reply arrives first.
-            for i in pending:
-                if cap is not None and self.calls_made >= cap:
-                    st = self.team_stats(turns[i].obs.team)
-                    st.capped += 1
-                    fallback.append(i)
-                else:
-                    self.calls_made += 1
-                    calling.append(i)
-            pending = []
-            if not calling:
-                break
-            results = self._fetch([turns[i] for i in calling])
-            for i, result in zip(calling, results, strict=True):
-                verdict = self._account(turns[i], result)
-                if verdict.reply is not None:
-                    actions[i] = to_action(verdict.reply, turns[i].obs, turns[i].prompt.spec)
-                    continue
-                self.team_stats(turns[i].obs.team).add_failure(verdict.kind or "transport")
-                if result.completion is None or attempt == self.config.max_retries:
-                    # A failed transport is not re-sent the same day: the identical request would
-                    # have the same cache key, and a replay must see what the original saw.
-                    fallback.append(i)
-                    continue
-                turns[i].messages = [
-                    *turns[i].messages,
-                    {"role": "assistant", "content": result.completion.content or ""},
-                    {"role": "user", "content": retry_message(list(verdict.errors))},
-                ]
-                pending.append(i)
-        fallback.extend(pending)
-        fallback.sort()
+        expected = [self._expected_cost(obs) for obs in observations]
+        groups, allowed = self._hand_out(observations, expected)
+        try:
+            turns, convs, requests = self._converse_all(observations, expected, groups, allowed)
+        finally:
+            if self.cache is not None:
+                self.cache.flush()
+        if self._abort is not None:
+            # The day is not run: its calls are not accounted, like the days never reached.
+            raise self._abort
+        self.calls_made += requests
+        actions: list[Action | None] = [None] * len(observations)
+        for i, obs in enumerate(observations):
+            turn, conv = turns.get(i), convs.get(i)
+            if turn is not None and conv is not None:
+                self._merge(turn, conv)
+                if conv.reply is not None:
+                    actions[i] = to_action(conv.reply, obs, turn.prompt.spec)
+            self._step_cost[int(obs.team)] = turn.cost if turn is not None else 0.0
+        fallback = [i for i, a in enumerate(actions) if a is None]
         if fallback:
             for i in fallback:
-                self.team_stats(turns[i].obs.team).fallbacks += 1
+                self.team_stats(observations[i].team).fallbacks += 1
             decided = self.fallback.decide_all([observations[i] for i in fallback])
             for i, action in zip(fallback, decided, strict=True):
                 actions[i] = action
-        for turn in turns:
-            self._step_cost[int(turn.obs.team)] = turn.cost
         return actions  # type: ignore[return-value]
 
-    def _start(self, obs: Observation) -> _Turn:
+    def _expected_cost(self, obs: Observation) -> float:
+        """What the team's next call should cost.
+
+        Its mean so far, or before its first call an estimate from its prompt (and
+        :data:`EXPECTED_COMPLETION_TOKENS`).
+        """
         st = self.team_stats(obs.team)
         self._fallbacks_before[int(obs.team)] = st.fallbacks
-        persona = self.personas.persona(obs.team, obs.profile)
-        options = self.prompt_options
+        self.personas.persona(obs.team, obs.profile)
         if st.calls:
-            expected = st.cost / st.calls
-        elif self.config.prompt_price_per_1k or self.config.completion_price_per_1k:
-            draft = render(obs, self.config.template, 0.0, options, persona)
+            return st.cost / st.calls
+        if self.config.prompt_price_per_1k or self.config.completion_price_per_1k:
+            draft = self._render(obs, 0.0)
             chars = sum(len(m["content"]) for m in draft.messages)
-            expected = self.config.call_cost((chars + 3) // 4, EXPECTED_COMPLETION_TOKENS)
-        else:
-            expected = 0.0
-        prompt = render(obs, self.config.template, expected, options, persona)
-        return _Turn(obs, prompt, list(prompt.messages))
+            return self.config.call_cost((chars + 3) // 4, EXPECTED_COMPLETION_TOKENS)
+        return 0.0
 
-    def _request(self, turn: _Turn) -> dict[str, Any]:
+    def _render(self, obs: Observation, expected: float) -> Prompt:
+        # The persona was picked on the calling thread (introduce, or _expected_cost); reading it
+        # here on a worker thread only looks it up.
+        persona = self.personas.persona(obs.team, obs.profile)
+        return render(obs, self.config.template, expected, self.prompt_options, persona)
+
+    def _turn(self, obs: Observation, expected: float) -> _Turn:
+        # On a worker thread: rendering overlaps the other teams' calls.
+        prompt = self._render(obs, expected)
+        return _Turn(obs, prompt, list(prompt.messages), expected)
+
+    def _hand_out(
+        self, observations: list[Observation], expected: list[float]
+    ) -> tuple[list[list[int]], dict[int, int]]:
+        """Who calls today, in which groups, with how many calls each (see the module notes).
+
+        Returns:
+            The groups of team indices that make a first call (one team each unless batched),
+            and the calls each of their teams may make (first included).
+        """
+        affordable = []
+        for i, (obs, cost) in enumerate(zip(observations, expected, strict=True)):
+            if cost > 0 and max(obs.budget, 0.0) < cost:
+                self.team_stats(obs.team).unaffordable += 1
+            else:
+                affordable.append(i)
+        k = self.config.batch_size
+        cap = self.config.call_cap
+        left = None if cap is None else max(cap - self.calls_made, 0)
+        groups: list[list[int]] = []
+        for j in range(0, len(affordable), k):
+            group = affordable[j : j + k]
+            if left == 0:
+                for i in group:
+                    self.team_stats(observations[i].team).capped += 1
+                continue
+            groups.append(group)
+            if left is not None:
+                left -= 1
+        allowed: dict[int, int] = {}
+        for group in groups:
+            for i in group:
+                extra = self.config.max_retries
+                if left is not None:
+                    extra = min(extra, left)
+                    left -= extra
+                allowed[i] = 1 + extra
+        return groups, allowed
+
+    def _converse_all(
+        self,
+        observations: list[Observation],
+        expected: list[float],
+        groups: list[list[int]],
+        allowed: dict[int, int],
+    ) -> tuple[dict[int, _Turn], dict[int, _Conversation], int]:
+        """Run the day's conversations on the worker threads; wait for all of them.
+
+        Returns:
+            Each calling team's turn and conversation by index, and the requests sent.
+        """
+        turns: dict[int, _Turn] = {}
+        convs: dict[int, _Conversation] = {}
+        if not groups:
+            return turns, convs, 0
+        if self.config.batch_size == 1:
+            n = len(groups)
+            alone = self._converse_alone
+            futures = {
+                i: self._submit(n, alone, observations[i], expected[i], allowed[i])
+                for (i,) in groups
+            }
+            for i, (turn, conv) in self._results(futures).items():
+                turns[i], convs[i] = turn, conv
+            return turns, convs, sum(c.requests for c in convs.values())
+        batch_futures = {
+            g[0]: self._submit(
+                len(groups),
+                self._ask_batch,
+                [observations[i] for i in g],
+                [expected[i] for i in g],
+            )
+            for g in groups
+        }
+        batches = self._results(batch_futures)
+        again = []
+        for g in groups:
+            for i, (turn, conv) in zip(g, batches[g[0]], strict=True):
+                turns[i], convs[i] = turn, conv
+                failed = not conv.attempts or conv.attempts[-1].result.completion is None
+                if conv.reply is None and not failed:
+                    again.append(i)
+        requests = len(groups)
+        if again:
+            futures = {
+                i: self._submit(len(again), self._converse, turns[i], allowed[i], convs[i])
+                for i in again
+            }
+            convs.update(self._results(futures))
+            requests += sum(convs[i].requests for i in again)
+        return turns, convs, requests
+
+    def _submit(self, tasks: int, fn: Any, *args: Any) -> Future:
+        size = self.config.workers(tasks)
+        if self._pool is None or size > self._pool_size:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False)
+            self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="llm-call")
+            self._pool_size = size
+        return self._pool.submit(fn, *args)
+
+    def _results(self, futures: dict[int, Future]) -> dict[int, Any]:
+        """Every task's result, or the first error in the observations' order.
+
+        It is raised after all tasks have ended, so which error it is never depends on timing.
+        While waiting, the calling thread commits the cache's queued replies whenever
+        :data:`FLUSH_ROWS` have piled up, so that the day's last commit is a short one.
+        """
+        running = set(futures.values())
+        while running and self.cache is not None and self.cache.mode == "read-write":
+            _, running = wait(running, return_when=FIRST_COMPLETED)
+            if running and self.cache.pending() >= FLUSH_ROWS:
+                self.cache.flush()
+        errors = []
+        out = {}
+        for i in sorted(futures):
+            try:
+                out[i] = futures[i].result()
+            except Exception as err:  # noqa: BLE001 - re-raised below, in order
+                errors.append(err)
+        if errors:
+            raise errors[0]
+        return out
+
+    # -- one team's conversation (runs on a worker thread)
+
+    def _converse_alone(
+        self, obs: Observation, expected: float, allowed: int
+    ) -> tuple[_Turn, _Conversation]:
+        turn = self._turn(obs, expected)
+        return turn, self._converse(turn, allowed)
+
+    def _converse(
+        self, turn: _Turn, allowed: int, conv: _Conversation | None = None
+    ) -> _Conversation:
+        """Ask, check, re-prompt until a reply passes, the retries or the allowance run out.
+
+        ``conv`` continues a conversation whose first attempt was a batch's element.
+        """
+        if conv is None:
+            conv = _Conversation()
+        else:
+            self._reprompt(turn, conv.attempts[-1])
+        while True:
+            n = len(conv.attempts)
+            if n >= allowed:
+                conv.capped = True
+                return conv
+            if self._abort is not None:
+                return conv
+            request = self._request(turn.messages, turn.prompt.spec.schema, 1)
+            result = self._fetch(request, turn)
+            conv.requests += 1
+            attempt = self._check(turn, result, request, turn.cost)
+            conv.attempts.append(attempt)
+            if attempt.verdict.reply is not None:
+                conv.reply = attempt.verdict.reply
+                return conv
+            if result.completion is None or n == self.config.max_retries:
+                # A failed transport is not re-sent the same day: the identical request would
+                # have the same cache key, and a replay must see what the original saw.
+                return conv
+            self._reprompt(turn, attempt)
+
+    def _reprompt(self, turn: _Turn, attempt: _Attempt) -> None:
+        turn.messages = [
+            *turn.messages,
+            {"role": "assistant", "content": (attempt.text or "")[:REPROMPT_REPLY_CHARS]},
+            {
+                "role": "user",
+                "content": retry_message(list(attempt.verdict.errors), self.config.template),
+            },
+        ]
+
+    def _check(
+        self,
+        turn: _Turn,
+        result: _Result,
+        request: dict[str, Any],
+        spent: float,
+        share: tuple[int, int] | None = None,
+        content: str | None = None,
+    ) -> _Attempt:
+        """Price and check one reply, or a team's element of a batch.
+
+        For a batch, ``share`` is the team's place and the batch's size, ``content`` its element.
+        """
+        c = result.completion
+        if c is None:
+            reason = result.error or "transport failure"
+            return _Attempt(result, Verdict(None, result.kind, (reason,)))
+        pt, ct, invalid = checked_usage(c, request)
+        text = c.content
+        if share is not None:
+            index, k = share
+            pt = pt // k + (index < pt % k)
+            ct = ct // k + (index < ct % k)
+            text = content
+        cost = self.config.call_cost(pt, ct)
+        turn.cost = spent + cost
+        if c.too_long or (text is not None and len(text.encode()) > self.config.max_reply_bytes):
+            verdict = Verdict(
+                None,
+                "too_long",
+                (
+                    f"the reply was longer than {self.config.max_reply_bytes} bytes; "
+                    "send only the JSON object",
+                ),
+            )
+        else:
+            # Spending nothing is always allowed, even when the calls cost more than expected.
+            limit = max(max(turn.obs.budget, 0.0) - turn.cost, 0.0)
+            verdict = check_reply(text, turn.prompt.spec, limit, c.finish_reason)
+        return _Attempt(result, verdict, pt, ct, invalid, cost, text)
+
+    # -- requests
+
+    def _request(
+        self, messages: list[dict[str, str]], schema: dict[str, Any], k: int
+    ) -> dict[str, Any]:
         c = self.config
         req: dict[str, Any] = {
             "model": c.model,
-            "messages": [dict(m) for m in turn.messages],
+            "messages": [dict(m) for m in messages],
             "temperature": c.temperature,
-            "max_tokens": c.max_tokens,
+            "max_tokens": c.max_tokens * k,
         }
         if c.seed is not None:
             req["seed"] = c.seed
@@ -381,108 +733,226 @@ class LLMPolicy(Policy):
             req["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {
-                    "name": "team_action",
+                    "name": "team_action" if k == 1 else "team_actions",
                     "strict": True,
-                    "schema": turn.prompt.spec.schema,
+                    "schema": schema,
                 },
             }
         elif c.response_format == "json_object_schema":
             # llama-cpp-python's server: JSON mode constrained by a schema it turns into a grammar.
-            req["response_format"] = {
-                "type": "json_object",
-                "schema": grammar_schema(turn.prompt.spec.schema),
-            }
+            req["response_format"] = {"type": "json_object", "schema": grammar_schema(schema)}
         elif c.response_format == "json_object":
             req["response_format"] = {"type": "json_object"}
         return req
 
-    def _fetch(self, turns: list[_Turn]) -> list[_Result]:
-        """One round: look every request up in the cache, send the misses concurrently."""
-        requests = [self._request(t) for t in turns]
-        keys = [request_key(r, self.config.template) for r in requests]
-        results: list[_Result | None] = [None] * len(turns)
+    def _fetch(self, request: dict[str, Any], turn: _Turn) -> _Result:
+        """The cached reply to ``request``, else the endpoint's (stored in the cache)."""
+        key = text = None
         if self.cache is not None:
+            key, text = self.cache.key(request, self.config.template, self.config.base_url)
+            entry = self.cache.get(key)
             replay = self.cache.mode == "replay"
-            for j, key in enumerate(keys):
-                entry = self.cache.get(key)
-                if entry is not None and "error" in entry:
-                    # Replay reproduces the original's transport failure; read-write retries it.
-                    if replay:
-                        results[j] = _Result(None, True, entry["error"])
-                elif entry is not None:
-                    results[j] = _Result(Completion.from_dict(entry), True)
-                if results[j] is None and replay:
-                    t = turns[j]
-                    raise ReplayMiss(t.obs.team, t.obs.market.day, key, str(self.config.cache_path))
-        misses = [j for j, r in enumerate(results) if r is None]
-        if misses:
-            client = self._get_client()
-            pool = self._get_pool()
-            futures = {j: pool.submit(self._call, client, requests[j], keys[j]) for j in misses}
-            for j in misses:
-                results[j] = futures[j].result()
-                self.call_seconds += results[j].seconds
-        return results  # type: ignore[return-value]
-
-    def _call(self, client: ChatClient, request: dict[str, Any], key: str) -> _Result:
-        # Runs in a worker thread: talks to the endpoint and the cache, never to shared stats.
+            if entry is not None and "error" in entry:
+                # Replay reproduces the original's transport failure; read-write retries it.
+                if replay:
+                    return _Result(None, True, entry["error"], entry.get("kind", "transport"))
+            elif entry is not None:
+                return _Result(Completion.from_dict(entry), True)
+            if replay:
+                path = str(self.config.cache_path)
+                raise ReplayMiss(turn.obs.team, turn.obs.market.day, key, path)
+        if self._client is None:
+            raise RuntimeError("no chat client (replay mode never calls the endpoint)")
         start = time.perf_counter()
         try:
-            completion = client.complete(request)
+            completion = self._client.complete(request)
         except TransportError as err:
-            result = _Result(None, False, str(err), time.perf_counter() - start)
-            if self.cache is not None:
-                self.cache.put(key, request, {"error": result.error})
+            result = _Result(None, False, str(err), err.kind, time.perf_counter() - start)
+            self._count_failure(result.error or "")
+            if self.cache is not None and key is not None:
+                self.cache.put(key, text or request, {"error": result.error, "kind": result.kind})
             return result
-        if self.cache is not None:
-            self.cache.put(key, request, completion.to_dict())
-        return _Result(completion, False, None, time.perf_counter() - start)
+        with self._lock:
+            self._streak = 0
+        if self.cache is not None and key is not None:
+            self.cache.put(key, text or request, completion.to_dict())
+        return _Result(completion, False, None, "transport", time.perf_counter() - start)
 
-    def _account(self, turn: _Turn, result: _Result) -> Verdict:
+    def _count_failure(self, error: str) -> None:
+        budget = self.config.failure_budget
+        with self._lock:
+            self._streak += 1
+            if budget and self._streak >= budget and self._abort is None:
+                self._abort = LLMUnavailable(self.config.base_url, error, self._streak)
+
+    # -- batched mode
+
+    def _ask_batch(
+        self, observations: list[Observation], expected: list[float]
+    ) -> list[tuple[_Turn, _Conversation]]:
+        """One request for a group of teams; each team's element checked as its own reply."""
+        turns = [self._turn(o, e) for o, e in zip(observations, expected, strict=True)]
+        convs = [_Conversation() for _ in turns]
+        if self._abort is not None:
+            return list(zip(turns, convs, strict=True))
+        schema = batch_schema(
+            [t.prompt.spec.schema for t in turns], [int(t.obs.team) for t in turns]
+        )
+        messages = batch_messages([t.messages for t in turns], [int(t.obs.team) for t in turns])
+        request = self._request(messages, schema, len(turns))
+        result = self._fetch(request, turns[0])
+        elements = (
+            batch_elements(result.completion.content, [int(t.obs.team) for t in turns])
+            if result.completion is not None
+            else {}
+        )
+        for j, (turn, conv) in enumerate(zip(turns, convs, strict=True)):
+            text = elements.get(int(turn.obs.team))
+            attempt = self._check(turn, result, request, turn.cost, (j, len(turns)), text)
+            if result.completion is not None and text is None and not result.completion.too_long:
+                attempt.verdict = Verdict(
+                    None,
+                    "not_json" if not elements else "fields",
+                    (f"the reply has no action for team t{turn.obs.team}",),
+                )
+            conv.attempts.append(attempt)
+            conv.reply = attempt.verdict.reply
+        if result.seconds:
+            with self._lock:
+                self.call_seconds += result.seconds
+        return list(zip(turns, convs, strict=True))
+
+    # -- accounting (on the calling thread, in the observations' order)
+
+    def _merge(self, turn: _Turn, conv: _Conversation) -> None:
         st = self.team_stats(turn.obs.team)
-        st.calls += 1
-        st.cached_calls += int(result.cached)
-        c = result.completion
-        if c is None:
-            return Verdict(None, "transport", (result.error or "transport failure",))
-        cost = self.config.call_cost(c.prompt_tokens, c.completion_tokens)
-        st.prompt_tokens += c.prompt_tokens
-        st.completion_tokens += c.completion_tokens
-        st.cost += cost
-        if not result.cached:
-            st.billed_cost += cost
-        turn.cost += cost
-        limit = max(turn.obs.budget, 0.0) - turn.cost
-        return check_reply(c.content, turn.prompt.spec, limit, c.finish_reason)
+        for a in conv.attempts:
+            st.calls += 1
+            st.cached_calls += int(a.result.cached)
+            if a.result.completion is not None:
+                st.prompt_tokens += a.prompt_tokens
+                st.completion_tokens += a.completion_tokens
+                st.usage_invalid += int(a.usage_invalid)
+                st.cost += a.cost
+                if not a.result.cached:
+                    st.billed_cost += a.cost
+                self._note_server(a.result.completion)
+            if a.verdict.reply is None:
+                st.add_failure(a.verdict.kind or "transport")
+        if conv.capped:
+            st.capped += 1
+        if self.config.batch_size == 1:
+            self.call_seconds += sum(a.result.seconds for a in conv.attempts)
+        else:
+            self.call_seconds += sum(a.result.seconds for a in conv.attempts[1:])
 
-    def _get_client(self) -> ChatClient:
-        if self._client is None:
-            self._client = OpenAIChatClient(
-                self.config.base_url, self.config.timeout, self.config.http_retries
-            )
-        return self._client
-
-    def _get_pool(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(
-                max_workers=self.config.concurrency, thread_name_prefix="llm-call"
-            )
-        return self._pool
+    def _note_server(self, c: Completion) -> None:
+        for name, value in (("model", c.model), ("system_fingerprint", c.system_fingerprint)):
+            if value and value not in self.server[name]:
+                self.server[name].append(value)
 
     def close(self) -> None:
-        """Stop the worker threads and close the cache."""
+        """Stop the worker threads, write and close the cache, close the connections."""
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
         if self.cache is not None:
-            self.cache.close()
-            self.cache = None
+            cache, self.cache = self.cache, None
+            cache.close()
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            close()
 
     def __enter__(self) -> LLMPolicy:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# ---------------------------------------------------------------------- batched requests
+
+BATCH_PREAMBLE = (
+    "You decide for {k} research teams at once: {keys}. Each team's rules and data follow; the "
+    "JSON schema below is the schema of one team's action. Reply with one JSON object "
+    '{{"teams": {{"t<id>": <that team\'s action>, ...}}}} with exactly one action per team '
+    "listed, each following the schema and that team's own budget and keys."
+)
+
+
+def batch_messages(messages: list[list[dict[str, str]]], teams: list[int]) -> list[dict[str, str]]:
+    """One request's messages for several teams, from their single prompts.
+
+    The part of the system messages every team shares (all of it in template v1; the
+    instructions and the day's schema in v2, whose persona comes last) is sent once, after a
+    preamble that explains the batched reply; each team's own rest of it (its persona) and its
+    other messages follow under a ``Team t<id>:`` header.
+    """
+    systems = [m[0]["content"] if m and m[0]["role"] == "system" else "" for m in messages]
+    shared = os.path.commonprefix(systems)
+    if len(set(systems)) > 1:
+        # Cut at a paragraph, so that no team's section starts in the middle of a sentence.
+        shared = shared[: shared.rfind("\n\n") + 2] if "\n\n" in shared else ""
+    keys = ", ".join(f"t{t}" for t in teams)
+    preamble = BATCH_PREAMBLE.format(k=len(teams), keys=keys)
+    sections = []
+    for team, msgs, system in zip(teams, messages, systems, strict=True):
+        body = [m["content"] for m in msgs if m["role"] != "system"]
+        own = system[len(shared) :].strip()
+        if own:
+            body.insert(0, own)
+        sections.append(f"Team t{team}:\n" + "\n\n".join(body))
+    shared = shared.strip()
+    return [
+        {"role": "system", "content": preamble + ("\n\n" + shared if shared else "")},
+        {"role": "user", "content": "\n\n".join(sections)},
+    ]
+
+
+def batch_schema(schemas: list[dict[str, Any]], teams: list[int]) -> dict[str, Any]:
+    """``{"teams": {"t<id>": <the team's action schema>, ...}}``, every team required.
+
+    A wrapper object rather than an array: strict structured output takes per-key schemas, and
+    each team's keys (questions, goods) can differ.
+    """
+    keys = [f"t{t}" for t in teams]
+    return {
+        "type": "object",
+        "properties": {
+            "teams": {
+                "type": "object",
+                "properties": dict(zip(keys, schemas, strict=True)),
+                "required": keys,
+                "additionalProperties": False,
+            }
+        },
+        "required": ["teams"],
+        "additionalProperties": False,
+    }
+
+
+def batch_elements(content: str | None, teams: list[int]) -> dict[int, str]:
+    """Each team's action (as JSON text) from a batched reply; missing teams are left out.
+
+    Accepted shapes: ``{"teams": {"t<id>": ...}}`` (what is asked), ``{"t<id>": ...}``, or an
+    array of the actions in the teams' order.
+    """
+    if not content:
+        return {}
+    m = _FENCE.match(content)
+    try:
+        data = json.loads(m.group(1) if m else content)
+    except ValueError:
+        return {}
+    if isinstance(data, dict) and isinstance(data.get("teams"), dict | list):
+        data = data["teams"]
+    if isinstance(data, list):
+        found = dict(zip(teams, data, strict=False))
+    elif isinstance(data, dict):
+        found = {t: data[f"t{t}"] for t in teams if f"t{t}" in data}
+    else:
+        return {}
+    return {t: json.dumps(v) for t, v in found.items()}
 
 
 # ---------------------------------------------------------------------- mixed populations
@@ -636,13 +1106,18 @@ def build_policy(
 __all__ = [
     "ActionReply",
     "EndpointError",
+    "LLMUnavailable",
     "LLMConfig",
     "LLMPolicy",
     "MixedPolicy",
     "ReplayMiss",
     "TeamLLMStats",
+    "batch_elements",
+    "batch_messages",
+    "batch_schema",
     "build_policy",
     "check_reply",
+    "checked_usage",
     "config_from_params",
     "llm_team_ids",
     "to_action",
