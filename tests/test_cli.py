@@ -1,5 +1,6 @@
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -140,6 +141,34 @@ def test_cli_replays_the_recorded_real_model_run(tmp_path):
     calls = golden["summary"]["calls"]
     assert summary["llm"]["calls"] == summary["llm"]["cached_calls"] == calls
     assert summary["results"]["money_out"]["llm"] == pytest.approx(golden["summary"]["cost"])
+
+
+def golden_args(path: str) -> list[str]:
+    """CLI arguments that replay a recorded real-model run from its JSON."""
+    g = json.loads(open(path).read())
+    args = ["--scenario", g["scenario"], "--seed", str(g["seed"]), "--policy", "llm"]
+    args += ["--llm-base-url", g.get("base_url", "http://127.0.0.1:9/v1")]
+    settings = {**{f"llm_{k}": v for k, v in g["llm"].items()}, "llm_share": g["llm_share"]}
+    settings |= {"llm_cache_mode": "replay", "llm_cache_path": f"tests/data/{g['cache']}"}
+    for key, value in settings.items():
+        args += ["--set", f"{key}={json.dumps(value) if not isinstance(value, str) else value}"]
+    return [*args, "--steps", str(g["steps"]), "--quiet"]
+
+
+def test_cli_replays_the_v2_real_model_run_and_its_league(tmp_path):
+    path = "tests/data/smollm2_small_v2.json"
+    if not os.path.exists(path):
+        pytest.skip("no v2 recording")
+    golden = json.loads(open(path).read())
+    res = run_cli("run", *golden_args(path), "--out", str(tmp_path / "r"))
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["digest"] == golden["digest"]
+    assert summary["llm"]["calls"] == summary["llm"]["cached_calls"] == golden["summary"]["calls"]
+    decisions = pd.read_parquet(tmp_path / "r" / "decisions.parquet")
+    assert len(decisions) == golden["steps"] * len(summary["llm"]["llm_teams"])
+    league = run_cli("league", str(tmp_path / "r"))
+    assert league.returncode == 0 and "llm:SmolLM2-135M-Instruct" in league.stdout
 
 
 def test_cli_replay_miss_stops_naming_team_and_day_and_keeps_the_days_run(tmp_path):

@@ -36,6 +36,8 @@ from llm_market.policies.prompt import TEMPLATE_VERSION, render
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "smollm2_small.json"
+# The recordings from the real model: template v1 (the first prompt) and v2 (raw information).
+GOLDENS = [DATA / "smollm2_small.json", DATA / "smollm2_small_v2.json"]
 # A port nothing listens on: replay runs must never need the endpoint.
 DEAD_URL = "http://127.0.0.1:9/v1"
 BARRIER_TIMEOUT = 20  # seconds; only reached when the calls are not concurrent (a failure)
@@ -566,24 +568,31 @@ def test_a_run_replayed_from_its_cache_has_the_same_digest(tmp_path):
 # ---------------------------------------------------------------- the golden run (real model)
 
 
-def golden():
-    return json.loads(GOLDEN.read_text())
+def golden(path=GOLDEN):
+    return json.loads(path.read_text())
 
 
-def golden_config(g, url=DEAD_URL, mode="replay", path=None):
+def golden_url(g):
+    # v1's cache keys leave the endpoint out; later recordings keep the URL their keys name.
+    return g.get("base_url", DEAD_URL)
+
+
+def golden_config(g, url=None, mode="replay", path=None):
     return LLMConfig(
         **{
             **g["llm"],
-            "base_url": url,
+            "base_url": url or golden_url(g),
             "cache_mode": mode,
             "cache_path": str(path or DATA / g["cache"]),
         }
     )
 
 
-@pytest.mark.skipif(not GOLDEN.exists(), reason="no golden run recorded")
-def test_golden_real_model_run_replays_to_its_digest():
-    g = golden()
+@pytest.mark.parametrize("path", GOLDENS, ids=lambda p: p.stem)
+def test_golden_real_model_run_replays_to_its_digest(path):
+    if not path.exists():
+        pytest.skip(f"{path.name} not recorded")
+    g = golden(path)
     model = wired_model(
         golden_config(g), g["llm_share"], scenario=g["scenario"], seed=g["seed"], **g["params"]
     )
@@ -593,8 +602,8 @@ def test_golden_real_model_run_replays_to_its_digest():
     except ReplayMiss as miss:
         pytest.fail(
             f"{miss}: the model's dynamics or the prompt changed since the golden run "
-            "was recorded; re-record it with `python tests/test_llm_real.py --record` "
-            "(docs/llm.md)"
+            "was recorded; re-record it with `python tests/test_llm_real.py --record "
+            f"{g['llm']['template']}` (docs/llm.md)"
         )
     assert model.digest() == g["digest"]
     summary = model.policy.summary()
@@ -602,13 +611,11 @@ def test_golden_real_model_run_replays_to_its_digest():
     assert summary["failure_kinds"] == g["summary"]["failure_kinds"]
 
 
-@pytest.mark.skipif(
-    "llm_share" not in Params.model_fields,
-    reason="needs policy='llm' wired into params.py/model.py (the lead's part)",
-)
-@pytest.mark.skipif(not GOLDEN.exists(), reason="no golden run recorded")
-def test_golden_run_through_model_parameters():
-    g = golden()
+@pytest.mark.parametrize("path", GOLDENS, ids=lambda p: p.stem)
+def test_golden_run_through_model_parameters(path):
+    if not path.exists():
+        pytest.skip(f"{path.name} not recorded")
+    g = golden(path)
     llm = {f"llm_{k}": v for k, v in g["llm"].items()}
     model = MarketModel(
         scenario=g["scenario"],
@@ -617,7 +624,7 @@ def test_golden_run_through_model_parameters():
         llm_share=g["llm_share"],
         **{
             **llm,
-            "llm_base_url": DEAD_URL,
+            "llm_base_url": golden_url(g),
             "llm_cache_mode": "replay",
             "llm_cache_path": str(DATA / g["cache"]),
         },

