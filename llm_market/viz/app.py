@@ -198,14 +198,15 @@ CHART_TABS: dict[str, tuple[str, type[viz.Chart]]] = {
 # the headline and the tabs; the tabs wrap instead of scrolling out of sight; captions take the
 # theme's text colour (a fixed grey vanished on the dark theme).
 CSS = """
-.llm-chart { max-width: 100%; height: auto; max-height: calc(100vh - 230px);
+.llm-chart { max-width: 100%; height: auto; max-height: max(280px, calc(100vh - 410px));
   object-fit: contain; object-position: left top; }
-.llm-tabs .v-slide-group__content { flex-wrap: wrap; }
+.llm-tabs .v-slide-group__content { flex-wrap: wrap; white-space: normal; flex: 1 1 auto; }
+.llm-tabs .v-slide-group__wrapper { overflow: visible; contain: none; }
 .llm-tabs .v-slide-group__prev, .llm-tabs .v-slide-group__next { display: none !important; }
-.llm-tabs .v-tab { min-width: 0; padding: 0 11px; text-transform: none; letter-spacing: 0;
+.llm-tabs .v-tab { min-width: 0; padding: 0 9px; height: 36px; text-transform: none; letter-spacing: 0;
   font-size: 14px; }
 .llm-tabs .v-tabs-bar { height: auto; }
-.llm-caption { font-size: 14px; opacity: 0.85; display: block; margin: 6px 0; }
+.llm-caption { font-size: 13px; opacity: 0.85; display: block; margin: 4px 0; }
 .llm-small { font-size: 12px; opacity: 0.75; display: block; }
 .llm-muted { opacity: 0.72; }
 .llm-table { font-size: 13px; border-collapse: collapse; }
@@ -425,11 +426,11 @@ def Headline(model: MarketModel, day: int):
     with _lock(model):
         numbers = viz.headline(model)
     solara.Text(run_description(model), classes=["llm-small"])
-    with solara.Row(gap="22px", style={"flex-wrap": "wrap", "margin": "4px 0 2px 0"}):
+    with solara.Row(gap="14px", style={"flex-wrap": "wrap", "margin": "2px 0 0 0"}):
         for label, value in numbers:
             with solara.Column(gap="0px"):
                 solara.Text(label, style={"font-size": "11px"}, classes=["llm-muted"])
-                solara.Text(value, style={"font-size": "16px", "font-weight": "500"})
+                solara.Text(value, style={"font-size": "15px", "font-weight": "500"})
 
 
 @solara.component
@@ -928,18 +929,15 @@ def RunControls(
             )
         if error:
             solara.Error(error, dense=True)
+        # The value in a line of its own: a long label beside a slider squeezes it to a dot.
+        solara.Text(f"Days per Step: {days_per_step.value}", classes=["llm-caption"])
         solara.SliderValue(
-            f"Days per Step: {days_per_step.value}",
-            value=days_per_step.value,
-            values=list(DAYS_PER_STEP),
-            on_value=days_per_step.set,
+            "", value=days_per_step.value, values=list(DAYS_PER_STEP), on_value=days_per_step.set
         )
-        solara.SliderValue(
-            f"Pause between steps while playing: {pause_ms.value} ms",
-            value=pause_ms.value,
-            values=list(PAUSES_MS),
-            on_value=pause_ms.set,
+        solara.Text(
+            f"Pause between steps while playing: {pause_ms.value} ms", classes=["llm-caption"]
         )
+        solara.SliderValue("", value=pause_ms.value, values=list(PAUSES_MS), on_value=pause_ms.set)
         solara.InputText(
             "Seed (same seed, same run)",
             value=str(settings.value["seed"]),
