@@ -203,8 +203,8 @@ CSS = """
 .llm-tabs .v-slide-group__content { flex-wrap: wrap; white-space: normal; flex: 1 1 auto; }
 .llm-tabs .v-slide-group__wrapper { overflow: visible; contain: none; }
 .llm-tabs .v-slide-group__prev, .llm-tabs .v-slide-group__next { display: none !important; }
-.llm-tabs .v-tab { min-width: 0; padding: 0 9px; height: 36px; text-transform: none; letter-spacing: 0;
-  font-size: 14px; }
+.llm-tabs .v-tab { min-width: 0; padding: 0 9px; height: 36px; text-transform: none;
+  letter-spacing: 0; font-size: 14px; }
 .llm-tabs .v-tabs-bar { height: auto; }
 .llm-caption { font-size: 13px; opacity: 0.85; display: block; margin: 4px 0; }
 .llm-small { font-size: 12px; opacity: 0.75; display: block; }
