@@ -493,7 +493,6 @@ def test_play_stops_at_the_end_of_a_scenario():
 
 def test_runs_are_kept_compared_overlaid_and_exported(page):
 
-
     _click(page, "Step")
     _click(page, "Step")
     page.find(v.Select, label="Market mechanism").widget.v_model = "call"
@@ -503,10 +502,10 @@ def test_runs_are_kept_compared_overlaid_and_exported(page):
     tabs = page.find(v.Tabs).widget
     tabs.v_model = app.TABS.index("Efficiency")
     before = bytes(page.find(widgets.Image).widget.value)
-    page.find(
-        v.Select, label="Overlay an earlier run (grey, dashed)"
-    ).widget.v_model = "run 1: default, seed 42"
-    assert bytes(page.find(widgets.Image).widget.value) != before
+    select = page.find(v.Select, label="Overlay an earlier run (grey, dashed)").widget
+    assert select.items == ["none", "run 1: default, seed 42"]
+    select.v_model = select.items[1]
+    _wait(lambda: bytes(page.find(widgets.Image).widget.value) != before)
     for name in ("Market", "Forecasts"):
         tabs.v_model = app.TABS.index(name)
         assert page.find(widgets.Image).widgets

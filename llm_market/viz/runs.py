@@ -137,17 +137,18 @@ def comparison_rows(records: list[RunRecord]) -> list[dict[str, str]]:
 
 def series_frame(model: MarketModel) -> pd.DataFrame:
     """The run's collected model series, one row per day (row 0: before the first day)."""
-    return model.datacollector.get_model_vars_dataframe().rename_axis("day")
+    frame = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+    return frame[["day", *(c for c in frame.columns if c != "day")]]
 
 
 def series_csv(model: MarketModel) -> bytes:
-    """The run's series as CSV."""
-    return series_frame(model).to_csv().encode()
+    """The run's series as CSV, the day first."""
+    return series_frame(model).to_csv(index=False).encode()
 
 
 def logs_zip(model: MarketModel, fmt: str = "csv") -> bytes:
     """A zip of the run's series and event logs, one file each, as ``csv`` or ``parquet``."""
-    frames = {"series": series_frame(model).reset_index()}
+    frames = {"series": series_frame(model)}
     frames.update({name: log.to_frame() for name, log in model.logs.items()})
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
