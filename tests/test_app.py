@@ -510,8 +510,11 @@ def test_runs_are_kept_compared_overlaid_and_exported(page):
         tabs.v_model = app.TABS.index(name)
         assert page.find(widgets.Image).widgets
     tabs.v_model = app.TABS.index("Runs")
-    table = str(page.find(v.Html, tag="div").widgets)
-    assert "run 1" in table and "mechanism=call" in table
+
+    def table() -> str:
+        return str(page.find(v.Html, tag="div").widgets)
+
+    _wait(lambda: "run 1" in table() and "mechanism=call" in table())
 
 
 def test_run_exports_have_every_series_and_log():
