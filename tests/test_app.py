@@ -319,6 +319,13 @@ def _click(rc, label: str) -> None:
     rc.find(v.Btn, children=[label]).widget.click()
 
 
+def _reset(rc) -> None:
+    # Reset builds the model in a thread: done when the button is enabled again on day 0.
+    _click(rc, "Reset")
+    reset = rc.find(v.Btn, children=["Reset"])
+    _wait(lambda: not reset.widget.disabled and counter(0) in _texts(rc))
+
+
 def test_page_steps_and_redraws(page):
     assert counter(0) in _texts(page)
     chart = page.find(widgets.Image).widget
@@ -382,8 +389,7 @@ def test_reset_rebuilds_the_model_from_the_controls(page):
     seed.fire_event("keyup.enter", None)  # the text counts once the user presses Enter
     assert counter(2) in _texts(page)  # nothing happens before Reset
     assert "Settings changed: press Reset to run with them" in str(page.find(v.Html).widgets)
-    _click(page, "Reset")
-    _wait(lambda: counter(0) in _texts(page))
+    _reset(page)
     description = next(t for t in _texts(page) if t.startswith("scenario "))
     assert "network watts_strogatz" in description
     assert "30 teams" in description and "seed 7 " in description
@@ -403,8 +409,7 @@ def test_choosing_a_scenario_loads_its_values(page):
     description = next(t for t in _texts(page) if t.startswith("scenario "))
     assert description.startswith("scenario networked") and "network watts_strogatz" in description
     _click(page, "Step")
-    _click(page, "Reset")
-    _wait(lambda: counter(0) in _texts(page))
+    _reset(page)
     # ...and Reset rebuilds the same scenario.
     description = next(t for t in _texts(page) if t.startswith("scenario "))
     assert description.startswith("scenario networked") and "network watts_strogatz" in description
@@ -496,8 +501,7 @@ def test_runs_are_kept_compared_overlaid_and_exported(page):
     _click(page, "Step")
     _click(page, "Step")
     page.find(v.Select, label="Market mechanism").widget.v_model = "call"
-    _click(page, "Reset")
-    _wait(lambda: counter(0) in _texts(page))
+    _reset(page)
     _click(page, "Step")
     tabs = page.find(v.Tabs).widget
     tabs.v_model = app.TABS.index("Efficiency")

@@ -1002,8 +1002,8 @@ def Page():
             runs.set([*runs.value, RunRecord(number.value, old)][-MAX_RUNS:])
             number.set(number.value + 1)
         error.set("")
-        model.set(new)
         day.set(0)
+        model.set(new)
         busy.set(False)
 
     solara.lab.use_task(rebuild, dependencies=[reset_request.value], prefer_threaded=True)
