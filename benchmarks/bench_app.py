@@ -46,11 +46,15 @@ def main() -> None:
     step = rc.find(v.Btn, children=["Step"]).widget
     tabs = rc.find(v.Tabs).widget
     names = [t.children[0] for t in rc.find(v.Tab).widgets]
-    # Warm up through the page's own "steps per redraw" control: one click, --warm days.
-    interval = rc.find(v.Slider, label="Render Interval (steps)").widget
-    interval.v_model = args.warm
-    step.click()
-    interval.v_model = 1
+    # Warm up through the page's own "days per Step" control: --warm days in round chunks.
+    interval = rc.find(v.Slider).widgets[0]  # the run card's first slider: days per Step
+    left = args.warm
+    for days in sorted(app.DAYS_PER_STEP, reverse=True):
+        interval.v_model = app.DAYS_PER_STEP.index(days)
+        while left >= days:
+            step.click()
+            left -= days
+    interval.v_model = 0
 
     plain = MarketModel()
     run_steps(plain, args.warm)
@@ -61,6 +65,8 @@ def main() -> None:
     print(f"{'tab':<22} {'median':>8} {'p90':>8} {'min':>8} {'first':>8}   (ms per step + redraw)")
     results = {}
     for i, name in enumerate(names):
+        if name in ("Runs", "Play a team"):  # tables and forms, not charts redrawn per step
+            continue
         tabs.v_model = i
         first = _timed(step.click)  # a new chart: built and its background drawn
         times = [_timed(step.click) for _ in range(args.steps)]

@@ -3,6 +3,8 @@
 import importlib.util
 import io
 import sys
+import threading
+import time
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,7 +14,6 @@ import ipywidgets as widgets
 import numpy as np
 import pytest
 import solara
-from mesa_versions import MESA_35, counter
 from PIL import Image
 
 from llm_market import MarketModel, viz
@@ -57,6 +58,18 @@ CHARTS = [
 ]
 
 
+def counter(day: int, end: int = 252) -> str:
+    return f"Day {day} of {end}"
+
+
+def _wait(condition, timeout: float = 30.0) -> None:
+    # Reset and Play work in a thread: wait for what they must reach, not for a fixed time.
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the page did not reach the expected state"
+        time.sleep(0.02)
+
+
 def _pixels(png: bytes) -> np.ndarray:
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     return np.asarray(Image.open(io.BytesIO(png)))
@@ -67,7 +80,7 @@ def _pixels(png: bytes) -> np.ndarray:
 
 def test_controls_are_the_ones_the_issue_asks_for():
     settings = app.scenario_settings("default")
-    params = {**app.model_params_for(settings), **app.control_specs(settings), **settings}
+    params = {**app.control_specs(settings), **settings}
     for name in (
         "scenario",
         "seed",
@@ -84,7 +97,6 @@ def test_controls_are_the_ones_the_issue_asks_for():
         "reputation_prior",
     ):
         assert name in params
-    assert app.model_params_for(settings)["seed"]["type"] == "InputText"
     specs = app.control_specs(settings)
     # Read from the model at import, so a colleague's new mechanism shows up by itself.
     assert specs["mechanism"]["values"] == list(MECHANISMS)
@@ -93,6 +105,7 @@ def test_controls_are_the_ones_the_issue_asks_for():
 
 def test_every_offered_value_is_valid_and_large_is_not_offered():
     assert "default" in app.APP_SCENARIOS and "large" not in app.APP_SCENARIOS
+    assert "classroom" in app.APP_SCENARIOS
     for scenario in app.APP_SCENARIOS:
         settings = app.scenario_settings(scenario)
         for name, spec in app.CONTROLS.items():
@@ -106,7 +119,12 @@ def test_every_offered_value_is_valid_and_large_is_not_offered():
     hi = {n: s["max"] for n, s in app.CONTROLS.items() if s["type"] != "Select"}
     hi["n_teams"] = lo["n_teams"]
     for corner in (lo, hi):
-        make_params("default", **corner)
+        # The principals' slider ends at the number of teams.
+        settings = {**app.scenario_settings("default"), **corner}
+        top = app.control_specs(settings)["n_principals"]["max"]
+        make_params("default", **{**corner, "n_principals": min(corner["n_principals"], top)})
+    fewer = app.with_change(app.scenario_settings("default"), "n_teams", 4)
+    assert fewer["n_principals"] == 4
 
 
 @pytest.mark.parametrize("scenario", app.APP_SCENARIOS)
@@ -129,30 +147,15 @@ def test_seed_text_is_always_a_valid_reproducible_seed():
     assert m.seed == app.parse_seed("class A") and "'class A'" in app.run_description(m)
 
 
-def _mesa_checks(model: MarketModel, params: dict) -> None:
-    # Mesa's ModelCreator (SolaraViz's sidebar) checks model_params against the model's
-    # signature when it renders, and raises on a parameter the model would not accept.
-    from mesa.visualization.solara_viz import ModelCreator  # after _load_app(): see there
-
-    box, rc = solara.render(ModelCreator(solara.reactive(model), params), handle_error=False)
-    rc.close()
-
-
-def test_app_model_passes_mesas_parameter_check():
-    settings = solara.reactive(app.scenario_settings("networked"))
-    params = app.model_params_for(settings, "3")
-    if MESA_35:  # Mesa 3.5 lets any name through **params; the plain model refuses it itself
-        with pytest.raises(ValueError, match="settings"):
-            MarketModel(scenario="small", settings=params["settings"])
-    else:
-        with pytest.raises(ValueError):  # the check runs: the plain model takes no "settings"
-            _mesa_checks(MarketModel(scenario="small"), params)
-    _mesa_checks(app.AppModel(seed="3", settings=settings), params)
-    # What Reset does: the seed from Mesa's input, the settings as they stand now.
-    settings.set({**settings.value, "n_teams": 12})
-    m = app.AppModel(seed=params["seed"]["value"], settings=params["settings"])
-    assert isinstance(m, MarketModel) and m.seed == 3 and m.params.network == "watts_strogatz"
-    assert m.params.n_teams == 12 and m.scenario_name == "networked"
+def test_settings_badge_and_scenario_length():
+    settings = app.scenario_settings("classroom", "7")
+    model = app.AppModel(settings=settings)
+    assert model.seed == 7 and not app.settings_differ(settings, model)
+    assert app.settings_differ({**settings, "seed": "8"}, model)
+    assert app.settings_differ({**settings, "n_teams": 5}, model)
+    assert model.end_day == 20
+    assert model.advance(50) == 20 and model.day == 20 and not model.running
+    assert model.advance(1) == 0  # never past the scenario's end
 
 
 # ------------------------------------------------------------------------------ charts
@@ -316,6 +319,13 @@ def _click(rc, label: str) -> None:
     rc.find(v.Btn, children=[label]).widget.click()
 
 
+def _reset(rc) -> None:
+    # Reset builds the model in a thread: done when the button is enabled again on day 0.
+    _click(rc, "Reset")
+    reset = rc.find(v.Btn, children=["Reset"])
+    _wait(lambda: not reset.widget.disabled and counter(0) in _texts(rc))
+
+
 def test_page_steps_and_redraws(page):
     assert counter(0) in _texts(page)
     chart = page.find(widgets.Image).widget
@@ -327,8 +337,10 @@ def test_page_steps_and_redraws(page):
     assert bytes(page.find(widgets.Image).widget.value) != before
 
 
-def test_render_interval_is_steps_per_redraw(page):
-    page.find(v.Slider, label="Render Interval (steps)").widget.v_model = 5
+def test_days_per_step_take_round_values(page):
+    slider = page.find(v.Slider).widgets[0]  # the run card's first slider
+    slider.v_model = app.DAYS_PER_STEP.index(5)
+    assert "Days per Step: 5" in _texts(page)
     _click(page, "Step")
     assert counter(5) in _texts(page) and _headline(page)["day"] == "5"
 
@@ -337,17 +349,10 @@ def test_every_tab_shows_its_view(page):
     _click(page, "Step")
     tabs = page.find(v.Tabs).widget
     names = [t.children[0] for t in page.find(v.Tab).widgets]
-    assert names == [
-        "Market",
-        "Order book",
-        "Indices",
-        "Forecasts",
-        "Budgets",
-        "Efficiency",
-        "Stylized facts",
-        "Social graph",
-    ]
+    assert names == list(app.TABS)
     for i, name in enumerate(names):
+        if name in ("Runs", "Play a team"):
+            continue
         tabs.v_model = i
         images = page.find(widgets.Image).widgets
         assert images, name
@@ -355,18 +360,18 @@ def test_every_tab_shows_its_view(page):
         _click(page, "Step")
         after = [bytes(im.value) for im in page.find(widgets.Image).widgets]
         assert len(after) == len(before) and all(len(b) > 1000 for b in after), name
-        if name != "Social graph":  # funding shares change at month ends only
+        if name not in ("Social graph", "Market day"):  # month ends only; the chosen day
             assert after != before, f"{name} did not redraw after a step"
 
 
 def test_view_options_switch_the_chart(page):
     _click(page, "Step")
     tabs = page.find(v.Tabs).widget
-    tabs.v_model = 1  # order book
+    tabs.v_model = app.TABS.index("Order book")
     depth = bytes(page.find(widgets.Image).widgets[0].value)
     page.find(v.BtnToggle).widget.v_model = 2  # index 2
     assert bytes(page.find(widgets.Image).widgets[0].value) != depth
-    tabs.v_model = 7  # social graph
+    tabs.v_model = app.TABS.index("Social graph")
     share = bytes(page.find(widgets.Image).widget.value)
     toggle = page.find(v.BtnToggle).widget
     toggle.v_model = viz.COLOR_BY.index("Brier score")
@@ -383,15 +388,19 @@ def test_reset_rebuilds_the_model_from_the_controls(page):
     seed.v_model = "7"
     seed.fire_event("keyup.enter", None)  # the text counts once the user presses Enter
     assert counter(2) in _texts(page)  # nothing happens before Reset
-    _click(page, "Reset")
-    assert counter(0) in _texts(page)
+    assert "Settings changed: press Reset to run with them" in str(page.find(v.Html).widgets)
+    _reset(page)
     description = next(t for t in _texts(page) if t.startswith("scenario "))
     assert "network watts_strogatz" in description
     assert "30 teams" in description and "seed 7 " in description
 
 
 def test_choosing_a_scenario_loads_its_values(page):
+    seed = page.find(v.TextField, label="Seed (same seed, same run)").widget
+    seed.v_model = "9"
+    seed.fire_event("keyup.enter", None)
     page.find(v.Select, label="Scenario").widget.v_model = "networked"
+    _wait(lambda: any(t.startswith("scenario networked · seed 9 ") for t in _texts(page)))
     # The controls show the scenario's values, so Reset keeps its network...
     assert page.find(v.Select, label="Social network of the teams").widget.v_model == (
         "watts_strogatz"
@@ -400,7 +409,7 @@ def test_choosing_a_scenario_loads_its_values(page):
     description = next(t for t in _texts(page) if t.startswith("scenario "))
     assert description.startswith("scenario networked") and "network watts_strogatz" in description
     _click(page, "Step")
-    _click(page, "Reset")
+    _reset(page)
     # ...and Reset rebuilds the same scenario.
     description = next(t for t in _texts(page) if t.startswith("scenario "))
     assert description.startswith("scenario networked") and "network watts_strogatz" in description
@@ -412,3 +421,189 @@ def test_depth_view_explains_itself_for_other_mechanisms():
     alert = rc.find(v.Alert).widget
     assert "continuous double auction" in str(alert.children)
     rc.close()
+
+
+# ------------------------------------------------------------------------------ issue 17
+
+
+def test_charts_survive_series_of_unequal_length():
+    # A redraw overlapping a step can read the day series and the regime a day apart.
+    from llm_market.viz.style import new_figure, shade_regimes
+
+    model = MarketModel(scenario="volatile_demand", seed=3)
+    run_steps(model, 30)
+    ax = new_figure(3).subplots()
+    shade_regimes(ax, np.arange(541.0), np.zeros(542), model)
+    shade_regimes(ax, np.arange(542.0), np.zeros(541), model)
+
+
+PERMANENT = set(threading.enumerate())
+
+
+def test_play_runs_until_paused_and_stops_when_the_page_closes():
+    box, rc = solara.render(solara.AppLayout(children=[app.Page()]), handle_error=False)
+    _click(rc, "▶ Play")
+    _wait(lambda: any(t.startswith("Day ") and t != counter(0) for t in _texts(rc)))
+    _click(rc, "❚❚ Pause")
+    _wait(lambda: rc.find(v.Btn, children=["▶ Play"]).widgets)
+    _click(rc, "▶ Play")
+    threads = {t for t in threading.enumerate() if t.is_alive()}
+    rc.close()  # the page closes while playing: its loop must end
+    # Every thread that was running the loop ends (nothing keeps stepping a closed page).
+    _wait(
+        lambda: all(
+            not t.is_alive() for t in threads - {threading.current_thread()} if t not in PERMANENT
+        )
+    )
+
+
+def test_play_stops_at_the_end_of_a_scenario():
+    model = app.AppModel(settings=app.scenario_settings("classroom"))
+    box, rc = solara.render(
+        app.RunControls(
+            model,
+            0,
+            solara.reactive(model.settings),
+            solara.reactive(False),
+            solara.reactive(1),
+            solara.reactive(0),
+            False,
+            "",
+            lambda: None,
+            lambda: None,
+        ),
+        handle_error=False,
+    )
+    rc.close()
+    model.advance(25)
+    box, rc = solara.render(
+        app.RunControls(
+            model,
+            model.day,
+            solara.reactive(model.settings),
+            solara.reactive(False),
+            solara.reactive(1),
+            solara.reactive(0),
+            False,
+            "",
+            lambda: None,
+            lambda: None,
+        ),
+        handle_error=False,
+    )
+    assert rc.find(v.Btn, children=["▶ Play"]).widget.disabled
+    assert "The end of scenario 'classroom' (20 days)" in str(rc.find(v.Alert).widget.children)
+    rc.close()
+
+
+def test_runs_are_kept_compared_overlaid_and_exported(page):
+
+    _click(page, "Step")
+    _click(page, "Step")
+    page.find(v.Select, label="Market mechanism").widget.v_model = "call"
+    _reset(page)
+    _click(page, "Step")
+    tabs = page.find(v.Tabs).widget
+    tabs.v_model = app.TABS.index("Efficiency")
+    before = bytes(page.find(widgets.Image).widget.value)
+    select = page.find(v.Select, label="Overlay an earlier run (grey, dashed)").widget
+    assert select.items == ["none", "run 1: default, seed 42"]
+    select.v_model = select.items[1]
+    _wait(lambda: bytes(page.find(widgets.Image).widget.value) != before)
+    for name in ("Market", "Forecasts"):
+        tabs.v_model = app.TABS.index(name)
+        assert page.find(widgets.Image).widgets
+    tabs.v_model = app.TABS.index("Runs")
+
+    def table() -> str:
+        return str(page.find(v.Html, tag="div").widgets)
+
+    _wait(lambda: "run 1" in table() and "mechanism=call" in table())
+
+
+def test_run_exports_have_every_series_and_log():
+    import zipfile
+
+    import pandas as pd
+
+    from llm_market.viz.runs import RunRecord, comparison_rows, logs_zip, series_csv
+
+    model = app.build_model("small")
+    model.advance(4)
+    csv = pd.read_csv(io.BytesIO(series_csv(model)))
+    assert len(csv) == 5 and "efficiency" in csv.columns
+    for fmt in ("csv", "parquet"):
+        with zipfile.ZipFile(io.BytesIO(logs_zip(model, fmt))) as z:
+            names = {n.split(".")[0] for n in z.namelist()}
+            assert names == {"series", *model.logs}
+    (row,) = comparison_rows([RunRecord(1, model)])
+    assert row["days"] == "4" and row["scenario"] == "small"
+
+
+def test_market_day_view_records_the_flow_without_changing_the_run():
+    a = app.build_model("classroom")
+    b = MarketModel(scenario="classroom", seed=42)
+    a.advance(3)
+    run_steps(b, 3)
+    assert a.digest() == b.digest()
+    flows = a.market.mechanism.flows
+    assert set(flows) == {(d, 0) for d in (1, 2, 3)}
+    assert flows[(3, 0)].prices.size == a.datacollector.model_vars["volume_0"][-1]
+    assert _pixels(viz.figure_png(viz.market_day_figure(a, 0, 2))).std() > 0
+    rows = dict(viz.classroom_comparison(a))
+    (zi_c, zi_u, nobook) = rows.values()
+    assert zi_c > zi_u and zi_c > nobook and 0 < nobook <= 1
+
+
+def test_random_matching_without_a_book_loses_surplus():
+    from llm_market.market.baseline import random_matching_efficiency
+
+    rng = np.random.default_rng(0)
+    values = rng.uniform(1, 9, 30)
+    costs = rng.uniform(1, 9, 30)
+    zi_c = [random_matching_efficiency(values, costs, rng) for _ in range(50)]
+    zi_u = [random_matching_efficiency(values, costs, rng, constrained=False) for _ in range(50)]
+    assert 0.6 < np.mean(zi_c) < 1.0 and np.mean(zi_u) < np.mean(zi_c)
+    assert np.isnan(random_matching_efficiency([1.0], [2.0], rng))  # nothing can trade
+
+
+def test_a_person_plays_a_team_with_the_same_checks_as_any_policy():
+    import dataclasses
+
+    from llm_market.policies.human import play_team, suggestion
+
+    a, b = MarketModel(seed=4), MarketModel(seed=4)
+    run_steps(a, 3)
+    run_steps(b, 3)
+    human = play_team(a, 2)
+    plan = suggestion(a, 2)
+    obs = a.teams[2].observe(a.view)
+    assert (
+        "more than the budget"
+        in human.submit(obs, dataclasses.replace(plan, research_spend=1e9))[0]
+    )
+    key = next(iter(plan.forecasts))
+    bad = dataclasses.replace(plan, forecasts={**plan.forecasts, key: 1.5})
+    assert "less than or equal to 1" in human.submit(obs, bad)[0]
+    assert (
+        "marginal cost"
+        in human.submit(obs, dataclasses.replace(plan, asks=dict.fromkeys(plan.asks, 0.01)))[0]
+    )
+    mine = dataclasses.replace(plan, forecasts=dict.fromkeys(plan.forecasts, 0.5))
+    assert human.submit(obs, mine) == []
+    a.step()
+    b.step()
+    assert human.days_played == 1
+    np.testing.assert_array_equal(a.teams[2].action.forecasts, 0.5)
+    # The other teams decide exactly as without a person at the page.
+    np.testing.assert_array_equal(a.teams[5].action.forecasts, b.teams[5].action.forecasts)
+
+
+def test_play_tab_steps_one_day_as_a_team(page):
+    _click(page, "Step")
+    page.find(v.Tabs).widget.v_model = app.TABS.index("Play a team")
+    _click(page, "Take over this team")
+    _click(page, "Submit and step one day")
+    assert counter(2) in _texts(page)
+    assert any("You have played 1 day(s)" in t for t in _texts(page))
+    assert "team 0 (you)" in str(page.find(v.Html, tag="div").widgets)

@@ -13,9 +13,11 @@ from ..recording.columns import BUYER_SURPLUS, DAY, EFFICIENCY, SELLER_SURPLUS
 from .chart import Chart
 from .series import series, trading_regime, trailing_mean
 from .style import (
+    OVERLAY_COLOR,
     ROLLING,
     day_panels,
     message,
+    overlay_note,
     regime_handles,
     set_day_xlim,
     set_ylim,
@@ -68,18 +70,43 @@ class EfficiencyChart(Chart):
             ncol=2,
         )
 
-    def draw(self, model: MarketModel, **options: Any) -> None:
-        """Plot efficiency and surplus from day 1 (day 0 has no trading)."""
+    def draw(
+        self,
+        model: MarketModel,
+        overlay: MarketModel | None = None,
+        overlay_label: str = "an earlier run",
+        **options: Any,
+    ) -> None:
+        """Plot efficiency and surplus from day 1 (day 0 has no trading).
+
+        Args:
+            model: The model.
+            overlay: An earlier run whose rolling efficiency and surplus are drawn in grey.
+            overlay_label: What the earlier run is called in the chart.
+            **options: Ignored.
+        """
         day, eff, buyer, seller = series(model, DAY, EFFICIENCY, BUYER_SURPLUS, SELLER_SURPLUS)
         d, eff, buyer, seller = day[1:], eff[1:], buyer[1:], seller[1:]
         shade_regimes(self.ax, day, trading_regime(model), model)
+        total_other = np.zeros(0)
+        if overlay is not None:
+            oday, oeff, ob, os_ = series(overlay, DAY, EFFICIENCY, BUYER_SURPLUS, SELLER_SURPLUS)
+            if oday.size > 1:
+                mean = trailing_mean(oeff[1:], ROLLING)
+                self.ax.plot(oday[1:], mean, color=OVERLAY_COLOR, lw=1.4, ls="--")
+                total_other = np.nan_to_num(trailing_mean(ob[1:], ROLLING)) + np.nan_to_num(
+                    trailing_mean(os_[1:], ROLLING)
+                )
+                self.axs.plot(oday[1:], total_other, color=OVERLAY_COLOR, lw=1.2, ls="--")
+                day = max(day, oday, key=len)
+            overlay_note(self.ax, overlay_label)
         if d.size:
             self.ax.plot(d, eff, color=DAILY_COLOR, lw=0.8, alpha=0.6)
             self.ax.plot(d, trailing_mean(eff, ROLLING), color=MEAN_COLOR, lw=1.8)
             b = np.nan_to_num(trailing_mean(buyer, ROLLING))
             s = np.nan_to_num(trailing_mean(seller, ROLLING))
             self.axs.stackplot(d, b, s, colors=(BUYER_COLOR, SELLER_COLOR))
-            set_ylim(self.axs, b + s, bottom=0.0, pad=0.3)
+            set_ylim(self.axs, b + s, total_other, bottom=0.0, pad=0.3)
         else:
             message(self.axs, "Press Step: the first trading day fills this chart")
             self.axs.set_ylim(0, 1)

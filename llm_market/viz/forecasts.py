@@ -18,7 +18,16 @@ from matplotlib.ticker import MaxNLocator
 
 from .chart import Chart
 from .series import window_revenue
-from .style import message, nice_ceil, principal_color, round_limits, set_title, style_axes
+from .style import (
+    OVERLAY_COLOR,
+    message,
+    nice_ceil,
+    overlay_note,
+    principal_color,
+    round_limits,
+    set_title,
+    style_axes,
+)
 
 if TYPE_CHECKING:
     from ..model import MarketModel
@@ -109,8 +118,22 @@ class ForecastChart(Chart):
             framealpha=0.9,
         )
 
-    def draw(self, model: MarketModel, **options: Any) -> None:
-        """Rank the teams and draw the calibration curves."""
+    def draw(
+        self,
+        model: MarketModel,
+        overlay: MarketModel | None = None,
+        overlay_label: str = "an earlier run",
+        **options: Any,
+    ) -> None:
+        """Rank the teams and draw the calibration curves.
+
+        Args:
+            model: The model.
+            overlay: An earlier run: its crowd's score, reliability curve and teams' revenue
+                against Brier are drawn in grey.
+            overlay_label: What the earlier run is called in the chart.
+            **options: Ignored.
+        """
         ax, p = self.ax, model.params
         brier = model.team_brier
         scored = np.flatnonzero(np.isfinite(brier))
@@ -180,14 +203,40 @@ class ForecastChart(Chart):
             ax, f"Brier leaderboard, last {p.pivot_window} days ({shown}; colour = principal)"
         )
         self._reliability(model)
-        self._earnings(model)
+        self._earnings(model, overlay)
+        if overlay is not None:
+            if np.isfinite(overlay.crowd_brier):
+                ax.axvline(overlay.crowd_brier, color=OVERLAY_COLOR, lw=1.5, ls="--")
+            sb = overlay.scores
+            n = sb.bin_counts[overlay.crowd_col]
+            ok = n > 0
+            if ok.any():
+                x = sb.bin_sum_p[overlay.crowd_col][ok] / n[ok]
+                y = sb.bin_hits[overlay.crowd_col][ok] / n[ok]
+                self.axr.plot(x, y, color=OVERLAY_COLOR, lw=1.2, ls="--", marker="o", ms=3)
+            overlay_note(self.axr, f"{overlay_label} (its crowd)")
 
-    def _earnings(self, model: MarketModel) -> None:
+    def _earnings(self, model: MarketModel, overlay: MarketModel | None = None) -> None:
         """Revenue over the window against the rolling Brier score, one dot per team."""
         ax, window = self.axe, model.params.pivot_window
         brier = model.team_brier
         revenue = window_revenue(model, window)
         scored = np.isfinite(brier)
+        extra_x, extra_y = np.zeros(0), np.zeros(0)
+        if overlay is not None and np.isfinite(overlay.team_brier).any():
+            # The earlier run's teams as grey rings: is the relation steeper or flatter?
+            ok = np.isfinite(overlay.team_brier)
+            extra_x = overlay.team_brier[ok]
+            extra_y = window_revenue(overlay, overlay.params.pivot_window)[ok]
+            ax.scatter(
+                extra_x,
+                extra_y,
+                s=24,
+                facecolors="none",
+                edgecolors=OVERLAY_COLOR,
+                linewidths=0.9,
+                zorder=2,
+            )
         if not scored.any():
             message(ax, "Fills as questions resolve")
             ax.set_xlim(0, 0.3)
@@ -205,13 +254,13 @@ class ForecastChart(Chart):
             linewidths=0.6,
             zorder=3,
         )
-        xs = [brier[scored]]
+        xs = [brier[scored], extra_x]
         if np.isfinite(model.noinfo_brier):
             ax.axvline(model.noinfo_brier, color=NOINFO_COLOR, lw=1.5, ls="-.")
             xs.append([model.noinfo_brier])
         x = np.concatenate(xs)
         ax.set_xlim(*round_limits(float(x.min()), float(x.max()), pad=0.1, parts=3))
-        top = float(revenue[scored].max())
+        top = float(np.r_[revenue[scored], extra_y].max())
         ax.set_ylim(0, nice_ceil(top * 1.15) if top > 0 else 1.0)
         if scored.sum() >= 3:
             rho = rank_correlation(revenue[scored], -brier[scored])

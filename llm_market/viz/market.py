@@ -20,10 +20,12 @@ from ..recording.columns import CE_PRICE, DAY, PRICE, VOLUME
 from .chart import Chart
 from .series import series_by_good, trade_price_range, trading_regime, trailing_mean
 from .style import (
+    OVERLAY_COLOR,
     VOLUME_WINDOW,
     day_panels,
     good_color,
     message,
+    overlay_note,
     regime_handles,
     set_day_xlim,
     set_ylim,
@@ -69,9 +71,25 @@ class MarketChart(Chart):
             framealpha=0.85,
         )
 
-    def draw(self, model: MarketModel, **options: Any) -> None:
-        """Plot every good's close, equilibrium price and volume up to today."""
+    def draw(
+        self,
+        model: MarketModel,
+        goods: tuple[int, ...] | None = None,
+        overlay: MarketModel | None = None,
+        overlay_label: str = "an earlier run",
+        **options: Any,
+    ) -> None:
+        """Plot the close, equilibrium price and volume of every good (or of ``goods``).
+
+        Args:
+            model: The model.
+            goods: The goods to show (None: all).
+            overlay: An earlier run whose closes and volumes are drawn under this one's.
+            overlay_label: What the earlier run is called in the chart.
+            **options: Ignored.
+        """
         (day,), (price, ce, volume) = series_by_good(model, (DAY,), (PRICE, CE_PRICE, VOLUME))
+        shown = range(model.n_goods) if goods is None else [g for g in goods if g < model.n_goods]
         # Day 0 has no trading: its zero volume would drag the first means down.
         vol = [np.r_[np.nan, trailing_mean(v[1:], VOLUME_WINDOW)] for v in volume]
         low, high = trade_price_range(model, day.size)
@@ -79,7 +97,10 @@ class MarketChart(Chart):
         low = [np.r_[np.nan, trailing_mean(x[1:], VOLUME_WINDOW)] for x in low]
         high = [np.r_[np.nan, trailing_mean(x[1:], VOLUME_WINDOW)] for x in high]
         shade_regimes(self.ax, day, trading_regime(model), model)
-        for g in range(model.n_goods):
+        self._overlay_y, self._overlay_v, self._overlay_day = (), (), np.zeros(0)
+        if overlay is not None:
+            self._overlay(overlay, shown, overlay_label)
+        for g in shown:
             c = good_color(g)
             traded = np.isfinite(low[g])
             self.ax.fill_between(day, low[g], high[g], where=traded, color=c, alpha=0.16, lw=0)
@@ -89,9 +110,29 @@ class MarketChart(Chart):
         if day.size < 2:
             message(self.ax, "Press Step: the first trading day fills this chart")
         # Headroom above the prices keeps the legend off the lines.
-        set_ylim(self.ax, *price, *ce, *high, bottom=0.0, pad=0.45, empty=(0.0, 5.0))
-        set_ylim(self.axv, *vol, bottom=0.0, empty=(0.0, 10.0))
-        set_day_xlim(self.axv, day)
+        ys = [price[g] for g in shown] + [ce[g] for g in shown] + [high[g] for g in shown]
+        set_ylim(self.ax, *ys, *self._overlay_y, bottom=0.0, pad=0.45, empty=(0.0, 5.0))
+        set_ylim(self.axv, *(vol[g] for g in shown), *self._overlay_v, bottom=0.0, empty=(0, 10))
+        set_day_xlim(self.axv, day if overlay is None else max(day, self._overlay_day, key=len))
+
+    _overlay_y: tuple = ()
+    _overlay_v: tuple = ()
+    _overlay_day: np.ndarray = np.zeros(0)
+
+    def _overlay(self, other: MarketModel, goods, label: str) -> None:
+        """Draw an earlier run's closes and volumes in grey, dashed."""
+        (day,), (price, volume) = series_by_good(other, (DAY,), (PRICE, VOLUME))
+        ys, vs = [], []
+        for g in goods:
+            if g >= other.n_goods:
+                continue
+            v = np.r_[np.nan, trailing_mean(volume[g][1:], VOLUME_WINDOW)]
+            self.ax.plot(day, price[g], color=OVERLAY_COLOR, lw=1.1, ls="--", alpha=0.8)
+            self.axv.plot(day, v, color=OVERLAY_COLOR, lw=1.0, ls="--", alpha=0.8)
+            ys.append(price[g])
+            vs.append(v)
+        self._overlay_y, self._overlay_v, self._overlay_day = tuple(ys), tuple(vs), day
+        overlay_note(self.axv, label)
 
 
 def market_figure(model: MarketModel) -> Figure:

@@ -180,6 +180,24 @@ def message(ax: Axes, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.35")
 
 
+OVERLAY_COLOR = "0.45"  # an earlier run drawn under this one
+
+
+def overlay_note(ax: Axes, label: str) -> None:
+    """Say in a corner of ``ax`` that the grey dashed lines are an earlier run."""
+    ax.text(
+        0.99,
+        0.02,
+        f"grey dashed: {label}",
+        transform=ax.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=8,
+        color=OVERLAY_COLOR,
+        bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1.5},
+    )
+
+
 def regime_colors(levels: Sequence[float]) -> list[str | None]:
     """The shading of each demand regime: red above normal demand, blue below, None at normal."""
     return [
@@ -198,7 +216,13 @@ def regime_handles(model: MarketModel) -> list[Patch]:
 
 
 def shade_regimes(ax: Axes, day: np.ndarray, regime: np.ndarray, model: MarketModel) -> None:
-    """Shade the background of ``ax`` red where demand is high and blue where it is low."""
+    """Shade the background of ``ax`` red where demand is high and blue where it is low.
+
+    ``day`` and ``regime`` are cut to their common length: read by separate calls while a step
+    may be collecting, they can differ by a day.
+    """
+    n = min(day.size, regime.size)
+    day, regime = day[:n], regime[:n]
     trans = ax.get_xaxis_transform()
     for s, color in enumerate(regime_colors(model.params.demand_levels)):
         on = regime == s
