@@ -70,6 +70,12 @@ def _wait(condition, timeout: float = 30.0) -> None:
         time.sleep(0.02)
 
 
+def _chart_bytes(page) -> bytes | None:
+    # While the overlay redraws, the tab's chart is briefly replaced: None until it is back.
+    images = page.find(widgets.Image).widgets
+    return bytes(images[0].value) if len(images) == 1 else None
+
+
 def _pixels(png: bytes) -> np.ndarray:
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     return np.asarray(Image.open(io.BytesIO(png)))
@@ -509,7 +515,7 @@ def test_runs_are_kept_compared_overlaid_and_exported(page):
     select = page.find(v.Select, label="Overlay an earlier run (grey, dashed)").widget
     assert select.items == ["none", "run 1: default, seed 42"]
     select.v_model = select.items[1]
-    _wait(lambda: bytes(page.find(widgets.Image).widget.value) != before)
+    _wait(lambda: _chart_bytes(page) not in (None, before))
     for name in ("Market", "Forecasts"):
         tabs.v_model = app.TABS.index(name)
         assert page.find(widgets.Image).widgets
