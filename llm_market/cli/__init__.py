@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import EXIT_USAGE, ParameterError, UsageError
 from . import app, calibrate, compare, facts, info, run, sensitivity, sweep
+from .run import EXIT_INTERRUPTED
 from .settings import load_config, parse_set
 
 __all__ = ["COMMAND_MODULES", "UsageError", "load_config", "main", "parse_set"]
@@ -60,3 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ParameterError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        # Ctrl-C before a run starts (or in a command without its own handling): one line.
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

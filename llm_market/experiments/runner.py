@@ -20,11 +20,13 @@ class RunOutcome:
         days: Days completed.
         interrupted: The run stopped before its last day (Ctrl-C or a stopping error).
         stopped_by: The stopping error's message, when one ended the run.
+        stopped_error: The stopping error itself (its type says how a caller reports it).
     """
 
     days: int
     interrupted: bool = False
     stopped_by: str | None = None
+    stopped_error: Exception | None = None
 
 
 def stopping_errors() -> tuple[type[Exception], ...]:
@@ -70,4 +72,5 @@ def run_steps(
     except stopping_errors() as err:
         outcome.interrupted = True
         outcome.stopped_by = str(err)
+        outcome.stopped_error = err
     return outcome
