@@ -90,3 +90,10 @@ class MoneyError(RuntimeError):
     the input but values the model could not compute with: the command line prints the message
     and exits with :data:`EXIT_FAILURE`, keeping the last checkpoint of the run's files.
     """
+
+
+class DataWarning(UserWarning):
+    """A stored file was skipped or set aside (a corrupt or foreign part of a sweep, say).
+
+    The command line prints it as one ``warning:`` line; the library goes on without the file.
+    """

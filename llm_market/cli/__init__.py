@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
 from .. import __version__
-from ..errors import EXIT_USAGE, ParameterError, UsageError
+from ..errors import EXIT_USAGE, DataWarning, ParameterError, UsageError
 from . import app, calibrate, compare, facts, info, run, sensitivity, sweep
 from .run import EXIT_INTERRUPTED
 from .settings import load_config, parse_set
@@ -52,6 +53,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     Args:
         argv: Arguments without the program name (default: ``sys.argv[1:]``).
     """
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _main(argv)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    # The package's own warnings (a skipped file) are one line; others keep Python's form.
+    if issubclass(category, DataWarning):
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         args = _build_parser().parse_args(argv)
         for module in COMMAND_MODULES:

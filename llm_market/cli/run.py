@@ -74,10 +74,11 @@ def run(args: argparse.Namespace) -> int:
     """
     settings: dict[str, Any] = load_config(args.config) if args.config else {}
     settings.update(parse_set(args.overrides))
-    scenario = args.scenario or settings.pop("scenario", "default")
-    settings.pop("scenario", None)
-    seed = args.seed if args.seed is not None else settings.pop("seed", 42)
-    settings.pop("seed", None)
+    given_scenario, given_seed = settings.pop("scenario", None), settings.pop("seed", None)
+    if given_scenario is not None and not isinstance(given_scenario, str):
+        raise UsageError(f"scenario: must be a scenario's name (got {given_scenario!r})")
+    scenario = args.scenario or given_scenario or "default"
+    seed = args.seed if args.seed is not None else 42 if given_seed is None else given_seed
     if args.steps is not None:
         settings["steps"] = args.steps
     for name in _PARAMETER_FLAGS:
@@ -94,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
     from ..params import check_seed, make_params
     from ..recording.outputs import CACHE_FILE, check_out_dir
 
+    if given_seed is not None:
+        check_seed(given_seed)
     seed = check_seed(seed, "--seed" if args.seed is not None else "seed")
     params = make_params(scenario, **settings)
     default_cache = (
@@ -171,7 +174,8 @@ def simulate(
 
     model = MarketModel(scenario=scenario, seed=seed, **settings)
     total = model.params.steps
-    console = Console(stderr=True)
+    # soft_wrap: a message stays one line however narrow the terminal.
+    console = Console(stderr=True, soft_wrap=True)
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -305,13 +309,11 @@ class StopRequests:
 
     def _handle(self, signum: int, frame: Any) -> None:
         self.signum = self.signum or signum
-        if self._writing:
-            return
         if not self.requested:
             self.requested = True
             self.console.print("stopping after this day (again to stop at once)")
             return
-        if self.stepping:
+        if self.stepping and not self._writing:
             self.hard = True
             raise KeyboardInterrupt
 
