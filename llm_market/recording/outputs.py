@@ -109,6 +109,36 @@ def owned_files(out: Path) -> list[Path]:
     return found
 
 
+def writable_folder(out_arg: str | None, default: str | Path) -> Path:
+    """Check ``--out`` names a folder this process can write in, creating it; else refuse.
+
+    Args:
+        out_arg: ``--out`` as given (None: not given).
+        default: The folder used when ``--out`` is not given.
+
+    Returns:
+        The folder.
+
+    Raises:
+        UsageError: Empty path, a file, or a folder that cannot be created or written in (a
+            read-only place, a name too long); the message names ``--out``.
+    """
+    if out_arg is not None and not out_arg.strip():
+        raise UsageError(f"--out: empty path; give a folder (default {default})")
+    out = Path(out_arg if out_arg is not None else default)
+    label = f"--out {out}"
+    try:
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"{label}: is a file, not a folder; give a folder to write in")
+        out.mkdir(parents=True, exist_ok=True)
+        probe = temporary_name(out / ".write-probe")
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise UsageError(f"{label}: cannot write there ({err.strerror or err})") from None
+    return out
+
+
 def check_out_dir(
     out_arg: str | None, default: str, force: bool, keep: Iterable[Path] = ()
 ) -> Path:
@@ -127,19 +157,8 @@ def check_out_dir(
         UsageError: Empty path, a file, not creatable or not writable, or holding another run's
             files without ``force``.
     """
-    if out_arg is not None and not out_arg.strip():
-        raise UsageError("--out: empty path; give a folder (default runs/SCENARIO_seedS)")
-    out = Path(out_arg if out_arg is not None else default)
+    out = writable_folder(out_arg, default)
     label = f"--out {out}"
-    try:
-        if out.exists() and not out.is_dir():
-            raise UsageError(f"{label}: is a file, not a folder; give a folder to write the run in")
-        out.mkdir(parents=True, exist_ok=True)
-        probe = temporary_name(out / ".write-probe")
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as err:
-        raise UsageError(f"{label}: cannot write there ({err.strerror or err})") from None
     keep = {Path(p).resolve() for p in keep}
     old = [p for p in owned_files(out) if p.resolve() not in keep]
     if old and not force:
