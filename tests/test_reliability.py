@@ -433,3 +433,20 @@ def test_corrupt_and_foreign_parts_are_quarantined_not_fatal(tmp_path, capsys):
     assert set(load_results(out)["key"]) == {r.key for r in plan(sweep)}
     code, err = cli(capsys, "sweep-plot", str(out), "--out", str(tmp_path / "p.png"))
     assert "Traceback" not in err
+
+
+def test_bad_sweep_paths_exit_2_with_one_line(tmp_path, capsys):
+    spec = tmp_path / "ok.toml"
+    spec.write_text('scenario = "small"\nsteps = 2\nseeds = [1]\n')
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("mine")
+    for args, needle in [
+        ([str(fifo)], "not a regular file"),
+        ([str(tmp_path)], "is a folder"),
+        ([str(spec), "--out", str(a_file)], "is a file"),
+        ([str(spec), "--out", ""], "--out: empty path"),
+    ]:
+        code, err = cli(capsys, "sweep", *args, "--workers", "1", "--quiet")
+        assert code == 2 and needle in err and one_line(err), (args, err)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -241,14 +242,19 @@ def simulate(
         close = getattr(model.policy, "close", None)
         if close is not None:
             close()
-    r = model.summary()["results"]
+    r = json.loads(summary.read_text())["results"]
     console.print(
-        f"{model.day} days, {r['trades']} trades, efficiency {r['mean_efficiency'] or 0:.3f}, "
-        f"crowd Brier {r['crowd_brier'] or float('nan'):.4f}, budget HHI "
-        f"{r['final_budget_hhi']:.3f}\nwrote {summary.parent}/ (summary.json, report.png, "
-        f"Parquet logs)"
+        f"{model.day} days, {r['trades']} trades, efficiency {_number(r['mean_efficiency'], 3)}, "
+        f"crowd Brier {_number(r['crowd_brier'], 4)}, budget HHI "
+        f"{_number(r['final_budget_hhi'], 3)}\nwrote {summary.parent}/ (summary.json, "
+        "report.png, Parquet logs)"
     )
     return stops.exit_status if outcome.interrupted else 0
+
+
+def _number(x: float | None, digits: int) -> str:
+    # The summary's None: a result the run has none of (no trade, no funding, no question).
+    return "n/a" if x is None else f"{x:.{digits}f}"
 
 
 class StopRequests:
