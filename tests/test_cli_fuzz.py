@@ -101,7 +101,9 @@ def plausible(name):
     if isinstance(default, bool) or not isinstance(default, int | float):
         return st.just(default)
     if isinstance(default, int):
-        return st.integers(max(1, default // 4), max(1, default * 4) if name not in SIZES else 12)
+        if name in SIZES:
+            return st.integers(1, 12)
+        return st.integers(max(1, default // 4), max(1, default * 4))
     if default == 0:
         return st.floats(0, 1)
     return st.floats(min(default / 4, default * 4), max(default / 4, default * 4))
