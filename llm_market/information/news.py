@@ -120,7 +120,9 @@ class NewsProcess:
         )
         log = {
             "news_id": np.concatenate([pub_ids, prv_ids]),
-            "kind": np.concatenate([np.full(pub_k.size, PUBLIC), np.full(prv_team.size, PRIVATE)]),
+            "kind": np.concatenate(
+                [np.full(pub_k.size, PUBLIC), np.full(prv_team.size, PRIVATE)]
+            ),
             "team": np.concatenate([np.full(pub_k.size, -1), prv_team]),
             "index": np.concatenate([pub_k, prv_k]),
             "about_day": day + 1 + np.concatenate([pub_j, prv_j]),
