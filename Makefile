@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)  ## the default scenario, one year, report in runs/default/
-	$(BIN)/llm-market run --out runs/default
+	$(BIN)/llm-market run --out runs/default --force
 
 test: $(STAMP)  ## lint, then the test suite
 	$(BIN)/ruff check .

@@ -7,6 +7,8 @@ line with exit status 2. Keeping them here means no library module imports the C
 
 from __future__ import annotations
 
+import os
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -29,12 +31,32 @@ def read_toml(path: Path, label: str) -> dict[str, Any]:
         path: The file.
         label: How the message names it (``"--config run.toml"``, or the path itself).
     """
+    check_regular_file(path, label)
     try:
         return tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise UsageError(f"{label}: no such file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise UsageError(f"{label}: not valid TOML ({err})") from None
+    except OSError as err:
+        raise UsageError(f"{label}: cannot read it ({err.strerror or err})") from None
+
+
+def check_regular_file(path: Path, label: str) -> None:
+    """Raise :class:`UsageError` unless ``path`` is a regular file (not a folder, a FIFO, ...).
+
+    Checked with ``stat`` before opening: opening a FIFO for reading would wait for a writer.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise UsageError(f"{label}: no such file") from None
+    except OSError as err:
+        raise UsageError(f"{label}: cannot read it ({err.strerror or err})") from None
+    if stat.S_ISDIR(mode):
+        raise UsageError(f"{label}: is a folder; give a file")
+    if not stat.S_ISREG(mode):
+        raise UsageError(f"{label}: not a regular file (a pipe or a device); give a file")
 
 
 EXIT_FAILURE = 1
@@ -58,3 +80,20 @@ class LLMUnavailable(RuntimeError):
         super().__init__(
             f"language model at {endpoint} failed {failures} calls in a row; last error: {error}"
         )
+
+
+class MoneyError(RuntimeError):
+    """The money check found a balance or a flow that is not a finite number.
+
+    Money that is NaN or infinite cannot be conserved or compared, so the run stops at the first
+    day the check sees one instead of carrying on with a check that reads as zero. Not a typo in
+    the input but values the model could not compute with: the command line prints the message
+    and exits with :data:`EXIT_FAILURE`, keeping the last checkpoint of the run's files.
+    """
+
+
+class DataWarning(UserWarning):
+    """A stored file was skipped or set aside (a corrupt or foreign part of a sweep, say).
+
+    The command line prints it as one ``warning:`` line; the library goes on without the file.
+    """

@@ -32,6 +32,37 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 NETWORKS = ("none", "erdos_renyi", "watts_strogatz", "barabasi_albert")
 PIVOT_METRICS = ("brier_skill", "profit", "msr", "mix")
 
+# Magnitude bounds: the largest (and smallest) values whose products the model still computes in
+# float64 with the money check exact to rounding (prices ~ value x level^e x demand, costs ~ b q^2,
+# capital summed over principals); beyond them sums overflow to inf and the check turns NaN.
+MAX_MONEY = 1e12  # capital, cash and funding per holder
+MAX_VALUE = 1e9  # prices, values, costs, index levels, subsidies
+MIN_VALUE = 1e-9  # scales that divide (research_cost, client_base_value, ...): no subnormals
+MAX_DEMAND_LEVEL = 1e3  # a demand regime's multiple of the base demand
+MAX_HORIZON = 10_000  # days: question horizons, months, windows, years
+MAX_DAYS = 10_000_000  # run length
+# Seeds: numpy's SeedSequence takes any int >= 0; the sweeps store seeds as int64.
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed: Any, label: str = "seed") -> int:
+    """Return ``seed`` if it is a whole number in ``[0, 2**63 - 1]``, else raise.
+
+    Args:
+        seed: The value to check.
+        label: How the message names it (``"seed"``, ``"--seed"``, ``"seeds"``).
+
+    Raises:
+        ParameterError: Not a whole number in range.
+    """
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, int | np.integer)
+        or not (0 <= seed <= MAX_SEED)
+    ):
+        raise ParameterError(f"{label}: must be a whole number from 0 to 2**63-1 (got {seed!r})")
+    return int(seed)
+
 
 def is_graph(value: Any) -> bool:
     """Whether ``value`` is a networkx graph, without importing networkx.
@@ -46,33 +77,52 @@ def is_graph(value: Any) -> bool:
 class Params(BaseModel):
     """All parameters of one run, validated. Units: money units, trading days (steps)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    # allow_inf_nan=False: every float, in lists too, must be finite (inf or NaN would run and
+    # poison the money check and the logs instead of failing here).
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, allow_inf_nan=False
+    )
 
     # Population and calendar
-    steps: int = Field(252, ge=1, description="run length used by the CLI (trading days)")
+    steps: int = Field(
+        252, ge=1, le=MAX_DAYS, description="run length used by the CLI (trading days)"
+    )
     n_teams: int = Field(20, ge=1, le=100_000, description="research teams")
-    n_principals: int = Field(4, ge=1, description="principals that own and fund teams")
+    n_principals: int = Field(4, ge=1, le=100_000, description="principals that own and fund teams")
     n_clients: int = Field(300, ge=1, le=10_000_000, description="clients buying reports")
-    steps_per_month: int = Field(21, ge=1, description="steps between budget reallocations")
+    steps_per_month: int = Field(
+        21, ge=1, le=MAX_HORIZON, description="steps between budget reallocations"
+    )
 
     # Indices
     n_indices: int = Field(3, ge=1, le=50, description="financial indices (one good each)")
     index_drift: float = Field(0.06, ge=-1.0, le=1.0, description="annual drift of log price")
     index_volatility: float = Field(0.2, gt=0.0, le=3.0, description="annual volatility")
     index_correlation: float = Field(0.3, gt=-1.0, lt=1.0, description="pairwise correlation")
-    index_initial: float = Field(100.0, gt=0.0, description="starting level of every index")
-    trading_days_per_year: int = Field(252, ge=1, description="steps per year for drift and vol")
+    index_initial: float = Field(
+        100.0, ge=1e-6, le=MAX_VALUE, description="starting level of every index"
+    )
+    trading_days_per_year: int = Field(
+        252, ge=1, le=MAX_HORIZON, description="steps per year for drift and vol"
+    )
     index_process: Literal["gbm", "garch"] = Field("gbm", description="gbm | garch")
     garch_omega: float | None = Field(
-        None, gt=0.0, description="GARCH daily variance intercept (default: from volatility)"
+        None,
+        gt=0.0,
+        le=1.0,
+        description="GARCH daily variance intercept (default: from volatility)",
     )
     garch_alpha: float = Field(0.08, ge=0.0, lt=1.0, description="GARCH weight of last shock^2")
     garch_beta: float = Field(0.9, ge=0.0, lt=1.0, description="GARCH weight of last variance")
-    garch_nu: float = Field(6.0, gt=2.0, description="degrees of freedom of the t shocks")
+    garch_nu: float = Field(6.0, gt=2.0, le=1e6, description="degrees of freedom of the t shocks")
 
     # Questions
-    horizons: tuple[int, ...] = Field((5, 21), min_length=1, description="question horizons")
-    question_interval: int = Field(5, ge=1, description="days between new questions")
+    horizons: tuple[Annotated[int, Field(le=MAX_HORIZON)], ...] = Field(
+        (5, 21), min_length=1, description="question horizons"
+    )
+    question_interval: int = Field(
+        5, ge=1, le=MAX_HORIZON, description="days between new questions"
+    )
     question_threshold: float = Field(
         0.0, gt=-1.0, le=1.0, description="theta: S_T >= (1+theta) S_0"
     )
@@ -81,14 +131,20 @@ class Params(BaseModel):
     public_news_rate: float = Field(
         0.3, ge=0.0, le=100.0, description="public news per index per day"
     )
-    public_news_noise: float = Field(1.0, gt=0.0, description="noise sd of public news (shock sds)")
+    public_news_noise: float = Field(
+        1.0, ge=1e-6, le=1e6, description="noise sd of public news (shock sds)"
+    )
     private_news_rate: float = Field(
         0.1, ge=0.0, le=100.0, description="private news per team per day"
     )
-    private_news_noise: float = Field(0.7, gt=0.0, description="noise sd of private news")
+    private_news_noise: float = Field(0.7, ge=1e-6, le=1e6, description="noise sd of private news")
     diffusion_prob: Probability = Field(0.3, description="chance private news reaches a neighbour")
-    research_cost: float = Field(1.0, gt=0.0, description="spend scale of research returns")
-    research_productivity: float = Field(2.0, ge=0.0, description="precision bought at scale")
+    research_cost: float = Field(
+        1.0, ge=MIN_VALUE, le=MAX_VALUE, description="spend scale of research returns"
+    )
+    research_productivity: float = Field(
+        2.0, ge=0.0, le=1e6, description="precision bought at scale"
+    )
     research_horizon: int = Field(
         3, ge=1, le=10_000, description="days over which a team weighs what research earns"
     )
@@ -102,8 +158,8 @@ class Params(BaseModel):
     # Goods and demand
     mechanism: str = Field("cda", description="matching mechanism: " + " | ".join(MECHANISMS))
     units_per_team: int = Field(4, ge=0, le=1000, description="reports offered per good per day")
-    cost_linear: float = Field(0.5, ge=0.0, description="c(q) = a q + b q^2: a")
-    cost_quadratic: float = Field(0.15, ge=0.0, description="c(q) = a q + b q^2: b")
+    cost_linear: float = Field(0.5, ge=0.0, le=MAX_VALUE, description="c(q) = a q + b q^2: a")
+    cost_quadratic: float = Field(0.15, ge=0.0, le=MAX_VALUE, description="c(q) = a q + b q^2: b")
     markup_initial: float = Field(0.2, ge=-1.0, le=3.0, description="initial log markup on asks")
     markup_step: float = Field(0.05, ge=0.0, le=1.0, description="markup adjustment per day")
     markup_decay: Probability = Field(0.0, description="share of the markup forgotten daily")
@@ -118,10 +174,16 @@ class Params(BaseModel):
         description="WTP: decision value of the seller's record | induced (Gode-Sunder values)",
     )
     client_base_value: float = Field(
-        10.0, gt=0.0, description="median stake: money per question per unit of Brier loss saved"
+        10.0,
+        ge=MIN_VALUE,
+        le=MAX_VALUE,
+        description="median stake: money per question per unit of Brier loss saved",
     )
     reputation_prior: float = Field(
-        20.0, ge=0.0, description="questions' worth of prior pulling a record to the mean"
+        20.0,
+        ge=0.0,
+        le=MAX_VALUE,
+        description="questions' worth of prior pulling a record to the mean",
     )
     reputation_prior_gap: float = Field(
         0.05, ge=0.0, le=1.0, description="Brier saved per question believed before any record"
@@ -139,10 +201,14 @@ class Params(BaseModel):
     zi_traders: Literal["off", "zi_c", "zi_u"] = Field(
         "off", description="zero-intelligence quotes (Gode-Sunder): off | zi_c | zi_u"
     )
-    zi_price_max: float = Field(10.0, gt=0.0, description="top of the ZI price range")
+    zi_price_max: float = Field(
+        10.0, ge=MIN_VALUE, le=MAX_VALUE, description="top of the ZI price range"
+    )
     cda_rounds: int = Field(1, ge=1, le=1000, description="ZI quoting rounds per day in the CDA")
     demand_states: tuple[str, ...] = Field(("low", "normal", "high"), min_length=1)
-    demand_levels: tuple[float, ...] = Field((0.6, 1.0, 1.5), min_length=1)
+    demand_levels: tuple[Annotated[float, Field(le=MAX_DEMAND_LEVEL)], ...] = Field(
+        (0.6, 1.0, 1.5), min_length=1
+    )
     demand_persistence: Probability = Field(0.95, description="chance the regime stays put")
     demand_transition: tuple[tuple[float, ...], ...] | None = Field(
         None, description="regime transition matrix (rows sum to 1); default from persistence"
@@ -150,11 +216,17 @@ class Params(BaseModel):
 
     # Prediction market
     prediction_market: bool = Field(False, description="run an LMSR market per open question")
-    pm_funding: float = Field(10.0, gt=0.0, description="each LMSR maker's subsidy (b = f / ln 2)")
-    pm_stake: float = Field(1.0, ge=0.0, description="most a team bets per question per day")
+    pm_funding: float = Field(
+        10.0, ge=MIN_VALUE, le=MAX_VALUE, description="each LMSR maker's subsidy (b = f / ln 2)"
+    )
+    pm_stake: float = Field(
+        1.0, ge=0.0, le=MAX_VALUE, description="most a team bets per question per day"
+    )
 
     # Budgets and principals
-    principal_capital: float = Field(2000.0, ge=0.0, description="starting capital per principal")
+    principal_capital: float = Field(
+        2000.0, ge=0.0, le=MAX_MONEY, description="starting capital per principal"
+    )
     payout_rule: Literal["capital", "fixed"] = Field(
         "capital",
         description="funding: a share of the principal's capital | monthly_funding per team",
@@ -166,17 +238,26 @@ class Params(BaseModel):
         0.5, description="share of capital above the start a principal pays out each month"
     )
     monthly_funding: float = Field(
-        20.0, ge=0.0, description="research funding per team per month (payout_rule=fixed)"
+        20.0,
+        ge=0.0,
+        le=MAX_MONEY,
+        description="research funding per team per month (payout_rule=fixed)",
     )
     investor_pivot: Probability = Field(
         0.2, description="share of capital investors move toward the principals that earn"
     )
-    initial_team_cash: float = Field(20.0, ge=0.0, description="starting trading cash per team")
-    team_working_cash: float = Field(20.0, ge=0.0, description="cash a team keeps; rest paid up")
+    initial_team_cash: float = Field(
+        20.0, ge=0.0, le=MAX_MONEY, description="starting trading cash per team"
+    )
+    team_working_cash: float = Field(
+        20.0, ge=0.0, le=MAX_MONEY, description="cash a team keeps; rest paid up"
+    )
     overbudget: Literal["flag", "clip", "penalize"] = "flag"
     overbudget_penalty: float = Field(0.5, ge=0.0, le=100.0, description="fine per unit overspent")
     pivot_factor: Probability = Field(0.3, description="phi: weight moved to the target shares")
-    pivot_window: int = Field(63, ge=1, description="days of performance the pivot looks at")
+    pivot_window: int = Field(
+        63, ge=1, le=MAX_HORIZON, description="days of performance the pivot looks at"
+    )
     pivot_sharpness: float = Field(
         4.0, ge=0.0, le=10.0, description="target shares ~ rank^sharpness (0 equal, 1 linear)"
     )
@@ -188,7 +269,7 @@ class Params(BaseModel):
     network: Any = Field(
         "none", description="none | erdos_renyi | watts_strogatz | barabasi_albert"
     )
-    network_degree: int = Field(4, ge=1, description="mean degree of generated graphs")
+    network_degree: int = Field(4, ge=1, le=100_000, description="mean degree of generated graphs")
     network_rewire: Probability = Field(0.1, description="Watts-Strogatz rewiring probability")
 
     # Policies (the llm_* settings define llm_market.policies.llm.LLMConfig)
@@ -270,6 +351,13 @@ class Params(BaseModel):
             raise ValueError("every demand level must be a positive number")
         return v
 
+    @field_validator("llm_seed")
+    @classmethod
+    def _seed_in_range(cls, v: int | None) -> int | None:
+        if v is not None and not 0 <= v <= MAX_SEED:
+            raise ValueError("must be a whole number from 0 to 2**63-1")
+        return v
+
     @field_validator("mechanism", "pivot_metric")
     @classmethod
     def _known_choice(cls, v: str, info: ValidationInfo) -> str:
@@ -296,11 +384,7 @@ class Params(BaseModel):
             raise ValueError("demand_levels: needs one level per demand state")
         if self.demand_transition is not None:
             check_transition_matrix(self.demand_transition, len(self.demand_states))
-        if self.n_indices > 1 and self.index_correlation < -1.0 / (self.n_indices - 1):
-            raise ValueError(
-                f"index_correlation: must be >= {-1.0 / (self.n_indices - 1):.3g} "
-                f"for {self.n_indices} indices (else the matrix is not positive definite)"
-            )
+        check_correlation(self.index_correlation, self.n_indices)
         if self.zi_traders != "off" and self.mechanism != "cda":
             raise ValueError(
                 "zi_traders: zero-intelligence quoting runs in the CDA only (mechanism='cda')"
@@ -335,8 +419,32 @@ class Params(BaseModel):
         return m
 
 
+def check_correlation(rho: float, n_indices: int) -> None:
+    """Raise ``ValueError`` unless the equicorrelation matrix of ``rho`` has a Cholesky factor.
+
+    Its eigenvalues are ``1 - rho`` and ``1 + (K - 1) rho``, so rho must be > -1/(K-1); the
+    factorisation is tried as the index process does it, so rounding at the edge is caught too.
+    """
+    if n_indices < 2:
+        return
+    corr = np.full((n_indices, n_indices), rho)
+    np.fill_diagonal(corr, 1.0)
+    try:
+        np.linalg.cholesky(corr)
+    except np.linalg.LinAlgError:
+        raise ValueError(
+            f"index_correlation: must be > {-1.0 / (n_indices - 1):.4g} for {n_indices} "
+            f"indices (else the correlation matrix is not positive definite; got {rho!r})"
+        ) from None
+
+
 def check_transition_matrix(rows: Any, n_states: int) -> None:
     """Raise ``ValueError`` unless ``rows`` is a square stochastic matrix of ``n_states`` rows."""
+    if len(rows) != n_states or any(len(row) != n_states for row in rows):
+        raise ValueError(
+            f"demand_transition: must be {n_states} rows of {n_states} numbers "
+            f"(one per demand state; got row lengths {[len(row) for row in rows]})"
+        )
     m = np.asarray(rows, dtype=float)
     if m.shape != (n_states, n_states):
         raise ValueError(f"demand_transition: must be {n_states}x{n_states}, got {m.shape}")
@@ -371,9 +479,9 @@ def make_params(scenario: str = "default", **overrides: Any) -> Params:
     Raises:
         ParameterError: A parameter is unknown or a value is out of range.
     """
-    if scenario not in SCENARIOS:
+    if not isinstance(scenario, str) or scenario not in SCENARIOS:
         raise ParameterError(
-            f"scenario: unknown '{scenario}', choose one of {', '.join(SCENARIOS)}"
+            f"scenario: unknown {scenario!r}, choose one of {', '.join(SCENARIOS)}"
         )
     values = dict(SCENARIOS[scenario][1])
     values.update(overrides)

@@ -18,7 +18,6 @@ from llm_server import (
 )
 
 from llm_market import MarketModel
-from llm_market.params import Params
 from llm_market.policies.cache import ReplyCache, canonical_json, request_key
 from llm_market.policies.client import EndpointError, HTTPChatClient
 from llm_market.policies.heuristic import HeuristicPolicy

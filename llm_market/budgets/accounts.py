@@ -10,9 +10,12 @@ them, and each change is booked: money entering or leaving the economy in the
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..calendar import Calendar
+from ..errors import MoneyError
 from ..recording.logs import ColumnLog
 from .ledger import Ledger
 from .validation import affordable_research, fines, overspend
@@ -73,8 +76,33 @@ class Accounts:
         return float(self.capital.sum() + self.budget.sum() + self.cash.sum())
 
     def money_error(self) -> float:
-        """``held + out - in - start``: zero, up to rounding, when money is conserved."""
-        return self.ledger.discrepancy(self.money_held())
+        """``held + out - in - start``: zero, up to rounding, when money is conserved.
+
+        Raises:
+            MoneyError: A balance, a flow or their sum is NaN or infinite (the check would then
+                be NaN, and NaN compares as neither conserved nor not).
+        """
+        error = self.ledger.discrepancy(self.money_held())
+        if not math.isfinite(error):
+            raise MoneyError(f"money check failed on day {self.calendar.day}: {self._not_finite()}")
+        return error
+
+    def _not_finite(self) -> str:
+        """Name the first holders or flows that are not finite, for the money error's message."""
+        found = []
+        for label, values in (
+            ("principal capital", self.capital),
+            ("team research budget", self.budget),
+            ("team cash", self.cash),
+        ):
+            bad = np.flatnonzero(~np.isfinite(values))
+            if bad.size:
+                found.append(f"{label} of #{int(bad[0])} is {values[bad[0]]}")
+        for label, flows in (("inflow", self.ledger.inflows), ("outflow", self.ledger.outflows)):
+            found += [f"{label} {k} is {v}" for k, v in flows.items() if not math.isfinite(v)]
+        return "; ".join(found) or (
+            f"the balances sum to {self.money_held()} (too large to add up in float64)"
+        )
 
     # ------------------------------------------------------------------ transfers between holders
 

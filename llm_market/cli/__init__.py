@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
 from .. import __version__
-from ..errors import EXIT_USAGE, ParameterError, UsageError
+from ..errors import EXIT_USAGE, DataWarning, ParameterError, UsageError
 from . import app, calibrate, compare, facts, info, league, run, sensitivity, sweep
+from .run import EXIT_INTERRUPTED
 from .settings import load_config, parse_set
 
 __all__ = ["COMMAND_MODULES", "UsageError", "load_config", "main", "parse_set"]
@@ -51,6 +53,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     Args:
         argv: Arguments without the program name (default: ``sys.argv[1:]``).
     """
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _main(argv)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    # The package's own warnings (a skipped file) are one line; others keep Python's form.
+    if issubclass(category, DataWarning):
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         args = _build_parser().parse_args(argv)
         for module in COMMAND_MODULES:
@@ -60,3 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ParameterError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        # Ctrl-C before a run starts (or in a command without its own handling): one line.
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

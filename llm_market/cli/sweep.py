@@ -64,23 +64,28 @@ def spec_path(spec: str) -> str:
 def _run_sweep_command(args: argparse.Namespace) -> int:
     from ..experiments.specs import SweepRunError, check_metrics, load_spec, plan, plural
     from ..experiments.store import RESULTS_FILE, done_keys
+    from ..recording.outputs import writable_folder
 
     if args.steps is not None and args.steps < 1:
         raise UsageError(f"--steps: must be >= 1 (got {args.steps})")
     if args.seeds is not None and args.seeds < 1:
         raise UsageError(f"--seeds: must be >= 1 (got {args.seeds})")
     sweep = load_spec(spec_path(args.spec), seeds=args.seeds, steps=args.steps)
-    out = Path(args.out or Path("runs") / "sweeps" / sweep.name)
+    default = Path("runs") / "sweeps" / sweep.name
+    out = Path(args.out or default)
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+    # Every combination and metric is checked before the folder is made or anything runs.
+    runs = plan(sweep)
+    check_metrics(sweep, runs)
     if args.dry_run:
-        runs = plan(sweep)
-        check_metrics(sweep, runs)
         done = done_keys(out) & {r.key for r in runs}
         print(
             f"{sweep.name}: {plural(len(runs), 'run')} valid ({sweep.shape()}); "
             f"{len(done)} already in {out}"
         )
         return 0
+
+    out = writable_folder(args.out, default)
 
     def echo(msg: str) -> None:
         print(msg, file=sys.stderr)

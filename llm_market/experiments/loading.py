@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import UsageError
 from .specs import flatten_results
-from .store import PARTS_DIR, RESULTS_FILE, RUNS_DIR, load_results, read_metadata
+from .store import PARTS_DIR, RESULTS_FILE, RUNS_DIR, load_results, read_metadata, set_aside
 
 SUMMARY_FILE = "summary.json"
 # Columns put first in every log frame.
@@ -47,11 +47,18 @@ def _run_row(summary: dict[str, Any]) -> dict[str, Any]:
 
 def _logs(run_dirs: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
     import pandas as pd
+    import pyarrow as pa
 
     pieces: dict[str, list] = {}
     for run_dir, fallback in run_dirs:
         for path in sorted(run_dir.glob("*.parquet")):
-            pieces.setdefault(path.stem, []).append(_read_log(path, fallback))
+            try:
+                frame = _read_log(path, fallback)
+            except (pa.ArrowException, OSError, ValueError) as err:
+                # A damaged log of one run must not hide every other run's.
+                set_aside(run_dir, path, f"not a readable log ({err})", move=False)
+                continue
+            pieces.setdefault(path.stem, []).append(frame)
     return {name: pd.concat(frames, ignore_index=True) for name, frames in sorted(pieces.items())}
 
 

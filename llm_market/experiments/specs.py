@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ParameterError, UsageError, read_toml
-from ..params import SCENARIOS, Params, make_params
+from ..params import SCENARIOS, Params, check_seed, make_params
 from .designs import METHODS, Bound, Design
 from .store import DIGEST, ID_COLUMNS, TAIL_COLUMNS
 
@@ -41,6 +41,8 @@ MAX_DESIGN_ROWS = 1_000_000
 TOP_LEVEL_ONLY = {"steps": "steps", "seed": "seeds", "seeds": "seeds", "scenario": "scenario"}
 # A range longer than this is almost certainly a typo (a step of 0.0001 instead of 0.1).
 MAX_RANGE_VALUES = 100_000
+# Most seeds in one sweep (a {start, count} table is expanded into a list).
+MAX_SEEDS = 100_000
 
 
 class SweepRunError(RuntimeError):
@@ -267,16 +269,22 @@ def _seeds(value: Any) -> list[int]:
         for name, v in (("start", start), ("count", count)):
             if isinstance(v, bool) or not isinstance(v, int):
                 raise UsageError(f"seeds.{name}: must be a whole number (got {v!r})")
-        if count < 1:
-            raise UsageError(f"seeds.count: must be >= 1 (got {count})")
+        if not 1 <= count <= MAX_SEEDS:
+            raise UsageError(f"seeds.count: must be from 1 to {MAX_SEEDS} (got {count})")
         value = list(range(start, start + count))
     if not isinstance(value, list):
         raise UsageError(f"seeds: a list of integers or {{start, count}} (got {value!r})")
     if not value:
         raise UsageError("seeds: empty list (give at least one seed)")
+    if len(value) > MAX_SEEDS:
+        raise UsageError(f"seeds: at most {MAX_SEEDS} seeds (got {len(value)})")
     for s in value:
-        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-            raise UsageError(f"seeds: every seed must be a whole number >= 0 (got {s!r})")
+        try:
+            check_seed(s, "seeds")
+        except ParameterError as err:
+            # Checked before any run: a seed numpy takes but int64 cannot store would otherwise
+            # finish its run and then poison the sweep's results file.
+            raise UsageError(str(err)) from None
     dup = sorted({s for s in value if value.count(s) > 1})
     if dup:
         raise UsageError(f"seeds: {dup[0]} is listed twice")
@@ -323,7 +331,7 @@ def _parse_spec(
                 hint = _did_you_mean(key, known_keys)
             raise UsageError(f"{key}: unknown key{hint}; expected one of {', '.join(known_keys)}")
     scenario = data.get("scenario", "default")
-    if scenario not in SCENARIOS:
+    if not isinstance(scenario, str) or scenario not in SCENARIOS:
         raise UsageError(f"scenario: unknown {scenario!r}, choose one of {', '.join(SCENARIOS)}")
     n_steps = data.get("steps", make_params(scenario).steps)
     if steps is not None:

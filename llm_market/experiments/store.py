@@ -20,17 +20,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
-from ..params import Params
+from ..errors import DataWarning, UsageError
+from ..params import MAX_SEED, Params
 
 RESULTS_FILE = "results.parquet"
 PARTS_DIR = "parts"
 RUNS_DIR = "runs"
 DESIGN_FILE = "design.json"
+# Where a sweep puts the files it cannot read (corrupt or foreign parts), instead of failing.
+QUARANTINE_DIR = "quarantine"
 # Prefix of the keys this package puts in a Parquet file's metadata.
 METADATA_PREFIX = "llm_market."
 # The run's identity in that metadata, in this order.
@@ -48,6 +51,8 @@ def _atomic_write(path: Path, write) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         write(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -120,32 +125,91 @@ def write_run_files(out: Path, row: dict[str, Any], logs: dict[str, Any] | None 
     _atomic_write(out / PARTS_DIR / f"{row['key']}.json", lambda p: p.write_text(text))
 
 
-def _read_parts(out: Path) -> list[tuple[Path, dict[str, Any]]]:
+def row_problem(row: Any) -> str | None:
+    """Why ``row`` is not a results row of this package (None when it is one).
+
+    A row needs a text ``key`` and ``scenario``, a ``seed`` from 0 to 2**63-1 (what the results
+    file stores as int64) and whole ``steps`` >= 1.
+    """
+    if not isinstance(row, dict):
+        return "not a JSON object"
+    if not isinstance(row.get("key"), str) or not row["key"]:
+        return "no key"
+    if not isinstance(row.get("scenario"), str):
+        return "no scenario"
+    seed, steps = row.get("seed"), row.get("steps")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        return f"seed {seed!r} is not a whole number from 0 to 2**63-1"
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        return f"steps {steps!r} is not a whole number >= 1"
+    return None
+
+
+def set_aside(out: Path, path: Path, why: str, move: bool) -> None:
+    """Warn about an unreadable or foreign file and, with ``move``, put it in ``quarantine/``.
+
+    Moving is for the sweep that owns the directory (it holds the lock); readers only skip, so
+    that reading stays safe while a sweep runs.
+    """
+    where = path.relative_to(out) if path.is_relative_to(out) else path
+    if move:
+        target = out / QUARANTINE_DIR / where
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(path, target)
+        action = f"moved to {QUARANTINE_DIR}/"
+    else:
+        action = "skipped"
+    warnings.warn(f"{out / where}: {why}; {action}", DataWarning, stacklevel=3)
+
+
+def _read_parts(out: Path, move: bool = False) -> list[tuple[Path, dict[str, Any]]]:
     parts = []
     for path in sorted((out / PARTS_DIR).glob("*.json")):
         try:
-            parts.append((path, json.loads(path.read_text())))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            # Only a torn write could do this, and writes go through os.replace; skip it so the
-            # run is simply done again.
+            row = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError) as err:
+            # Writes go through os.replace, so only damage or a foreign file does this: the
+            # run is then simply done again.
+            set_aside(out, path, f"not a readable part file ({type(err).__name__})", move)
             continue
+        why = row_problem(row)
+        if why is None and row["key"] != path.stem:
+            why = f"its key {row['key']!r} is not its name"
+        if why is not None:
+            set_aside(out, path, f"not a part file of this package ({why})", move)
+            continue
+        parts.append((path, row))
     return parts
 
 
-def _read_results_rows(out: Path) -> list[dict[str, Any]]:
+def _read_results_rows(out: Path, move: bool = False) -> list[dict[str, Any]]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     path = out / RESULTS_FILE
     if not path.exists():
         return []
-    return pq.read_table(path).to_pylist()
+    try:
+        rows = pq.read_table(path).to_pylist()
+    except (pa.ArrowException, OSError) as err:
+        set_aside(out, path, f"not a readable results file ({err})", move)
+        return []
+    good = [row for row in rows if row_problem(row) is None]
+    if len(good) < len(rows):
+        warnings.warn(
+            f"{path}: {len(rows) - len(good)} rows are not results of this package; skipped",
+            DataWarning,
+            stacklevel=3,
+        )
+    return good
 
 
-def _merge_rows(out: Path) -> tuple[list[dict[str, Any]], list[Path]]:
+def _merge_rows(out: Path, move: bool = False) -> tuple[list[dict[str, Any]], list[Path]]:
     rows: dict[str, dict[str, Any]] = {}
-    for row in _read_results_rows(out):
+    for row in _read_results_rows(out, move):
         rows[row["key"]] = {k: v for k, v in row.items() if v is not None}
-    parts = _read_parts(out)
+    parts = _read_parts(out, move)
     for _, row in parts:
         rows.setdefault(row["key"], row)
     return list(rows.values()), [p for p, _ in parts]
@@ -215,7 +279,7 @@ def consolidate(out: str | Path) -> int:
     import pyarrow.parquet as pq
 
     out = Path(out)
-    rows, parts = _merge_rows(out)
+    rows, parts = _merge_rows(out, move=True)
     if not rows:
         return 0
     if parts or not (out / RESULTS_FILE).exists():

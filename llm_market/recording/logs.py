@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .columns import BUDGETS, DECISIONS, LOG_SCHEMAS, NEWS, PREDICTIONS, ROSTER, TRADES
+from .outputs import atomic_write
 
 
 class ColumnLog:
@@ -57,11 +58,9 @@ class ColumnLog:
         return pd.DataFrame({c: self.column(c) for c in self.dtypes})
 
     def to_parquet(self, path: str | Path) -> Path:
-        """Write the log as a Parquet file and return its path."""
-        path = Path(path)
+        """Write the log as a Parquet file (atomically: all or nothing) and return its path."""
         table = pa.table({c: self.column(c) for c in self.dtypes})
-        pq.write_table(table, path)
-        return path
+        return atomic_write(path, lambda p: pq.write_table(table, p))
 
 
 def canonical_bytes(frame: pd.DataFrame) -> bytes:

@@ -27,6 +27,17 @@ def finite(x) -> float | None:
     return x if np.isfinite(x) else None
 
 
+def money_error_max(errors: np.ndarray) -> float | None:
+    """The largest absolute money error, or None if any is NaN or infinite.
+
+    Not ``nanmax``: a NaN in the check is a failed check, never a small error.
+    """
+    errors = np.asarray(errors, dtype=float)
+    if not np.isfinite(errors).all():
+        return None
+    return float(np.abs(errors).max()) if errors.size else 0.0
+
+
 def run_summary(model: MarketModel) -> dict[str, Any]:
     """Headline results of the run so far.
 
@@ -71,7 +82,7 @@ def run_summary(model: MarketModel) -> dict[str, Any]:
             "active_teams": int(accounts.active.sum()),
             "principal_capital": [round(float(x), 6) for x in accounts.capital],
             "overbudget_team_days": int(accounts.overbudget_days.sum()),
-            "money_error_max": finite(df[c.MONEY_ERROR].abs().max()),
+            "money_error_max": money_error_max(df[c.MONEY_ERROR].to_numpy()),
             "money_in": {k: round(v, 6) for k, v in sorted(accounts.ledger.inflows.items())},
             "money_out": {k: round(v, 6) for k, v in sorted(accounts.ledger.outflows.items())},
         },

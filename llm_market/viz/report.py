@@ -34,6 +34,7 @@ from ..recording.columns import (
     VOLUME,
     good_column,
 )
+from ..recording.outputs import REPORT_FILE, SUMMARY_FILE, atomic_write, file_record, write_json
 from .budgets import capital_history
 from .forecasts import NOINFO_COLOR, rank_correlation
 from .series import trade_price_range, window_revenue
@@ -292,17 +293,32 @@ def parameters_for_json(model: MarketModel) -> dict[str, Any]:
     return json.loads(json.dumps(out, default=list))
 
 
-def write_run(model: MarketModel, out: str | Path, extra: dict[str, Any] | None = None) -> Path:
-    """Write a run's files into ``out``: Parquet logs and series, summary.json, report.png.
+def write_run(
+    model: MarketModel,
+    out: str | Path,
+    extra: dict[str, Any] | None = None,
+    *,
+    status: str = "complete",
+    report: bool = True,
+) -> Path:
+    """Write a run's files into ``out``: Parquet logs and series, report.png, then summary.json.
+
+    Every file is written atomically (:func:`~llm_market.recording.outputs.atomic_write`), and
+    ``summary.json`` comes last and lists the files that belong to it with their sizes and
+    SHA-256, so a reader can tell a complete set from files a later, killed write left. A
+    checkpoint (``status="running"``, ``report=False``) skips the picture.
 
     Each Parquet file carries the run's ``key`` (see
     :func:`~llm_market.experiments.specs.overrides_key`), ``seed``, ``scenario``, ``steps``,
     ``package_version`` and ``code`` in its schema metadata; ``summary.json`` has the key too.
 
     Args:
-        model: The model after its run (complete or interrupted).
+        model: The model between steps (after its run, or at a checkpoint).
         out: Output directory (created if needed).
         extra: More keys for summary.json (for example, that the run was interrupted).
+        status: ``summary.json``'s ``status``: running (a checkpoint), complete, interrupted,
+            stopped.
+        report: Also draw report.png.
 
     Returns:
         The path of summary.json.
@@ -313,17 +329,22 @@ def write_run(model: MarketModel, out: str | Path, extra: dict[str, Any] | None 
     # Every Parquet file carries the run's identity (key, seed, version) in its metadata.
     summary["key"] = overrides_key(model.scenario_name, model.params, model.seed)
     identity = {**summary, "code": code_fingerprint()}
+    files: dict[str, dict[str, Any]] = {}
+
+    def put(name: str, write) -> None:
+        files[name] = file_record(atomic_write(out / name, write))
+
     for name, log in model.logs.items():
-        write_parquet(log.to_frame(), out / f"{name}.parquet", identity, index=False)
+        frame = log.to_frame()
+        put(f"{name}.parquet", lambda p, f=frame: write_parquet(f, p, identity, index=False))
     model_frame = model.datacollector.get_model_vars_dataframe().rename_axis("step")
-    write_parquet(model_frame, out / "model.parquet", identity)
-    write_parquet(team_frame(model), out / "teams.parquet", identity, index=False)
+    put("model.parquet", lambda p: write_parquet(model_frame, p, identity))
+    teams = team_frame(model)
+    put("teams.parquet", lambda p: write_parquet(teams, p, identity, index=False))
+    if report:
+        put(REPORT_FILE, lambda p: plot_report(model, p))
     summary["parameters"] = parameters_for_json(model)
-    summary["files"] = sorted(
-        [f"{n}.parquet" for n in model.logs] + ["model.parquet", "teams.parquet", "report.png"]
-    )
+    summary["status"] = status
+    summary["files"] = dict(sorted(files.items()))
     summary.update(extra or {})
-    plot_report(model, out / "report.png")
-    path = out / "summary.json"
-    path.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
-    return path
+    return write_json(out / SUMMARY_FILE, summary)
