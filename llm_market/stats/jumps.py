@@ -16,8 +16,11 @@ largest ``|z_t|`` of ``n`` tends to a Gumbel law, so a jump is flagged where ``|
 (their ``C_n + S_n beta*`` in units of sd; at a 5% level and n = 5,000 it is 4.45 sds). The
 level is family-wise: with no jumps at all, the chance of flagging any day is about
 ``significance``. ``test="daily"`` instead flags ``|z_t| > Phi^-1(1 - significance / 2)`` day
-by day, which flags ``significance`` of all days by chance. The window defaults to 16 days,
-Lee & Mykland's choice for daily data (``sqrt(252)``).
+by day, which flags ``significance`` of all days by chance. The window defaults to 63 days (a
+quarter). Lee & Mykland suggest ``sqrt(252)``, about 16, for daily data, but a bipower estimate
+from 14 products is noisy enough to fatten the tails of ``z``: on Gaussian returns without jumps
+a 16-day window flagged 4 false jumps per 5,000 days on average (20 samples), all 20 samples had
+some, while a 63-day window flagged some in 1 sample of 20, the nominal 5%.
 
 *Assumptions.* Between jumps the returns are conditionally Gaussian with a volatility that is
 locally constant over the window; jumps are rare enough that a window rarely holds two (bipower
@@ -45,7 +48,7 @@ from scipy import stats
 from ..errors import UsageError
 
 TESTS = ("gumbel", "daily")
-DEFAULT_WINDOW = 16
+DEFAULT_WINDOW = 63
 DEFAULT_SIGNIFICANCE = 0.05
 
 
