@@ -1,5 +1,7 @@
 """The GARCH index process and `llm-market calibrate`: known answers, files, bad input."""
 
+import contextlib
+import io
 import math
 import subprocess
 import sys
@@ -181,10 +183,18 @@ def price_csv(tmp_path_factory, garch_prices):
     return path
 
 
-def test_calibrate_writes_a_config_run_accepts(price_csv, tmp_path, capsys):
-    out = tmp_path / "cal.toml"
-    assert main(["calibrate", str(price_csv), "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
+@pytest.fixture(scope="module")
+def calibrated(price_csv, tmp_path_factory):
+    # One full calibration (the Markov-switching fits take seconds) for the tests that read it.
+    out = tmp_path_factory.mktemp("calibrated") / "cal.toml"
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(["calibrate", str(price_csv), "--out", str(out)]) == 0
+    return out, buffer.getvalue()
+
+
+def test_calibrate_writes_a_config_run_accepts(calibrated):
+    out, printed = calibrated
     assert "wrote" in printed and "demand regimes" in printed and "jumps" in printed
     text = out.read_text()
     data = tomllib.loads(text)
@@ -225,9 +235,8 @@ def test_volume_regimes_need_a_volume_column(price_csv, tmp_path, capsys):
 
 
 @wired
-def test_the_calibrated_config_runs(price_csv, tmp_path):
-    cfg = tmp_path / "cal.toml"
-    assert main(["calibrate", str(price_csv), "--out", str(cfg)]) == 0
+def test_the_calibrated_config_runs(calibrated, tmp_path):
+    cfg, _ = calibrated
     assert (
         main(
             [
