@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from ..errors import UsageError
@@ -60,6 +61,7 @@ def _print_table(title: str, rows: list[dict]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``llm-market fit``: estimate, print the moments and J, write fitted.toml and fit.json."""
     from ..experiments.fit import CONFIG_FILE, FIT_FILE, load_fit_spec, moment_table, run_fit
+    from ..experiments.specs import SweepRunError
 
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers: must be >= 1 (got {args.workers})")
@@ -68,14 +70,26 @@ def run(args: argparse.Namespace) -> int:
     spec = load_fit_spec(spec_path(args.spec))
     out = Path(args.out or Path("runs") / "fits" / spec.name)
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
-    outcome = run_fit(
-        spec,
-        out,
-        workers=workers,
-        dask=args.dask,
-        max_evaluations=args.max_evaluations,
-        echo=(lambda _: None) if args.quiet else print,
-    )
+    try:
+        outcome = run_fit(
+            spec,
+            out,
+            workers=workers,
+            dask=args.dask,
+            max_evaluations=args.max_evaluations,
+            echo=(lambda m: m.startswith("warning") and print(m)) if args.quiet else print,
+        )
+    except SweepRunError as err:
+        print(
+            f"error: {err}\nfinished runs are kept in {out}; fix the cause and run again",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        print(
+            f"interrupted: the runs so far are in {out}; the same command resumes", file=sys.stderr
+        )
+        return 130
     res = outcome.result
     print(
         "fitted: " + ", ".join(f"{k} = {v:.6g}" for k, v in res.best.items()) + f" ({res.message})"

@@ -55,7 +55,14 @@ import numpy as np
 from ..errors import ParameterError, UsageError, read_toml
 from ..params import SCENARIOS, Params, make_params
 from .designs import Bound
-from .specs import Sweep, design_keys, normalised_combinations, parse_spec, plural
+from .specs import (
+    Sweep,
+    SweepRunError,
+    design_keys,
+    normalised_combinations,
+    parse_spec,
+    plural,
+)
 
 OPTIMIZERS = ("nelder-mead", "differential-evolution")
 FIT_KEYS = (
@@ -371,6 +378,8 @@ class ModelSimulator:
             )
             if report.interrupted:
                 raise KeyboardInterrupt
+            if report.failed:  # Dask keeps going past a failed run; a fit cannot
+                raise SweepRunError(report.failed[0])
             self.runs += report.ran
             for i, keys in zip(ok, design_keys(sweep, combos), strict=True):
                 series[i] = [r for key in keys for r in self.read(key)]
@@ -809,7 +818,11 @@ def run_fit(
     out = Path(out)
     target = _target(spec, spec.target, "fit")
     steps = spec.steps or spec.burn_in + target.n_returns + 1
-    sim = ModelSimulator(spec, steps, out, workers, dask, echo=lambda _: None)
+    # The sweep engine's one line per batch would be one per Nelder-Mead step: only its
+    # warnings (runs of other model code in the directory) are passed on.
+    sim = ModelSimulator(
+        spec, steps, out, workers, dask, echo=lambda m: m.startswith("warning") and echo(m)
+    )
     budget = max_evaluations or spec.max_evaluations
     echo(
         f"{spec.name}: fitting {', '.join(spec.names)} of scenario {spec.scenario!r} to "
