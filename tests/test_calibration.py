@@ -1,5 +1,7 @@
 """The GARCH index process and `llm-market calibrate`: known answers, files, bad input."""
 
+import contextlib
+import io
 import math
 import subprocess
 import sys
@@ -12,12 +14,15 @@ from scipy import stats
 
 from llm_market.cli import load_config, main
 from llm_market.information.indices import GarchIndexProcess, IndexProcess
+from llm_market.market.demand import stationary_distribution
 from llm_market.params import Params, make_params
 from llm_market.stats.calibration import fit_garch, fit_gbm
 from llm_market.stats.facts import acf
 
 ENTRY = "import sys; from llm_market.cli import main; sys.exit(main(sys.argv[1:]))"
 GARCH_KEYS = ("garch_omega", "garch_alpha", "garch_beta", "garch_nu")
+REGIME_KEYS = ("demand_states", "demand_levels", "demand_transition")
+NEWS_KEYS = ("public_news_rate", "public_news_noise")
 wired = pytest.mark.skipif(
     not {"index_process", *GARCH_KEYS} <= set(Params.model_fields),
     reason="index_process and garch_* are not model parameters yet",
@@ -178,31 +183,60 @@ def price_csv(tmp_path_factory, garch_prices):
     return path
 
 
-def test_calibrate_writes_a_config_run_accepts(price_csv, tmp_path, capsys):
-    out = tmp_path / "cal.toml"
-    assert main(["calibrate", str(price_csv), "--out", str(out)]) == 0
-    assert "wrote" in capsys.readouterr().out
+@pytest.fixture(scope="module")
+def calibrated(price_csv, tmp_path_factory):
+    # One full calibration (the Markov-switching fits take seconds) for the tests that read it.
+    out = tmp_path_factory.mktemp("calibrated") / "cal.toml"
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(["calibrate", str(price_csv), "--out", str(out)]) == 0
+    return out, buffer.getvalue()
+
+
+def test_calibrate_writes_a_config_run_accepts(calibrated):
+    out, printed = calibrated
+    assert "wrote" in printed and "demand regimes" in printed and "jumps" in printed
     text = out.read_text()
     data = tomllib.loads(text)
     assert data["index_process"] == "garch"
-    assert set(data) == {"index_drift", "index_volatility", "index_process", *GARCH_KEYS}
+    assert set(data) == {
+        "index_drift",
+        "index_volatility",
+        "index_process",
+        *GARCH_KEYS,
+        *REGIME_KEYS,
+        *NEWS_KEYS,
+    }
     assert 0.15 < data["index_volatility"] < 0.3
     assert data["garch_omega"] < 1e-4  # daily decimal units, not percent
     assert data["garch_alpha"] + data["garch_beta"] < 1 and data["garch_nu"] > 2
     assert "daily" in text and "annual" in text  # the units are in the comments
     cfg = load_config(out)
     make_params(index_drift=cfg["index_drift"], index_volatility=cfg["index_volatility"])
+    # GARCH returns have one variance regime that moves smoothly: whatever k the BIC picks, the
+    # chain is a valid demand regime with levels of stationary mean 1 and durations in comments.
+    p = make_params(**{k: cfg[k] for k in (*REGIME_KEYS, *NEWS_KEYS)})
+    pi = stationary_distribution(p.transition_matrix())
+    assert pi @ np.asarray(p.demand_levels) == pytest.approx(1.0)
+    assert "expected duration" in text and "stationary share" in text and "ASSUMPTION" in text
+    assert "Lee-Mykland" in text and 0 <= data["public_news_rate"] < 0.05
 
 
 def test_calibrate_default_output_is_next_to_the_prices(price_csv):
-    assert main(["calibrate", str(price_csv)]) == 0
-    assert (price_csv.parent / "prices_calibrated.toml").is_file()
+    assert main(["calibrate", str(price_csv), "--regimes", "none", "--jumps", "none"]) == 0
+    written = tomllib.loads((price_csv.parent / "prices_calibrated.toml").read_text())
+    assert set(written) == {"index_drift", "index_volatility", "index_process", *GARCH_KEYS}
+
+
+def test_volume_regimes_need_a_volume_column(price_csv, tmp_path, capsys):
+    out = tmp_path / "o.toml"
+    assert main(["calibrate", str(price_csv), "--regimes", "volume", "--out", str(out)]) == 2
+    assert "Volume" in capsys.readouterr().err and not out.exists()
 
 
 @wired
-def test_the_calibrated_config_runs(price_csv, tmp_path):
-    cfg = tmp_path / "cal.toml"
-    assert main(["calibrate", str(price_csv), "--out", str(cfg)]) == 0
+def test_the_calibrated_config_runs(calibrated, tmp_path):
+    cfg, _ = calibrated
     assert (
         main(
             [

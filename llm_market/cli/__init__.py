@@ -20,14 +20,14 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import EXIT_USAGE, DataWarning, ParameterError, UsageError
-from . import app, calibrate, compare, facts, info, league, run, sensitivity, sweep
+from . import app, calibrate, compare, facts, fit, info, league, run, sensitivity, sweep
 from .run import EXIT_INTERRUPTED
 from .settings import load_config, parse_set
 
 __all__ = ["COMMAND_MODULES", "UsageError", "load_config", "main", "parse_set"]
 
 # In the order of `llm-market --help`.
-COMMAND_MODULES = (run, info, sweep, sensitivity, facts, calibrate, compare, league, app)
+COMMAND_MODULES = (run, info, sweep, sensitivity, facts, calibrate, fit, compare, league, app)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,4 +1,4 @@
-"""The ``llm-market calibrate`` command: fit the index process to prices, write a config file.
+"""The ``llm-market calibrate`` command: fit index, demand regimes and news; write a config.
 
 The fits and the file's text are :mod:`~llm_market.stats.calibration`'s; this module reads the
 prices, chooses where the file goes and prints the fitted parameters.
@@ -27,6 +27,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="target",
         help="garch_omega from the sample variance (variance targeting, default) or the MLE",
     )
+    parser.add_argument(
+        "--regimes",
+        choices=("returns", "volume", "none"),
+        default="returns",
+        help="demand regimes from a Markov-switching fit of the returns (default), of the "
+        "CSV's volume column, or none",
+    )
+    parser.add_argument(
+        "--jumps",
+        choices=("gumbel", "daily", "none"),
+        default="gumbel",
+        help="news rate from the Lee-Mykland jumps: family-wise Gumbel threshold (default), "
+        "day-by-day threshold, or none",
+    )
+    parser.add_argument(
+        "--jump-level",
+        type=float,
+        default=0.05,
+        metavar="ALPHA",
+        help="significance of the jump test (default 0.05)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +58,22 @@ def run(args: argparse.Namespace) -> int:
     src = load_source(args.prices, column=args.column)
     if src.kind not in ("csv", "sp500"):
         raise UsageError(f"{args.prices}: calibrate reads a CSV of prices (or sp500)")
-    gbm, garch, text = calibrate(src, args.omega)
+    volume = None
+    if args.regimes == "volume":
+        from ..stats.history import load_history
+
+        volume = load_history(args.prices, args.column).volume
+        if volume is None:
+            raise UsageError(f"{args.prices}: --regimes volume needs a Volume column")
+    cal = calibrate(
+        src,
+        args.omega,
+        regimes=None if args.regimes == "none" else args.regimes,
+        volume=volume,
+        jump_test=None if args.jumps == "none" else args.jumps,
+        jump_significance=args.jump_level,
+    )
+    gbm, garch = cal.gbm, cal.garch
     if args.out:
         out = Path(args.out)
     elif src.name == SP500:
@@ -46,20 +82,42 @@ def run(args: argparse.Namespace) -> int:
         path = Path(src.name)
         out = path.with_name(f"{path.stem}_calibrated.toml")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
-    for key, value in config_values(gbm, garch).items():
-        print(f"{key:<17} {value if isinstance(value, str) else f'{value:.6g}'}")
+    out.write_text(cal.text)
+    for key, value in config_values(cal).items():
+        print(f"{key:<17} {_show(value)}")
     print(
         f"alpha + beta {garch.persistence:.6f}, unconditional daily vol "
         f"{garch.unconditional_daily_vol:.5f} ({garch.omega_from}), {gbm.n_returns} returns"
     )
+    if cal.regimes is not None:
+        fit = cal.regimes
+        print(f"demand regimes ({fit.series}): {fit.k} by {fit.criterion.upper()}")
+        for i, name in enumerate(fit.states):
+            print(
+                f"  {name:<6} level {fit.levels[i]:.3f}, expected duration "
+                f"{fit.durations[i]:.1f} days, stationary share {fit.stationary[i]:.1%}"
+            )
+    if cal.jumps is not None:
+        j = cal.jumps
+        print(
+            f"jumps ({j.test}, level {j.significance:g}): {j.n_jumps} in {j.n_tested} days "
+            f"beyond {j.threshold:.2f} local sds"
+        )
     print(f"wrote {out}")
     return 0
 
 
+def _show(value) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
 COMMANDS = {
     "calibrate": (
-        "fit GBM and GARCH(1,1)-t to a price series and write a config for `run --config`",
+        "fit the index (GBM, GARCH-t), demand regimes and news rate to prices; write a config",
         configure,
         run,
     )

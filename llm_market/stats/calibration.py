@@ -20,16 +20,26 @@ unconditional variance equals the sample variance, ``omega = var(r) (1 - alpha -
 level from the sample, the dynamics ``alpha``, ``beta``, ``nu`` from the MLE; Engle & Mezrich
 1996). ``--omega mle`` writes the MLE's ``omega`` instead. Both are in the file's comments.
 
+Two more fits give the settings that are not the index's (each module states its method and
+assumptions):
+
+* **Demand regimes** (:mod:`~.regimes`): a Markov-switching regression with switching variance,
+  2 or 3 regimes by BIC, on the returns (or on detrended log volume): ``demand_states``,
+  ``demand_levels`` (regime scales over their stationary mean) and ``demand_transition``.
+* **News** (:mod:`~.jumps`): the Lee-Mykland jumps of the returns: ``public_news_rate`` (jumps
+  per day) and ``public_news_noise`` (the diffusion relative to the jumps' size).
+
 The output is a TOML file whose top-level keys ``llm-market run --config`` reads as parameter
 overrides: ``index_drift``, ``index_volatility``, ``index_process = "garch"``, ``garch_omega``,
-``garch_alpha``, ``garch_beta``, ``garch_nu``.
+``garch_alpha``, ``garch_beta``, ``garch_nu``, and, unless switched off, ``demand_states``,
+``demand_levels``, ``demand_transition``, ``public_news_rate``, ``public_news_noise``.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,6 +48,8 @@ from ..errors import UsageError
 from ..params import Params
 
 if TYPE_CHECKING:
+    from .jumps import JumpFit
+    from .regimes import RegimeFit
     from .sources import PriceSource
 
 DAYS_PER_YEAR = 252
@@ -224,9 +236,29 @@ def fit_garch(returns: np.ndarray, omega_from: str = "target") -> GarchFit:
     )
 
 
-def config_values(gbm: GbmFit, garch: GarchFit) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Calibration:
+    """Everything ``llm-market calibrate`` fitted, and the config file's text.
+
+    Attributes:
+        gbm: The GBM fit.
+        garch: The GARCH fit.
+        regimes: The demand-regime fit, or None when skipped.
+        jumps: The jumps behind the news rate, or None when skipped.
+        text: The TOML file.
+    """
+
+    gbm: GbmFit
+    garch: GarchFit
+    regimes: RegimeFit | None = None
+    jumps: JumpFit | None = None
+    text: str = field(default="", repr=False)
+
+
+def config_values(cal: Calibration) -> dict[str, Any]:
     """The parameter overrides the config file sets, by name."""
-    return {
+    gbm, garch = cal.gbm, cal.garch
+    values: dict[str, Any] = {
         "index_drift": gbm.drift,
         "index_volatility": gbm.volatility,
         "index_process": "garch",
@@ -235,6 +267,15 @@ def config_values(gbm: GbmFit, garch: GarchFit) -> dict[str, Any]:
         "garch_beta": garch.beta,
         "garch_nu": garch.nu,
     }
+    if cal.regimes is not None:
+        values["demand_states"] = list(cal.regimes.states)
+        values["demand_levels"] = [float(x) for x in cal.regimes.levels]
+        values["demand_transition"] = [[float(x) for x in row] for row in cal.regimes.transition]
+    if cal.jumps is not None:
+        values["public_news_rate"] = cal.jumps.rate
+        if cal.jumps.noise is not None:
+            values["public_news_noise"] = cal.jumps.noise
+    return values
 
 
 def check_ranges(gbm: GbmFit) -> None:
@@ -259,7 +300,82 @@ def _num(x: float) -> str:
     return repr(float(x))
 
 
-def render_toml(gbm: GbmFit, garch: GarchFit, source: str, span: str) -> str:
+def _toml_list(values) -> str:
+    return "[" + ", ".join(_num(v) if not isinstance(v, str) else f'"{v}"' for v in values) + "]"
+
+
+def regime_lines(fit: RegimeFit) -> list[str]:
+    """The config lines of the demand regimes, with the method and the mapping in comments."""
+    what = (
+        "daily log returns (percent), switching mean and variance"
+        if fit.series == "returns"
+        else "log volume minus its 250-day centred mean, switching mean and variance"
+    )
+    scale = "regime sd of returns" if fit.series == "returns" else "exp(regime mean log volume)"
+    tried = ", ".join(f"k={k}: {v:.1f}" for k, v in sorted(fit.scores.items()))
+    lines = [
+        "# Demand regimes: Markov-switching regression (statsmodels MarkovRegression) on",
+        f"# {what}; {fit.k} regimes by {fit.criterion.upper()} ({tried}).",
+        f"# ASSUMPTION: demand for forecasts scales with the {scale}. Regimes are sorted",
+        "# low to high; demand_levels = scale / (stationary mean of the scales), so they",
+        "# average 1 over time. demand_transition[i][j] = P(regime j tomorrow | regime i today).",
+        f"demand_states = {_toml_list(fit.states)}",
+        f"demand_levels = {_toml_list(fit.levels)}",
+        "demand_transition = [",
+    ]
+    for name, row in zip(fit.states, fit.transition, strict=True):
+        lines.append(f"    {_toml_list(row)},  # from {name}")
+    lines.append("]")
+    unit = "% a day" if fit.series == "returns" else " (log volume)"
+    for i, name in enumerate(fit.states):
+        lines.append(
+            f"#   {name:<6}: expected duration {fit.durations[i]:.1f} days, stationary share "
+            f"{fit.stationary[i]:.1%}, regime sd {fit.sds[i]:.3g}{unit}, "
+            f"mean {fit.means[i]:.3g}{unit}"
+        )
+    return lines
+
+
+def jump_lines(fit: JumpFit) -> list[str]:
+    """The config lines of the news rate, with the jump test and the mapping in comments."""
+    test = (
+        f"family-wise {fit.significance:g} level (Gumbel threshold of Lee-Mykland 2008)"
+        if fit.test == "gumbel"
+        else f"day-by-day {fit.significance:g} level (normal quantile)"
+    )
+    lines = [
+        "# News: jumps of the returns, |r_t - mean| / sigma_t > "
+        f"{fit.threshold:.3f} with sigma_t the bipower",
+        f"# local sd of the {fit.window - 1} returns before day t; {test}.",
+        f"# {fit.n_jumps} jumps in {fit.n_tested} tested days. ASSUMPTIONS: returns are "
+        "Gaussian between jumps",
+        "# with locally constant volatility; one jump is one public news item; the diffusion "
+        "(1 local sd)",
+        "# is the item's noise relative to the jump: public_news_noise = 1 / sqrt(mean(z^2) - 1).",
+        f"public_news_rate = {_num(fit.rate)}  # news items per index per day",
+    ]
+    if fit.noise is not None:
+        lines.append(
+            f"public_news_noise = {_num(fit.noise)}  # noise sd of a news item (shock sds)"
+        )
+    else:
+        lines.append("# public_news_noise: not written (no jumps, or none above 1 local sd)")
+    if fit.n_jumps:
+        lines.append(
+            f"#   mean |jump| {fit.mean_abs_size:.4f} (log return), mean |z| "
+            f"{float(np.mean(np.abs(fit.z))):.2f} local sds"
+        )
+    return lines
+
+
+def render_toml(
+    gbm: GbmFit,
+    garch: GarchFit,
+    source: str,
+    span: str,
+    regimes: RegimeFit | None = None,
+    jumps: JumpFit | None = None,
+) -> str:
     """The config file's text: the overrides with their units and the fit's diagnostics.
 
     Args:
@@ -267,12 +383,14 @@ def render_toml(gbm: GbmFit, garch: GarchFit, source: str, span: str) -> str:
         garch: The GARCH fit.
         source: Where the prices came from (for the header).
         span: The sample, for example ``"1999-01-04 to 2018-12-31"``.
+        regimes: The demand-regime fit, if any.
+        jumps: The jump fit behind the news rate, if any.
     """
     ann = math.sqrt(DAYS_PER_YEAR)
     target = garch.omega_from == "target"
     vol_mle = garch.unconditional_daily_vol_mle
     lines = [
-        "# Index process calibrated by `llm-market calibrate`",
+        "# Model calibrated by `llm-market calibrate`",
         f"# from {source}: {gbm.n_returns} daily log returns, {span}.",
         "# Use: llm-market run --config THIS_FILE (keys are parameter overrides; --set wins).",
         "# Units: annual for index_drift and index_volatility (252 trading days a year);",
@@ -305,18 +423,33 @@ def render_toml(gbm: GbmFit, garch: GarchFit, source: str, span: str) -> str:
         f"#   GARCH log likelihood (percent returns) {garch.loglikelihood:.2f}",
         "",
     ]
+    if regimes is not None:
+        lines += [*regime_lines(regimes), ""]
+    if jumps is not None:
+        lines += [*jump_lines(jumps), ""]
     return "\n".join(lines)
 
 
-def calibrate(src: PriceSource, omega_from: str = "target") -> tuple[GbmFit, GarchFit, str]:
-    """Fit both processes to a price source's single series.
+def calibrate(
+    src: PriceSource,
+    omega_from: str = "target",
+    regimes: str | None = "returns",
+    volume: np.ndarray | None = None,
+    jump_test: str | None = "gumbel",
+    jump_significance: float = 0.05,
+) -> Calibration:
+    """Fit the index processes, the demand regimes and the news rate to one price series.
 
     Args:
         src: A :class:`~.sources.PriceSource` with one series.
         omega_from: ``"target"`` or ``"mle"`` (see :func:`fit_garch`).
+        regimes: ``"returns"``, ``"volume"`` (needs ``volume``) or None to skip the regimes.
+        volume: The volume of each price day, for ``regimes="volume"``.
+        jump_test: ``"gumbel"``, ``"daily"`` or None to skip the news rate (see :mod:`.jumps`).
+        jump_significance: The jump test's level.
 
     Returns:
-        The GBM fit, the GARCH fit and the TOML text.
+        The :class:`Calibration`, its ``text`` the TOML file.
 
     Raises:
         UsageError: Too few returns, or a fit the model cannot use.
@@ -335,5 +468,24 @@ def calibrate(src: PriceSource, omega_from: str = "target") -> tuple[GbmFit, Gar
     gbm = fit_gbm(r)
     check_ranges(gbm)
     garch = fit_garch(r, omega_from)
+    regime_fit = None
+    if regimes == "volume":
+        from .regimes import detrended_log_volume, fit_regimes
+
+        if volume is None:
+            raise UsageError(f"{src.name}: --regimes volume needs a volume column")
+        regime_fit = fit_regimes(detrended_log_volume(volume), series="volume")
+    elif regimes == "returns":
+        from .regimes import fit_regimes
+
+        regime_fit = fit_regimes(r, series="returns")
+    elif regimes is not None:
+        raise UsageError(f"regimes: {regimes!r}, choose returns, volume or none")
+    jump_fit = None
+    if jump_test is not None:
+        from .jumps import find_jumps
+
+        jump_fit = find_jumps(r, significance=jump_significance, test=jump_test)
     span = src.labels[0] if src.kind == "sp500" else f"column {src.column!r}"
-    return gbm, garch, render_toml(gbm, garch, src.name, span)
+    text = render_toml(gbm, garch, src.name, span, regime_fit, jump_fit)
+    return Calibration(gbm, garch, regime_fit, jump_fit, text)
