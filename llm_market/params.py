@@ -80,25 +80,27 @@ class Params(BaseModel):
     market_fundamentalist_reach: float = Field(
         0.003, gt=0.0, le=1.0, description="most log distance of a fundamentalist's limit"
     )
-    market_chartist_qty: int = Field(2, ge=1, le=1000, description="shares per chartist order")
+    market_chartist_qty: int = Field(5, ge=1, le=1000, description="shares per chartist order")
     market_chartist_reach: float = Field(
         0.01, gt=0.0, le=1.0, description="log distance of a chartist's marketable limit"
     )
     market_noise_spread: float = Field(
         0.003, gt=0.0, le=1.0, description="sd of a noise trader's log limit around the price"
     )
-    market_v1: float = Field(10.0, ge=0.0, description="LM v1: opinion changes per day")
+    market_v1: float = Field(30.0, ge=0.0, description="LM v1: opinion changes per day")
     market_v2: float = Field(0.5, ge=0.0, description="LM v2: strategy switches per day")
     market_a1: float = Field(0.95, ge=0.0, description="LM alpha1: herding on the opinion")
     market_a2: float = Field(0.0, ge=0.0, description="LM alpha2: herding on the trend")
     market_a3: float = Field(20.0, ge=0.0, description="LM alpha3: weight of profit differences")
-    market_s: float = Field(0.75, ge=0.0, description="LM s: weight of mispricing in profits")
+    market_s: float = Field(
+        2000.0, ge=0.0, description="LM s: weight of the squared mispricing in fitness"
+    )
     market_idiosyncratic: float = Field(
         0.01, ge=0.0, le=1.0, description="switching not driven by imitation (Kirman epsilon)"
     )
     market_trend_memory: float = Field(1.0, gt=0.0, description="days chartists average over")
     market_uninformed_noise: float = Field(
-        0.02, ge=0.0, description="sd of an uninformed fundamentalist's log estimate"
+        0.04, ge=0.0, description="sd of an uninformed fundamentalist's log estimate"
     )
     market_informed_noise: float = Field(
         0.002, ge=0.0, description="sd of the log estimate of a client who bought a report"

@@ -17,12 +17,19 @@ Lux & Marchesi (1999, Nature 397:498-500; 2000, IJTAF 3:675-702):
 Between optimists and pessimists the rates are ``v1 (n_c / N) exp(+-U1)`` with the opinion
 index ``x = (n_+ - n_-) / n_c`` and ``U1 = a1 x + a2 trend / v1`` (herding on the others'
 opinion and on the trend). Between chartists and fundamentalists the rates are
-``v2 (n_X / N) exp(+-U2)``: a trader moves toward a group in proportion to its size (imitation)
-and to the exponential of the profit difference, ``U2,1 = a3 (trend / v2 - s |p_f - p| / p)``
-for optimists against fundamentalists and ``U2,2 = a3 (-trend / v2 - s |p_f - p| / p)`` for
-pessimists (LM's dividend terms, which nearly cancel near the fundamental, are left out).
+``v2 (eps + n_X / N) exp(+-U2)``: a trader moves toward a group in proportion to its size
+(imitation; ``eps`` is Kirman's 1993 idiosyncratic switching, which keeps any group from
+emptying for good) and to the exponential of the fitness difference
+``U2 = a3 x trend / v2 - s ((p_f - p) / p)^2``. Two departures from LM, both measured to matter
+(docs/stylized-facts.md): the chartists are one group whose mean gain is ``x * trend`` (LM's
+separate ``U2,1``/``U2,2`` for optimists and pessimists reward chartists for any large move,
+``cosh(trend)``, and chartists then took the whole market in every run we tried), and the
+mispricing enters squared, as in Franke & Westerhoff (2012, JEDC 36:1193-1211), instead of
+LM's ``s |p_f - p| / p`` (which, linear, made the chartists die out or take over). A new
+chartist joins the optimists or the pessimists in proportion to their numbers. LM's dividend
+terms, which nearly cancel near the fundamental, are left out.
 ``market_switching=False`` freezes the groups; ``market_imitation=False`` sets ``a1 = 0`` and
-replaces the group-size factors ``n_X / N`` by a constant, so switching follows profits alone.
+replaces the group-size factors by a constant, so switching follows fitness alone.
 
 *Informed traders.* Fundamentalists estimate the log fundamental with an error of sd
 ``market_uninformed_noise``. The clients who bought a report on an index today (the report
@@ -54,8 +61,8 @@ from .orderbook import OrderBook
 
 FUNDAMENTALIST, OPTIMIST, PESSIMIST, NOISE = 0, 1, 2, 3
 TYPE_NAMES = ("fundamentalist", "optimist", "pessimist", "noise")
-# A group never empties entirely: LM keep a minimum number in each, so that imitation can
-# always restart it (their n_X / N factors would otherwise make an empty group absorbing).
+# The switching rates count every group as at least this big (LM keep a minimum number in
+# each group): the opinion index of two or three chartists is not worth herding on.
 MIN_GROUP = 2
 # Transition probabilities per round are capped below 1 (a rate times dt can exceed 1 in a
 # frenzy, where the process is then simply "switch now").
@@ -78,7 +85,8 @@ class MarketConfig:
         noise_spread: Sd of the log distance of a noise trader's limit from the price.
         v1, v2: Frequencies of opinion changes and of chartist-fundamentalist switches (per day).
         a1, a2, a3: Herding on opinion, on the trend, and sensitivity to profit differences.
-        s: Weight of the mispricing in fundamentalists' profit (LM's discount ``s``).
+        s: Weight of the squared log mispricing in the fitness of fundamentalists over
+            chartists (LM's ``s``, here on the square, after Franke & Westerhoff 2012).
         trend_memory: Days over which chartists average the trend.
         uninformed_noise, informed_noise: Sd of the log fundamental estimate of uninformed and
             informed fundamentalists.
@@ -98,18 +106,18 @@ class MarketConfig:
     chartist_share: float = 0.3
     fundamentalist_gain: float = 100.0
     fundamentalist_reach: float = 0.003
-    chartist_qty: int = 2
+    chartist_qty: int = 5
     chartist_reach: float = 0.01
     noise_spread: float = 0.003
-    v1: float = 10.0
+    v1: float = 30.0
     v2: float = 0.5
     a1: float = 0.95
     a2: float = 0.0
     a3: float = 20.0
-    s: float = 0.75
+    s: float = 2000.0
     idiosyncratic: float = 0.01
     trend_memory: float = 1.0
-    uninformed_noise: float = 0.02
+    uninformed_noise: float = 0.04
     informed_noise: float = 0.002
     informed_days: int = 1
     informed: bool = True
@@ -312,35 +320,35 @@ class IndexMarket:
             mis = abs(log_fundamental[k] - np.log(self.price[k]))
             a1 = c.a1 if c.imitation else 0.0
             x = (n_p - n_m) / n_c
-            u1 = a1 * x + c.a2 * trend / c.v1
-            u21 = c.a3 * (trend / c.v2 - c.s * mis)
-            u22 = c.a3 * (-trend / c.v2 - c.s * mis)
+            u1 = a1 * x + (c.a2 * trend / c.v1 if c.v1 else 0.0)
+            # The chartists' mean gain is x * trend (optimists gain the trend, pessimists lose
+            # it); fundamentalists' is the mispricing they expect to close.
+            u2 = (c.a3 * x * trend / c.v2 if c.v2 else 0.0) - c.s * mis**2
+            e = c.idiosyncratic
             if c.imitation:
-                e = c.idiosyncratic
                 frac_c, frac_f = e + n_c / n_total, e + n_f / n_total
-                frac_p, frac_m = e + n_p / n_total, e + n_m / n_total
+                share_p = (e + n_p / n_c) / (2 * e + 1.0)
             else:
-                frac_c = frac_f = frac_p = frac_m = 0.5
-            # Probability of leaving each group for each other group in this round.
+                frac_c = frac_f = 0.5
+                share_p = 0.5
             p_pm = c.v1 * frac_c * np.exp(-u1) * dt  # optimist -> pessimist
             p_mp = c.v1 * frac_c * np.exp(u1) * dt  # pessimist -> optimist
-            p_fp = c.v2 * frac_p * np.exp(u21) * dt  # fundamentalist -> optimist
-            p_pf = c.v2 * frac_f * np.exp(-u21) * dt  # optimist -> fundamentalist
-            p_fm = c.v2 * frac_m * np.exp(u22) * dt  # fundamentalist -> pessimist
-            p_mf = c.v2 * frac_f * np.exp(-u22) * dt  # pessimist -> fundamentalist
+            p_fc = c.v2 * frac_c * np.exp(u2) * dt  # fundamentalist -> chartist
+            p_cf = c.v2 * frac_f * np.exp(-u2) * dt  # chartist -> fundamentalist
             u = self.rng.random(self.n)
             new = t.copy()
             cap = MAX_SWITCH_PROB
-            # Each group's two exits share the unit interval: [0, a) to one, [a, a + b) to other.
-            a, b = _pair(p_fp, p_fm, cap)
+            # Each group's exits share the unit interval: [0, a) to one group, [a, a + b) to
+            # the other; a new chartist joins the optimists with their share (imitation).
             is_f = t == FUNDAMENTALIST
-            new[is_f & (u < a)] = OPTIMIST
-            new[is_f & (u >= a) & (u < a + b)] = PESSIMIST
-            a, b = _pair(p_pm, p_pf, cap)
+            a = min(p_fc, cap)
+            new[is_f & (u < a * share_p)] = OPTIMIST
+            new[is_f & (u >= a * share_p) & (u < a)] = PESSIMIST
+            a, b = _pair(p_pm, p_cf, cap)
             is_p = t == OPTIMIST
             new[is_p & (u < a)] = PESSIMIST
             new[is_p & (u >= a) & (u < a + b)] = FUNDAMENTALIST
-            a, b = _pair(p_mp, p_mf, cap)
+            a, b = _pair(p_mp, p_cf, cap)
             is_m = t == PESSIMIST
             new[is_m & (u < a)] = OPTIMIST
             new[is_m & (u >= a) & (u < a + b)] = FUNDAMENTALIST
