@@ -146,3 +146,16 @@ def test_a_traded_run_is_reproducible():
     assert a.digest() == b.digest()
     pa, pb = (m.logs[INDEX_TRADES].to_frame() for m in (a, b))
     assert pa.equals(pb)
+
+
+def test_the_view_and_the_report_show_the_index_market(tmp_path):
+    from llm_market.viz.index_market import index_market_figure, informativeness, trader_frame
+    from llm_market.viz.report import plot_report
+
+    m = run(MarketModel(seed=8, **SMALL), 12)
+    fig = index_market_figure(m, 1)
+    assert fig is not None and len(fig.axes) == 2
+    assert 0 <= informativeness(trader_frame(m)) < 1
+    plot_report(m, tmp_path / "report.png")
+    assert (tmp_path / "report.png").stat().st_size > 10_000
+    assert index_market_figure(run(MarketModel(seed=8, scenario="small"), 2)) is None
