@@ -70,9 +70,9 @@ class Params(BaseModel):
         "gbm", description="the traded index's fundamental value: gbm | garch"
     )
     market_traders: int = Field(500, ge=10, le=100_000, description="index traders per index")
-    market_noise_share: Probability = Field(0.2, description="share of noise traders (fixed)")
+    market_noise_share: Probability = Field(0.1, description="share of noise traders (fixed)")
     market_rounds: int = Field(8, ge=1, le=1000, description="order rounds per day")
-    market_activity: Probability = Field(0.1, description="chance a trader orders in a round")
+    market_activity: Probability = Field(0.2, description="chance a trader orders in a round")
     market_chartist_share: Probability = Field(0.3, description="initial share of chartists")
     market_fundamentalist_gain: float = Field(
         100.0, ge=0.0, description="fundamentalist shares per unit of log mispricing"
@@ -80,7 +80,7 @@ class Params(BaseModel):
     market_fundamentalist_reach: float = Field(
         0.003, gt=0.0, le=1.0, description="most log distance of a fundamentalist's limit"
     )
-    market_chartist_qty: int = Field(5, ge=1, le=1000, description="shares per chartist order")
+    market_chartist_qty: int = Field(1, ge=1, le=1000, description="shares per chartist order")
     market_chartist_reach: float = Field(
         0.01, gt=0.0, le=1.0, description="log distance of a chartist's marketable limit"
     )
@@ -89,14 +89,17 @@ class Params(BaseModel):
     )
     market_v1: float = Field(30.0, ge=0.0, description="LM v1: opinion changes per day")
     market_v2: float = Field(0.5, ge=0.0, description="LM v2: strategy switches per day")
-    market_a1: float = Field(0.95, ge=0.0, description="LM alpha1: herding on the opinion")
+    market_a1: float = Field(0.5, ge=0.0, description="LM alpha1: herding on the opinion")
     market_a2: float = Field(0.0, ge=0.0, description="LM alpha2: herding on the trend")
-    market_a3: float = Field(20.0, ge=0.0, description="LM alpha3: weight of profit differences")
+    market_a3: float = Field(5.0, ge=0.0, description="LM alpha3: weight of profit differences")
     market_s: float = Field(
-        2000.0, ge=0.0, description="LM s: weight of the squared mispricing in fitness"
+        200.0, ge=0.0, description="LM s: weight of the squared mispricing in fitness"
     )
     market_idiosyncratic: float = Field(
-        0.01, ge=0.0, le=1.0, description="switching not driven by imitation (Kirman epsilon)"
+        0.001, ge=0.0, le=1.0, description="switching not driven by imitation (Kirman epsilon)"
+    )
+    market_sentiment_sd: float = Field(
+        0.5, ge=0.0, le=10.0, description="sd of the chartists' common mood of the day"
     )
     market_trend_memory: float = Field(1.0, gt=0.0, description="days chartists average over")
     market_uninformed_noise: float = Field(

@@ -92,6 +92,8 @@ class MarketConfig:
             informed fundamentalists.
         informed_days: Days a report keeps its buyer informed.
         informed: Whether report buyers trade as informed traders (the ablation turns it off).
+        sentiment_sd: Sd of the chartists' common mood of the day, added to ``U1`` (the
+            group-level noise of Franke & Westerhoff 2012).
         idiosyncratic: Switching that does not imitate (Kirman's 1993 epsilon): added to each
             group-size factor, so that no group is absorbing.
         fundamentalist_reach: Most log distance of a fundamentalist's limit from the price.
@@ -100,22 +102,23 @@ class MarketConfig:
     """
 
     traders: int = 500
-    noise_share: float = 0.2
+    noise_share: float = 0.1
     rounds: int = 8
-    activity: float = 0.1
+    activity: float = 0.2
     chartist_share: float = 0.3
     fundamentalist_gain: float = 100.0
     fundamentalist_reach: float = 0.003
-    chartist_qty: int = 5
+    chartist_qty: int = 1
     chartist_reach: float = 0.01
     noise_spread: float = 0.003
     v1: float = 30.0
     v2: float = 0.5
-    a1: float = 0.95
+    a1: float = 0.5
     a2: float = 0.0
-    a3: float = 20.0
-    s: float = 2000.0
-    idiosyncratic: float = 0.01
+    a3: float = 5.0
+    s: float = 200.0
+    idiosyncratic: float = 0.001
+    sentiment_sd: float = 0.5
     trend_memory: float = 1.0
     uninformed_noise: float = 0.04
     informed_noise: float = 0.002
@@ -185,6 +188,7 @@ class IndexMarket:
         self.book = OrderBook()
         self.trades: dict[str, np.ndarray] = {}
         self.gain = np.full((n_indices, 2), np.nan)
+        self.sentiment = np.zeros(n_indices)
         self.informed_today = np.zeros((n_indices, c.traders), dtype=bool)
         self.volume = np.zeros(n_indices, dtype=np.int64)
 
@@ -217,6 +221,8 @@ class IndexMarket:
         # Estimates are redrawn each day: yesterday's error does not persist.
         self.error = self.rng.standard_normal((self.k, self.n))
         estimate = log_fundamental[:, None] + noise_sd * self.error
+        # The chartists' common mood of the day (Franke & Westerhoff's group-level noise).
+        self.sentiment = self.rng.standard_normal(self.k)
         cols = {name: [] for name in ("index", "round", "buyer", "seller", "price", "qty")}
         self.volume[:] = 0
         for r in range(c.rounds):
@@ -320,7 +326,7 @@ class IndexMarket:
             mis = abs(log_fundamental[k] - np.log(self.price[k]))
             a1 = c.a1 if c.imitation else 0.0
             x = (n_p - n_m) / n_c
-            u1 = a1 * x + (c.a2 * trend / c.v1 if c.v1 else 0.0)
+            u1 = a1 * x + c.a2 * trend + c.sentiment_sd * self.sentiment[k]
             # The chartists' mean gain is x * trend (optimists gain the trend, pessimists lose
             # it); fundamentalists' is the mispricing they expect to close.
             u2 = (c.a3 * x * trend / c.v2 if c.v2 else 0.0) - c.s * mis**2
@@ -331,27 +337,26 @@ class IndexMarket:
             else:
                 frac_c = frac_f = 0.5
                 share_p = 0.5
-            p_pm = c.v1 * frac_c * np.exp(-u1) * dt  # optimist -> pessimist
-            p_mp = c.v1 * frac_c * np.exp(u1) * dt  # pessimist -> optimist
             p_fc = c.v2 * frac_c * np.exp(u2) * dt  # fundamentalist -> chartist
             p_cf = c.v2 * frac_f * np.exp(-u2) * dt  # chartist -> fundamentalist
+            # Opinions: a chartist reconsiders with probability v1 dt and turns optimist with
+            # probability 1 / (1 + exp(-2 U1)), the stationary split of LM's rates
+            # v1 (n_c / N) exp(+-U1) (their ratio is exp(2 U1)), reached in one step.
+            p_opt = 1.0 / (1.0 + np.exp(-2.0 * u1))
             u = self.rng.random(self.n)
+            w = self.rng.random(self.n)
             new = t.copy()
-            cap = MAX_SWITCH_PROB
-            # Each group's exits share the unit interval: [0, a) to one group, [a, a + b) to
-            # the other; a new chartist joins the optimists with their share (imitation).
             is_f = t == FUNDAMENTALIST
-            a = min(p_fc, cap)
+            a = min(p_fc, MAX_SWITCH_PROB)
             new[is_f & (u < a * share_p)] = OPTIMIST
             new[is_f & (u >= a * share_p) & (u < a)] = PESSIMIST
-            a, b = _pair(p_pm, p_cf, cap)
-            is_p = t == OPTIMIST
-            new[is_p & (u < a)] = PESSIMIST
-            new[is_p & (u >= a) & (u < a + b)] = FUNDAMENTALIST
-            a, b = _pair(p_mp, p_cf, cap)
-            is_m = t == PESSIMIST
-            new[is_m & (u < a)] = OPTIMIST
-            new[is_m & (u >= a) & (u < a + b)] = FUNDAMENTALIST
+            is_c = (t == OPTIMIST) | (t == PESSIMIST)
+            leave = is_c & (u < min(p_cf, MAX_SWITCH_PROB))
+            rethink = is_c & ~leave & (w < min(c.v1 * dt, 1.0))
+            new[leave] = FUNDAMENTALIST
+            new[rethink] = np.where(
+                self.rng.random(int(rethink.sum())) < p_opt, OPTIMIST, PESSIMIST
+            )
             self.type[k] = new
 
     def _book_gains(self, change: np.ndarray, informed: np.ndarray) -> None:
