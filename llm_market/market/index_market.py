@@ -388,3 +388,44 @@ def _pair(a: float, b: float, cap: float) -> tuple[float, float]:
     if total > cap:
         return a * cap / total, b * cap / total
     return a, b
+
+
+def market_results(frame, traders: int) -> dict[str, float | None]:
+    """A traded run's headline figures, from its ``index_traders`` log (for ``summary.json``).
+
+    Args:
+        frame: The ``index_traders`` log as a DataFrame.
+        traders: Index traders per index.
+
+    Returns:
+        ``informed_share`` and ``chartist_share`` (mean shares of the traders),
+        ``rmse_log_gap`` (RMSE of log price - log fundamental: lower is a more informative
+        price), ``return_corr`` (correlation of the price's and the fundamental's daily log
+        returns), the mean daily gain per ``informed_gain`` and ``uninformed_gain``
+        fundamentalist, and the mean daily ``volume`` per index.
+    """
+    if frame is None or not len(frame):
+        return {}
+    gap = np.log(frame["price"].to_numpy()) - np.log(frame["fundamental"].to_numpy())
+    rp, rf = [], []
+    for _, g in frame.groupby("index"):
+        rp.append(np.diff(np.log(g["price"].to_numpy())))
+        rf.append(np.diff(np.log(g["fundamental"].to_numpy())))
+    rp, rf = np.concatenate(rp), np.concatenate(rf)
+    corr = float(np.corrcoef(rp, rf)[0, 1]) if rp.size > 2 and rp.std() > 0 else None
+
+    def mean(col):
+        v = frame[col].to_numpy(dtype=float)
+        v = v[np.isfinite(v)]
+        return round(float(v.mean()), 9) if v.size else None
+
+    chart = (frame["optimists"] + frame["pessimists"]).to_numpy(dtype=float)
+    return {
+        "informed_share": round(float(frame["informed"].mean() / traders), 9),
+        "chartist_share": round(float(chart.mean() / traders), 9),
+        "rmse_log_gap": round(float(np.sqrt(np.mean(gap**2))), 9),
+        "return_corr": None if corr is None else round(corr, 9),
+        "informed_gain": mean("informed_gain"),
+        "uninformed_gain": mean("uninformed_gain"),
+        "volume": mean("volume"),
+    }
