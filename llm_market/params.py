@@ -89,14 +89,14 @@ class Params(BaseModel):
     )
     market_v1: float = Field(30.0, ge=0.0, description="LM v1: opinion changes per day")
     market_v2: float = Field(0.5, ge=0.0, description="LM v2: strategy switches per day")
-    market_a1: float = Field(0.5, ge=0.0, description="LM alpha1: herding on the opinion")
+    market_a1: float = Field(0.6, ge=0.0, description="LM alpha1: herding on the opinion")
     market_a2: float = Field(0.0, ge=0.0, description="LM alpha2: herding on the trend")
     market_a3: float = Field(5.0, ge=0.0, description="LM alpha3: weight of profit differences")
     market_s: float = Field(
         200.0, ge=0.0, description="LM s: weight of the squared mispricing in fitness"
     )
     market_idiosyncratic: float = Field(
-        0.001, ge=0.0, le=1.0, description="switching not driven by imitation (Kirman epsilon)"
+        0.0005, ge=0.0, le=1.0, description="switching not driven by imitation (Kirman epsilon)"
     )
     market_sentiment_sd: float = Field(
         0.5, ge=0.0, le=10.0, description="sd of the chartists' common mood of the day"

@@ -159,3 +159,45 @@ def test_the_view_and_the_report_show_the_index_market(tmp_path):
     plot_report(m, tmp_path / "report.png")
     assert (tmp_path / "report.png").stat().st_size > 10_000
     assert index_market_figure(run(MarketModel(seed=8, scenario="small"), 2)) is None
+
+
+def _drive(cfg, days, seed, informed_share=0.1):
+    # The index market alone on a GBM fundamental, a tenth of its traders informed each day.
+    rng = np.random.default_rng(seed)
+    market = IndexMarket(cfg, rng, 100.0, 1, n_clients=cfg.traders)
+    sd = 0.2 / np.sqrt(252)
+    f = np.log(100.0)
+    prices, chartists = [], []
+    for _ in range(days):
+        f += -0.5 * sd**2 + sd * rng.standard_normal()
+        market.inform(0, np.flatnonzero(rng.random(cfg.traders) < informed_share))
+        prices.append(market.trade_day(np.array([f]))[0])
+        chartists.append(market.counts()[0, 1:3].sum())
+    return np.diff(np.log(prices)), np.array(chartists[1:])
+
+
+def test_volatility_rises_with_the_chartists_and_the_returns_have_fat_tails():
+    from llm_market.stats.facts import stylized_facts
+
+    r, chartists = _drive(MarketConfig(), 1500, seed=3)
+    r, chartists = r[100:], chartists[100:]
+    low, high = np.quantile(chartists, [0.25, 0.75])
+    # The mechanism: a market of chartists is a volatile market.
+    assert r[chartists >= high].std() > 1.5 * r[chartists <= low].std()
+    rep = stylized_facts(r, fit_garch=False)
+    assert rep.fact("heavy_tails").result == "pass"
+    assert rep.acf_abs_returns[1] > 0.05
+    frozen, _ = _drive(MarketConfig(switching=False), 1500, seed=3)
+    assert excess_kurtosis_of(frozen[100:]) < rep.excess_kurtosis
+
+
+def excess_kurtosis_of(r):
+    from llm_market.stats.facts import excess_kurtosis
+
+    return excess_kurtosis(r)
+
+
+def test_the_market_scenario_has_a_gbm_fundamental_and_no_transmitted_facts():
+    p = make_params("market")
+    assert p.index_process == "market" and p.market_fundamental == "gbm"
+    assert p.value_level_elasticity == 0.0 and p.steps >= 2000

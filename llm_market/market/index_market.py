@@ -113,11 +113,11 @@ class MarketConfig:
     noise_spread: float = 0.003
     v1: float = 30.0
     v2: float = 0.5
-    a1: float = 0.5
+    a1: float = 0.6
     a2: float = 0.0
     a3: float = 5.0
     s: float = 200.0
-    idiosyncratic: float = 0.001
+    idiosyncratic: float = 0.0005
     sentiment_sd: float = 0.5
     trend_memory: float = 1.0
     uninformed_noise: float = 0.04
@@ -254,7 +254,10 @@ class IndexMarket:
         f = t == FUNDAMENTALIST
         gap = estimate[active[f]] - q
         side[f] = np.sign(gap)
-        logp[f] = q + np.clip(gap, -c.fundamentalist_reach, c.fundamentalist_reach)
+        # How far toward its estimate a fundamentalist bids: a random share of the reach, so
+        # that limits (and trade prices) do not sit on a grid of q +- reach.
+        step = np.minimum(np.abs(gap), c.fundamentalist_reach) * rng.random(gap.size)
+        logp[f] = q + np.sign(gap) * step
         qty[f] = np.minimum(1 + (c.fundamentalist_gain * np.abs(gap)).astype(np.int64), 50)
         # Chartists: marketable orders in the direction of their opinion.
         up, down = t == OPTIMIST, t == PESSIMIST
