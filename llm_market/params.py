@@ -89,7 +89,7 @@ class Params(BaseModel):
     )
     market_v1: float = Field(30.0, ge=0.0, description="LM v1: opinion changes per day")
     market_v2: float = Field(0.5, ge=0.0, description="LM v2: strategy switches per day")
-    market_a1: float = Field(0.6, ge=0.0, description="LM alpha1: herding on the opinion")
+    market_a1: float = Field(0.55, ge=0.0, description="LM alpha1: herding on the opinion")
     market_a2: float = Field(0.0, ge=0.0, description="LM alpha2: herding on the trend")
     market_a3: float = Field(5.0, ge=0.0, description="LM alpha3: weight of profit differences")
     market_s: float = Field(

@@ -113,7 +113,7 @@ class MarketConfig:
     noise_spread: float = 0.003
     v1: float = 30.0
     v2: float = 0.5
-    a1: float = 0.6
+    a1: float = 0.55
     a2: float = 0.0
     a3: float = 5.0
     s: float = 200.0
