@@ -8,15 +8,19 @@ Lux & Marchesi (1999, Nature 397:498-500; 2000, IJTAF 3:675-702):
 * **Fundamentalists** trade toward their estimate of the fundamental: a buy (sell) limit order
   when the estimate is above (below) the price, of a size that grows with the log mispricing
   (LM's excess demand ``gamma (p_f - p) / p``).
-* **Chartists** follow the trend: *optimists* buy and *pessimists* sell with marketable limit
-  orders (LM's ``n_+ - n_-`` excess demand of chartists).
+* **Chartists**: *optimists* buy and *pessimists* sell with marketable limit orders (LM's
+  ``n_+ - n_-`` excess demand of chartists).
 * **Noise traders** (a fixed share) post limit orders scattered around the price: the book's
   liquidity, and LM's noise term.
 
 *Switching* (LM 2000, eqs. 2.1-2.4). Each order round every switchable trader may change group.
-Between optimists and pessimists the rates are ``v1 (n_c / N) exp(+-U1)`` with the opinion
-index ``x = (n_+ - n_-) / n_c`` and ``U1 = a1 x + a2 trend / v1`` (herding on the others'
-opinion and on the trend). Between chartists and fundamentalists the rates are
+A chartist reconsiders its opinion with probability ``v1 dt`` and turns optimist with
+probability ``1 / (1 + exp(-2 U1))``, with the opinion index ``x = (n_+ - n_-) / n_c`` and
+``U1 = a1 x + a2 trend + sentiment_sd * eta``: herding on the others' opinion, on the trend
+(off by default) and a common mood ``eta`` of the day, standard normal, one per index (Franke &
+Westerhoff's 2012 group-level noise of chartist demand). That split is the stationary one of
+LM's opinion rates ``v1 (n_c / N) exp(+-U1)`` (their ratio is ``exp(2 U1)``), reached in one
+step because ``v1`` is fast against the rounds. Between chartists and fundamentalists the rates are
 ``v2 (eps + n_X / N) exp(+-U2)``: a trader moves toward a group in proportion to its size
 (imitation; ``eps`` is Kirman's 1993 idiosyncratic switching, which keeps any group from
 emptying for good) and to the exponential of the fitness difference
