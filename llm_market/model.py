@@ -28,7 +28,7 @@ from .calendar import Calendar
 from .information.beliefs import Beliefs, no_information_forecast
 from .information.headlines import make_generator, news_items, research_items
 from .information.history import HistoryBook
-from .information.indices import GarchIndexProcess, IndexProcess
+from .information.indices import make_index_process
 from .information.news import NewsProcess
 from .information.questions import QuestionBook, Resolution
 from .information.scoring import ScoreBoard
@@ -95,7 +95,7 @@ class MarketModel(mesa.Model):
         p = self.params
         self.calendar = Calendar(p.steps_per_month)
         self.n_teams, self.n_goods = p.n_teams, p.n_indices
-        self.event_logs = EventLogs()
+        self.event_logs = EventLogs(index_market=self.params.index_process == "market")
 
         self._build_information()
         self.social = self._build_graph()
@@ -122,22 +122,7 @@ class MarketModel(mesa.Model):
     def _build_information(self) -> None:
         p = self.params
         horizon = max(p.horizons)
-        args = (
-            self.streams["indices"],
-            p.n_indices,
-            p.index_drift,
-            p.index_volatility,
-            p.index_correlation,
-            p.index_initial,
-            horizon,
-            p.trading_days_per_year,
-        )
-        if p.index_process == "garch":
-            self.indices = GarchIndexProcess(
-                *args, omega=p.garch_omega, alpha=p.garch_alpha, beta=p.garch_beta, nu=p.garch_nu
-            )
-        else:
-            self.indices = IndexProcess(*args)
+        self.indices = make_index_process(p, self.streams, horizon)
         self.beliefs = Beliefs(p.n_teams, p.n_indices, horizon)
         # Forecaster columns: the teams, the crowd (mean forecast of the active teams), the
         # no-information forecaster (the index path alone) and, when it runs, the prediction
@@ -304,6 +289,8 @@ class MarketModel(mesa.Model):
             revenue += np.bincount(day.seller, weights=day.price, minlength=self.n_teams)
             reputation = self.view.market.reputation[day.seller]
             self.event_logs.record_trades(self.calendar.stamp, day, reputation)
+            # A traded index: the day's buyers of reports trade on them as informed traders.
+            self.indices.observe_reports(day.good, day.buyer)
         for team in self.teams:
             team.record_sales(sold[team.idx], revenue[team.idx])
         self.trade_predictions()
@@ -312,6 +299,8 @@ class MarketModel(mesa.Model):
     def run_information_dynamics(self) -> None:
         """Stage 2: indices move, questions resolve and open, news and research arrive."""
         r = self.indices.advance()
+        if self.params.index_process == "market":
+            self.event_logs.record_index_market(self.calendar.stamp, self.indices)
         self.beliefs.advance()
         self.market.observe_index(r, self.indices.level)
         day = self.calendar.closing_day

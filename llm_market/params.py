@@ -105,7 +105,63 @@ class Params(BaseModel):
     trading_days_per_year: int = Field(
         252, ge=1, le=MAX_HORIZON, description="steps per year for drift and vol"
     )
-    index_process: Literal["gbm", "garch"] = Field("gbm", description="gbm | garch")
+    index_process: Literal["gbm", "garch", "market"] = Field(
+        "gbm", description="gbm | garch | market (a traded price over a gbm/garch fundamental)"
+    )
+    # Traded index market (h6): index_process="market" (llm_market/market/index_market.py)
+    market_fundamental: Literal["gbm", "garch"] = Field(
+        "gbm", description="the traded index's fundamental value: gbm | garch"
+    )
+    market_traders: int = Field(500, ge=10, le=100_000, description="index traders per index")
+    market_noise_share: Probability = Field(0.1, description="share of noise traders (fixed)")
+    market_rounds: int = Field(8, ge=1, le=1000, description="order rounds per day")
+    market_activity: Probability = Field(0.2, description="chance a trader orders in a round")
+    market_chartist_share: Probability = Field(0.3, description="initial share of chartists")
+    market_fundamentalist_gain: float = Field(
+        100.0, ge=0.0, le=1e6, description="fundamentalist shares per unit of log mispricing"
+    )
+    market_fundamentalist_reach: float = Field(
+        0.003, gt=0.0, le=1.0, description="most log distance of a fundamentalist's limit"
+    )
+    market_chartist_qty: int = Field(1, ge=1, le=1000, description="shares per chartist order")
+    market_chartist_reach: float = Field(
+        0.01, gt=0.0, le=1.0, description="log distance of a chartist's marketable limit"
+    )
+    market_noise_spread: float = Field(
+        0.003, gt=0.0, le=1.0, description="sd of a noise trader's log limit around the price"
+    )
+    market_v1: float = Field(30.0, ge=0.0, le=1e4, description="LM v1: opinion changes per day")
+    market_v2: float = Field(0.5, ge=0.0, le=1e4, description="LM v2: strategy switches per day")
+    market_a1: float = Field(0.55, ge=0.0, le=1e3, description="LM alpha1: herding on the opinion")
+    market_a2: float = Field(0.0, ge=0.0, le=1e3, description="LM alpha2: herding on the trend")
+    market_a3: float = Field(
+        5.0, ge=0.0, le=1e3, description="LM alpha3: weight of profit differences"
+    )
+    market_s: float = Field(
+        200.0, ge=0.0, le=1e6, description="LM s: weight of the squared mispricing in fitness"
+    )
+    market_idiosyncratic: float = Field(
+        0.0005, ge=0.0, le=1.0, description="switching not driven by imitation (Kirman epsilon)"
+    )
+    market_sentiment_sd: float = Field(
+        0.5, ge=0.0, le=10.0, description="sd of the chartists' common mood of the day"
+    )
+    market_trend_memory: float = Field(
+        1.0, gt=0.0, le=MAX_HORIZON, description="days chartists average over"
+    )
+    market_uninformed_noise: float = Field(
+        0.04, ge=0.0, le=10.0, description="sd of an uninformed fundamentalist's log estimate"
+    )
+    market_informed_noise: float = Field(
+        0.002, ge=0.0, le=10.0, description="sd of the log estimate of a client who bought a report"
+    )
+    market_informed_days: int = Field(1, ge=0, le=10_000, description="days a report informs")
+    market_informed: bool = Field(True, description="report buyers trade as informed traders")
+    market_switching: bool = Field(True, description="traders switch strategies (ablation)")
+    market_imitation: bool = Field(True, description="switching imitates others (ablation)")
+    market_initial_shares: int = Field(
+        50, ge=1, le=1_000_000, description="shares per trader at the start"
+    )
     garch_omega: float | None = Field(
         None,
         gt=0.0,

@@ -75,6 +75,11 @@ SCENARIOS: dict[str, tuple[str, dict[str, Any]]] = {
             "steps": 2100,
         },
     ),
+    "market": (
+        "a traded index: GBM fundamental, price made by fundamentalists, chartists and noise "
+        "traders in an order book (Lux-Marchesi switching), report buyers informed, 2,100 days",
+        {"index_process": "market", "market_fundamental": "gbm", "steps": 2100},
+    ),
     "large": (
         "benchmark size: 1,000 teams, 50 principals, 10,000 clients on a scale-free graph",
         {

@@ -323,7 +323,8 @@ def test_to_dict_keys_and_types(garch_report):
 
 def test_table(garch_report):
     t = garch_report.table()
-    assert list(t.columns) == ["fact", "value", "rule", "source", "result"]
+    cols = ["fact", "value", "pvalue", "rule", "source", "result", "surrogate"]
+    assert list(t.columns) == cols
     assert len(t) == len(garch_report.facts)
     assert set(t["result"]) <= {"pass", "fail", "n/a"}
 
@@ -351,3 +352,48 @@ def test_sp500_passes_all_rules():
     assert rep.acf_abs_returns[1] == pytest.approx(0.244, abs=0.002)
     failed = [f.name for f in rep.facts if f.result != "pass"]
     assert failed == []
+
+
+# --- honest tests (issue 13): stated levels, p-values, shuffled surrogates ------------------
+
+
+def test_simulated_gbm_passes_at_most_the_no_linear_autocorrelation_rule():
+    # Ten GBM price paths of 2,000 days (the default index): nothing but iid Gaussian returns.
+    rng = np.random.default_rng(7)
+    sd = 0.2 / math.sqrt(252)
+    paths = [100 * np.exp(np.cumsum(rng.normal(-0.5 * sd**2, sd, 2000))) for _ in range(10)]
+    rep = stylized_facts(paths, kind="prices")
+    passed = {f.name for f in rep.facts if f.result == "pass"}
+    assert passed <= {"no_linear_autocorrelation"}, passed
+
+
+def test_every_rule_reports_a_pvalue_or_a_band(garch_report):
+    for f in garch_report.facts:
+        assert (f.pvalue is not None) or (f.band is not None), f.name
+        if f.pvalue is not None and math.isfinite(f.pvalue):
+            assert 0.0 <= f.pvalue <= 1.0
+
+
+def test_the_shuffled_surrogate_keeps_the_tails_and_loses_the_clustering(garch_report):
+    sur = garch_report.surrogate
+    assert sur is not None and sur.surrogate is None
+    np.testing.assert_allclose(
+        np.sort(np.concatenate(sur.returns)), np.sort(np.concatenate(garch_report.returns))
+    )
+    assert sur.fact("heavy_tails").result == "pass"
+    assert sur.fact("volatility_clustering").result == "fail"
+    assert sur.fact("garch_persistence").result == "fail"
+    d = garch_report.to_dict()
+    assert d["surrogate_facts"]["volatility_clustering"] == "fail"
+    assert d["fact_details"][0]["surrogate"] == "pass"
+    assert stylized_facts(np.ones(3) + np.arange(3), surrogate=False).surrogate is None
+
+
+def test_hill_gaussian_pvalue_separates_gaussian_from_student_t():
+    from llm_market.stats.facts import hill_gaussian_pvalue
+
+    rng = np.random.default_rng(3)
+    g = rng.standard_normal(5000)
+    t3 = rng.standard_t(3, 5000)
+    assert hill_gaussian_pvalue(hill_tail_index(g, "left"), 5000, "left") > 0.05
+    assert hill_gaussian_pvalue(hill_tail_index(t3, "left"), 5000, "left") < 0.01

@@ -231,6 +231,19 @@ def test_pick_columns(columns, column, expected):
     assert pick_columns(columns, column, "f.csv") == expected
 
 
+def test_the_table_prints_each_facts_test_and_its_shuffled_surrogate(tmp_path, capsys):
+    pytest.importorskip("arch.data.sp500")
+    assert main(["facts", "sp500", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "shuffled" in out and "p / band" in out
+    # S&P 500: every rule passes; shuffled, the clustering and the GARCH fit are gone.
+    row = next(line for line in out.splitlines() if "volatility_clustering" in line)
+    assert row.count("pass") == 1 and "fail" in row
+    details = json.loads((tmp_path / "facts.json").read_text())["fact_details"]
+    assert all(d["result"] == "pass" for d in details)
+    assert {d["name"]: d["surrogate"] for d in details}["garch_persistence"] == "fail"
+
+
 def test_sp500_keyword_and_option(tmp_path):
     pytest.importorskip("arch.data.sp500")
     assert main(["facts", "--sp500", "--out", str(tmp_path / "a"), "--no-garch"]) == 0

@@ -30,6 +30,14 @@ def _fmt(v: float | None) -> str:
     return f"{v:.4g}"
 
 
+def _fmt_test(fact: Any) -> str:
+    if fact.pvalue is not None and fact.pvalue == fact.pvalue:
+        return f"p={fact.pvalue:.2g}"
+    if fact.band is not None:
+        return f"[{fact.band[0]:.3g}, {fact.band[1]:.3g}]"
+    return "n/a"
+
+
 def print_table(report: Any, src: PriceSource) -> None:
     """Print the facts (value, rule and result) as a table on standard output."""
     from rich.console import Console
@@ -47,18 +55,35 @@ def print_table(report: Any, src: PriceSource) -> None:
     )
     table.add_column("fact")
     table.add_column("value", justify="right")
+    table.add_column("p / band", justify="right")
     table.add_column("rule")
     table.add_column("result")
+    table.add_column("shuffled", justify="right")
+    table.add_column("result (shuffled)")
+    sur = report.surrogate
     for f in report.facts:
         name = f.name + (" (informative)" if f.informative else "")
-        table.add_row(name, _fmt(f.value), f.rule, f"[{colour[f.result]}]{f.result}[/]")
+        s = sur.fact(f.name) if sur is not None else None
+        table.add_row(
+            name,
+            _fmt(f.value),
+            _fmt_test(f),
+            f.rule,
+            f"[{colour[f.result]}]{f.result}[/]",
+            _fmt(s.value) if s is not None else "n/a",
+            f"[{colour[s.result]}]{s.result}[/]" if s is not None else "n/a",
+        )
     console = Console()
     if not console.is_terminal:
         # Piped or captured output: rich would assume 80 columns and wrap every rule.
-        console = Console(width=150)
+        console = Console(width=190)
     console.print(table)
     console.print(
         f"share of zero returns (days without a price change): {zero_return_share(report):.1%}"
+    )
+    console.print(
+        "shuffled: the same returns permuted in time (same distribution, no time structure); "
+        "a fact that passes there too comes from the distribution alone"
     )
     for note in src.notes:
         console.print(f"note: {note}")

@@ -9,12 +9,41 @@ come only from the index stream, so news and research do not change the index pa
 
 :class:`GarchIndexProcess` has the same interface with GARCH(1,1) volatility and Student-t shocks,
 for markets whose returns show volatility clustering and fat tails.
+
+:class:`MarketIndexProcess` (``index_process="market"``) keeps a GBM or GARCH path as each
+index's *fundamental value* and forms the index's *price* in an order book of index traders
+(:mod:`~llm_market.market.index_market`); its ``level`` is the traded price.
+
+Every process is built from the run's parameters by :func:`make_index_process`, through the
+registry :data:`INDEX_PROCESSES` (name -> class with a ``from_params`` constructor), and has
+the same interface: ``level``, ``step_mean``, ``step_sd``, ``unconditional_sd``, ``buffer``,
+``lookahead``, ``future_log_return``, ``advance`` and ``observe_reports`` (what the report
+market's buyers bought today; only the traded index uses it).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 from scipy.special import ndtr, stdtrit
+
+if TYPE_CHECKING:
+    from ..params import Params
+    from ..rng import Streams
+
+
+def _common_args(p: Params, lookahead: int) -> tuple[Any, ...]:
+    # The arguments every exogenous process takes after its stream, in constructor order.
+    return (
+        p.n_indices,
+        p.index_drift,
+        p.index_volatility,
+        p.index_correlation,
+        p.index_initial,
+        lookahead,
+        p.trading_days_per_year,
+    )
 
 
 class IndexProcess:
@@ -55,6 +84,14 @@ class IndexProcess:
         # buffer[:, j] is the shock of day (self.day + 1 + j).
         self.buffer = self._draw(lookahead)
         self.last_log_return = np.zeros(n_indices)
+
+    @classmethod
+    def from_params(cls, p: Params, streams: Streams, lookahead: int) -> IndexProcess:
+        """Build the process of a run (stream ``indices``)."""
+        return cls(streams["indices"], *_common_args(p, lookahead))
+
+    def observe_reports(self, good: int, buyers: np.ndarray) -> None:
+        """Reports bought today do not move an exogenous index."""
 
     def _draw(self, days: int) -> np.ndarray:
         eps = self.rng.standard_normal((days, self.n))
@@ -185,6 +222,21 @@ class GarchIndexProcess:
         self.buffer = self._draw(lookahead)
         self.last_log_return = np.zeros(n_indices)
 
+    @classmethod
+    def from_params(cls, p: Params, streams: Streams, lookahead: int) -> GarchIndexProcess:
+        """Build the process of a run (stream ``indices``)."""
+        return cls(
+            streams["indices"],
+            *_common_args(p, lookahead),
+            omega=p.garch_omega,
+            alpha=p.garch_alpha,
+            beta=p.garch_beta,
+            nu=p.garch_nu,
+        )
+
+    def observe_reports(self, good: int, buyers: np.ndarray) -> None:
+        """Reports bought today do not move an exogenous index."""
+
     def _draw(self, days: int) -> np.ndarray:
         g = (self.rng.standard_normal((days, self.n)) @ self.chol.T).T
         if np.isinf(self.nu):
@@ -234,3 +286,112 @@ class GarchIndexProcess:
         self.day += 1
         self.last_log_return = r
         return r
+
+
+class MarketIndexProcess:
+    """Indices whose price is traded: a GBM (or GARCH) fundamental and an order-book price.
+
+    The fundamental is the process ``market_fundamental`` names, drawn from the same
+    ``indices`` stream as the exogenous index would be, so a traded run and a GBM run of the same
+    seed share their fundamental path (and their news, which is about the fundamental's shocks).
+    The price is formed each day by :class:`~llm_market.market.index_market.IndexMarket` from
+    its own ``index_market`` stream. Questions resolve on ``level``: the traded price.
+
+    ``step_mean``, ``step_sd`` and ``unconditional_sd`` are the fundamental's: what a forecaster
+    who models the index as its fundamental plugs in. ``buffer`` holds the fundamental's future
+    shocks: news and research are about the fundamental, which the price follows only loosely.
+
+    Args:
+        fundamental: The fundamental's process.
+        market: The index traders.
+    """
+
+    def __init__(self, fundamental: IndexProcess | GarchIndexProcess, market: Any):
+        self.fundamental = fundamental
+        self.market = market
+        self.n = fundamental.n
+        self.level = market.price.copy()
+        self.day = 0
+        self.last_log_return = np.zeros(self.n)
+
+    @classmethod
+    def from_params(cls, p: Params, streams: Streams, lookahead: int) -> MarketIndexProcess:
+        """Build the fundamental and the index traders of a run."""
+        from ..market.index_market import IndexMarket, config_from_params
+
+        fundamental = INDEX_PROCESSES[p.market_fundamental].from_params(p, streams, lookahead)
+        market = IndexMarket(
+            config_from_params(p),
+            streams["index_market"],
+            p.index_initial,
+            p.n_indices,
+            p.n_clients,
+        )
+        return cls(fundamental, market)
+
+    @property
+    def step_mean(self):
+        """The fundamental's daily mean log return."""
+        return self.fundamental.step_mean
+
+    @property
+    def step_sd(self):
+        """The fundamental's (conditional) daily sd of log returns."""
+        return self.fundamental.step_sd
+
+    @property
+    def unconditional_sd(self) -> float:
+        """The fundamental's long-run daily sd."""
+        return self.fundamental.unconditional_sd
+
+    @property
+    def buffer(self) -> np.ndarray:
+        """The fundamental's future shocks (what news and research observe)."""
+        return self.fundamental.buffer
+
+    @property
+    def lookahead(self) -> int:
+        """Days of future fundamental shocks known to the process."""
+        return self.fundamental.lookahead
+
+    @property
+    def fundamental_level(self) -> np.ndarray:
+        """Each index's fundamental value today."""
+        return self.fundamental.level
+
+    def future_log_return(self, days: int) -> np.ndarray:
+        """The fundamental's log return over the next ``days`` days (the price's is not known)."""
+        return self.fundamental.future_log_return(days)
+
+    def observe_reports(self, good: int, buyers: np.ndarray) -> None:
+        """The clients who bought a report on ``good`` today trade on it as informed traders."""
+        self.market.inform(good, buyers)
+
+    def advance(self) -> np.ndarray:
+        """Move the fundamental one day, trade the day, and return the price's log returns."""
+        self.fundamental.advance()
+        close = self.market.trade_day(np.log(self.fundamental.level))
+        r = np.log(close / self.level)
+        self.level = close
+        self.day += 1
+        self.last_log_return = r
+        return r
+
+
+INDEX_PROCESSES: dict[str, Any] = {
+    "gbm": IndexProcess,
+    "garch": GarchIndexProcess,
+    "market": MarketIndexProcess,
+}
+"""``index_process`` name -> its class (each has ``from_params(params, streams, lookahead)``)."""
+
+
+def make_index_process(p: Params, streams: Streams, lookahead: int):
+    """Build the index process ``p.index_process`` names.
+
+    Args:
+        p: The run's parameters.
+        streams: The run's random streams.
+        lookahead: Days of future shocks to hold (the longest question horizon).
+    """
+    return INDEX_PROCESSES[p.index_process].from_params(p, streams, lookahead)

@@ -70,6 +70,9 @@ DECISIONS = "decisions"
 # One row per team: who decides it and its fixed traits. Not "teams": teams.parquet is the
 # DataCollector's team series.
 ROSTER = "roster"
+# The traded index (index_process="market"): its fills, and its traders' mix per index and day.
+INDEX_TRADES = "index_trades"
+INDEX_TRADERS = "index_traders"
 
 LOG_SCHEMAS: dict[str, dict[str, str]] = {
     TRADES: {
@@ -135,6 +138,34 @@ LOG_SCHEMAS: dict[str, dict[str, str]] = {
         "confidence": "float64",
         "herding": "float64",
         "research_intensity": "float64",
+    },
+    # One row per fill of an index's order book (trader ids are 0 .. market_traders - 1).
+    INDEX_TRADES: {
+        "step": "int64",
+        "index": "int64",
+        "round": "int64",
+        "buyer": "int64",
+        "seller": "int64",
+        "price": "float64",
+        "qty": "int64",
+    },
+    # One row per index and day: the price against the fundamental, the trader mix, and the
+    # day's mark-to-market gain per informed and per uninformed fundamentalist.
+    INDEX_TRADERS: {
+        "step": "int64",
+        "index": "int64",
+        "price": "float64",
+        "fundamental": "float64",
+        "volume": "int64",
+        "fundamentalists": "int64",
+        "optimists": "int64",
+        "pessimists": "int64",
+        "noise": "int64",
+        "informed": "int64",
+        "informed_gain": "float64",
+        "uninformed_gain": "float64",
+        "cash": "float64",
+        "shares": "int64",
     },
 }
 

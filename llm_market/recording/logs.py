@@ -17,7 +17,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .columns import BUDGETS, DECISIONS, LOG_SCHEMAS, NEWS, PREDICTIONS, ROSTER, TRADES
+from .columns import (
+    BUDGETS,
+    DECISIONS,
+    INDEX_TRADERS,
+    INDEX_TRADES,
+    LOG_SCHEMAS,
+    NEWS,
+    PREDICTIONS,
+    ROSTER,
+    TRADES,
+)
 from .outputs import atomic_write
 
 
@@ -94,15 +104,23 @@ class EventLogs:
         roster: One row per team, written once when the teams are built: its principal, the
             policy that decides it (with the model and persona of a language-model team) and
             its traits.
+        index_trades, index_traders: The traded index's fills and its daily trader mix, kept
+            (and written) only when the index is traded (``index_market=True``).
+
+    Args:
+        index_market: Whether the run trades its index (``index_process="market"``).
     """
 
-    def __init__(self):
+    def __init__(self, index_market: bool = False):
         self.trades = ColumnLog(TRADES, LOG_SCHEMAS[TRADES])
         self.predictions = ColumnLog(PREDICTIONS, LOG_SCHEMAS[PREDICTIONS])
         self.budgets = ColumnLog(BUDGETS, LOG_SCHEMAS[BUDGETS])
         self.news = ColumnLog(NEWS, LOG_SCHEMAS[NEWS])
         self.decisions = ColumnLog(DECISIONS, LOG_SCHEMAS[DECISIONS])
         self.roster = ColumnLog(ROSTER, LOG_SCHEMAS[ROSTER])
+        self.index_trades = ColumnLog(INDEX_TRADES, LOG_SCHEMAS[INDEX_TRADES])
+        self.index_traders = ColumnLog(INDEX_TRADERS, LOG_SCHEMAS[INDEX_TRADERS])
+        self.index_market = index_market
 
     def by_name(self) -> dict[str, ColumnLog]:
         """The logs by name, in the order they are written."""
@@ -114,6 +132,8 @@ class EventLogs:
             self.decisions,
             self.roster,
         )
+        if self.index_market:
+            logs += (self.index_trades, self.index_traders)
         return {log.name: log for log in logs}
 
     def digest(self) -> str:
@@ -134,6 +154,36 @@ class EventLogs:
             value=day.value,
             cost=day.cost,
             reputation=reputation,
+        )
+
+    def record_index_market(self, step: int, indices) -> None:
+        """Log the traded index's day: its fills and, per index, price, fundamental and mix.
+
+        Args:
+            step: The day's stamp.
+            indices: The run's :class:`~llm_market.information.indices.MarketIndexProcess`.
+        """
+        m = indices.market
+        t = m.trades
+        if t["price"].size:
+            self.index_trades.append(step=np.full(t["price"].size, step, dtype=np.int64), **t)
+        counts = m.counts()
+        k = np.arange(m.k, dtype=np.int64)
+        self.index_traders.append(
+            step=np.full(m.k, step, dtype=np.int64),
+            index=k,
+            price=m.price.copy(),
+            fundamental=indices.fundamental_level.copy(),
+            volume=m.volume.copy(),
+            fundamentalists=counts[:, 0],
+            optimists=counts[:, 1],
+            pessimists=counts[:, 2],
+            noise=counts[:, 3],
+            informed=m.informed_today.sum(axis=1),
+            informed_gain=m.gain[:, 0].copy(),
+            uninformed_gain=m.gain[:, 1].copy(),
+            cash=m.total_cash(),
+            shares=m.total_shares(),
         )
 
     def record_resolutions(self, res, forecaster_ids: np.ndarray) -> None:

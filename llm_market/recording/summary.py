@@ -85,6 +85,17 @@ def run_summary(model: MarketModel) -> dict[str, Any]:
             "money_error_max": money_error_max(df[c.MONEY_ERROR].to_numpy()),
             "money_in": {k: round(v, 6) for k, v in sorted(accounts.ledger.inflows.items())},
             "money_out": {k: round(v, 6) for k, v in sorted(accounts.ledger.outflows.items())},
+            **_index_market(model),
         },
         **({"llm": model.policy.summary()} if model.params.policy == "llm" else {}),
     }
+
+
+def _index_market(model: MarketModel) -> dict[str, Any]:
+    # The traded index's figures, only when it runs (a default summary is unchanged).
+    if model.params.index_process != "market":
+        return {}
+    from ..market.index_market import market_results
+
+    frame = model.logs[c.INDEX_TRADERS].to_frame()
+    return {"index_market": market_results(frame, model.params.market_traders)}

@@ -51,6 +51,9 @@ __all__ = [
     "leverage_correlation",
     "log_returns",
     "robust_acf_band",
+    "hill_gaussian_pvalue",
+    "kurtosis_pvalue",
+    "shuffled_surrogate",
     "stylized_facts",
 ]
 
@@ -62,9 +65,17 @@ Z95 = 1.959963984540054  # two-sided 95% normal quantile
 # them; if a rule ever fails on it, the rule is wrong, not the index.
 # ---------------------------------------------------------------------------------------------
 
+# Every rule below is a stated test: a significance level (or a band) and the p-value reported
+# beside the value. Each fact is also computed on a shuffled surrogate of the same returns
+# (same marginal distribution, no time structure), so a reader sees which facts the ordering of
+# the returns carries (clustering, decay, GARCH) and which the marginal alone (tails).
+
 # Cont (2001), fact 2 (heavy tails): daily returns have excess kurtosis well above 0 (S&P 500
-# 1999-2018: about 8). A floor of 1 accepts milder but unmistakably non-Gaussian tails.
+# 1999-2018: about 8). Test: D'Agostino's kurtosis test (scipy.stats.kurtosistest), one-sided,
+# excess kurtosis > 0 at the 1% level. (The old floor of 1 is kept as a sanity band: the
+# test alone flags kurtosis 0.1 on a million returns.)
 HEAVY_TAILS_MIN_EXCESS_KURTOSIS = 1.0
+HEAVY_TAILS_LEVEL = 0.01
 
 # Cont (2001), fact 2: the tail index of daily returns lies between 2 and 5 for most data
 # (finite variance, infinite higher moments). Applied to both tails, Hill estimator at 5%.
@@ -73,6 +84,12 @@ HEAVY_TAILS_MIN_EXCESS_KURTOSIS = 1.0
 # guards against too-heavy tails (alpha < 2, infinite variance) and checks real data look right.
 TAIL_INDEX_RANGE = (2.0, 5.0)
 HILL_FRACTION = 0.05
+# Since the band alone does not separate Gaussian from heavy tails, each tail's Hill alpha must
+# also be significantly below that of a Gaussian sample of the same size: a Monte-Carlo test
+# against HILL_MC_DRAWS iid normal samples (fixed seed), one-sided at the 1% level.
+HILL_MC_DRAWS = 199
+HILL_MC_SEED = 20010101
+TAIL_INDEX_LEVEL = 0.01
 
 # Cont (2001), fact 4 (aggregational Gaussianity): returns look more Gaussian as the time scale
 # grows. We only require the kurtosis at the coarsest level to be below that at level 1;
@@ -89,6 +106,10 @@ AGGREGATION_LEVELS = (1, 5, 10, 20)
 # 1 lag, would fail white noise about a quarter of the time).
 NO_AUTOCORR_LAGS = (2, 20)
 NO_AUTOCORR_MAX_FRACTION_OUTSIDE = 0.20
+# As a test: under no autocorrelation each lag leaves its 95% band with probability 0.05, so the
+# count outside is Binomial(19, 0.05); at most 3 of 19 is a binomial test at the 2% level
+# (P(count >= 4) = 1.4%). The p-value reported is P(Binomial >= the count).
+NO_AUTOCORR_BAND_LEVEL = 0.05
 
 # Cont (2001), fact 6 (volatility clustering): ACF of absolute returns is significantly positive
 # and stays positive over long lags. Rule: lag-1 value above the white-noise band 1.96/sqrt(n),
@@ -97,6 +118,12 @@ NO_AUTOCORR_MAX_FRACTION_OUTSIDE = 0.20
 # (Requiring the mean to clear 1.96/sqrt(n) itself would fail GARCH(1,1) with alpha+beta = 0.95
 # about a quarter of the time, whose ACF(|r|) is still ~0.04 on average over those lags.)
 CLUSTERING_LONG_LAGS = (10, 50)
+# Issue 13's stricter rule, the one evaluated: ACF(|r|) at lag 1 above 0.1, and significantly
+# positive (above the one-sided 5% white-noise bound 1.645/sqrt(n)) at every lag 1..20. The
+# p-value reported is the largest one-sided p over those lags (the weakest lag).
+CLUSTERING_MIN_LAG1 = 0.1
+CLUSTERING_SIGNIFICANT_TO = 20
+CLUSTERING_LEVEL = 0.05
 
 # Cont (2001), fact 8 (slow decay of ACF(|r|)): ACF(|r|)(tau) ~ C tau^-beta with beta in
 # [0.2, 0.4]. We accept [0.1, 0.5] because the least-squares slope on a log-log ACF over lags
@@ -111,6 +138,8 @@ POWER_LAW_MAX_LAG = 100
 # negatively correlated with future volatility in equity data (S&P 500 tau=1: -0.11).
 # Informative only: it is absent in FX and many models.
 LEVERAGE_MAX_LAG = 10
+# Test: corr(r_t, r_{t+1}^2) significantly negative, one-sided 5% against the white-noise sd.
+LEVERAGE_LEVEL = 0.05
 
 # Bollerslev, Chou & Kroner (1992) survey: daily GARCH(1,1) fits give alpha + beta close to 1
 # (S&P 500 1999-2018 with t shocks: about 0.9997); 0.85 excludes weak, short-lived clustering.
@@ -567,6 +596,8 @@ class Fact:
         source: Citation backing the rule.
         passed: True/False, or None when the statistic is not available.
         informative: True when the fact is reported but not expected of every market.
+        pvalue: The p-value of the rule's test (None where the rule is a band, or n/a).
+        band: The estimate's confidence band, where the rule is a band (else None).
     """
 
     name: str
@@ -575,6 +606,8 @@ class Fact:
     source: str
     passed: bool | None
     informative: bool = False
+    pvalue: float | None = None
+    band: tuple[float, float] | None = None
 
     @property
     def result(self) -> str:
@@ -615,6 +648,8 @@ class FactsReport:
         garch: GARCH(1,1) fit (pooled: length-weighted mean of per-series fits).
         facts: Evaluated facts.
         returns: The return series used (not part of :meth:`to_dict`).
+        surrogate: The same statistics on a shuffled surrogate of the returns (each series
+            permuted in time with a fixed seed), or None.
     """
 
     n_returns: int
@@ -633,6 +668,11 @@ class FactsReport:
     garch: GarchResult
     facts: list[Fact]
     returns: list[np.ndarray] = field(default_factory=list, repr=False)
+    surrogate: FactsReport | None = field(default=None, repr=False)
+
+    def surrogate_result(self, name: str) -> str:
+        """The surrogate's result of fact ``name`` (``"n/a"`` without a surrogate)."""
+        return "n/a" if self.surrogate is None else self.surrogate.fact(name).result
 
     def fact(self, name: str) -> Fact:
         """Look up a fact by name.
@@ -697,13 +737,20 @@ class FactsReport:
                 "reason": self.garch.reason,
             },
             "facts": {f.name: f.result for f in self.facts},
+            "surrogate_facts": {f.name: self.surrogate_result(f.name) for f in self.facts},
             "fact_details": [
                 {
                     "name": f.name,
                     "value": _clean_float(f.value),
+                    "pvalue": _clean_float(f.pvalue),
+                    "band": None if f.band is None else [_clean_float(b) for b in f.band],
                     "rule": f.rule,
                     "source": f.source,
                     "result": f.result,
+                    "surrogate_value": None
+                    if self.surrogate is None
+                    else _clean_float(self.surrogate.fact(f.name).value),
+                    "surrogate": self.surrogate_result(f.name),
                     "informative": f.informative,
                 }
                 for f in self.facts
@@ -714,19 +761,23 @@ class FactsReport:
         """One row per fact.
 
         Returns:
-            DataFrame with columns ``fact``, ``value``, ``rule``, ``source``, ``result``.
+            DataFrame with columns ``fact``, ``value``, ``pvalue``, ``rule``, ``source``,
+            ``result`` and ``surrogate`` (the shuffled surrogate's result).
         """
         rows = [
             {
                 "fact": f.name + (" (informative)" if f.informative else ""),
                 "value": _clean_float(f.value),
+                "pvalue": _clean_float(f.pvalue),
                 "rule": f.rule,
                 "source": f.source,
                 "result": f.result,
+                "surrogate": self.surrogate_result(f.name),
             }
             for f in self.facts
         ]
-        return pd.DataFrame(rows, columns=["fact", "value", "rule", "source", "result"])
+        cols = ["fact", "value", "pvalue", "rule", "source", "result", "surrogate"]
+        return pd.DataFrame(rows, columns=cols)
 
 
 def zero_return_share(report: FactsReport) -> float:
@@ -793,45 +844,93 @@ def _in_range(v: float | None, lo: float, hi: float, hi_open: bool = False) -> b
     return lo <= v < hi if hi_open else lo <= v <= hi
 
 
+def kurtosis_pvalue(r: ArrayLike) -> float:
+    """One-sided p-value of excess kurtosis > 0 (D'Agostino's test, ``scipy.stats.kurtosistest``).
+
+    Returns NaN below 20 observations, where the test's normal approximation is not valid.
+    """
+    x = _finite(r)
+    if x.size < 20 or np.ptp(x) == 0:
+        return math.nan
+    return float(stats.kurtosistest(x, alternative="greater").pvalue)
+
+
+def hill_gaussian_pvalue(
+    alpha: float, n: int, tail: Literal["left", "right"], fraction: float = HILL_FRACTION
+) -> float:
+    """Monte-Carlo p-value that a tail is heavier than Gaussian, from its Hill alpha.
+
+    The share of :data:`HILL_MC_DRAWS` iid normal samples of size ``n`` (fixed seed) whose Hill
+    alpha at ``fraction`` is at most ``alpha``, as ``(1 + count) / (1 + draws)``: a lighter
+    alpha than almost every Gaussian sample gives a small p.
+    """
+    if not math.isfinite(alpha) or n < 20:
+        return math.nan
+    rng = np.random.default_rng(HILL_MC_SEED)
+    sims = np.array(
+        [hill_tail_index(rng.standard_normal(n), tail, fraction) for _ in range(HILL_MC_DRAWS)]
+    )
+    return float((1 + np.sum(sims <= alpha)) / (1 + HILL_MC_DRAWS))
+
+
 def _evaluate(rep: FactsReport) -> list[Fact]:
     facts: list[Fact] = []
+    pooled = np.concatenate(rep.returns) if rep.returns else np.zeros(0)
+    n = pooled.size
 
     k = rep.excess_kurtosis
+    p_k = kurtosis_pvalue(pooled)
     facts.append(
         Fact(
             "heavy_tails",
             k,
-            f"excess kurtosis of returns > {HEAVY_TAILS_MIN_EXCESS_KURTOSIS:g}",
-            CONT_2001 + " (fact 2); S&P 500 1999-2018 daily ≈ 8",
-            None if not math.isfinite(k) else k > HEAVY_TAILS_MIN_EXCESS_KURTOSIS,
+            f"excess kurtosis > 0, one-sided D'Agostino test p < {HEAVY_TAILS_LEVEL:g}, and > "
+            f"{HEAVY_TAILS_MIN_EXCESS_KURTOSIS:g}",
+            CONT_2001 + " (fact 2); S&P 500 1999-2018 daily ≈ 8; D'Agostino (1970)",
+            None
+            if not (math.isfinite(k) and math.isfinite(p_k))
+            else (k > HEAVY_TAILS_MIN_EXCESS_KURTOSIS and p_k < HEAVY_TAILS_LEVEL),
+            pvalue=p_k,
         )
     )
+    heavy = facts[-1].passed
 
     lo, hi = TAIL_INDEX_RANGE
     left, right = rep.hill_tail_index["left"], rep.hill_tail_index["right"]
     both = [_in_range(left, lo, hi), _in_range(right, lo, hi)]
+    p_tails = [
+        hill_gaussian_pvalue(a, n, side, rep.hill_fraction)
+        for a, side in ((left, "left"), (right, "right"))
+    ]
+    p_tail = max(p_tails) if all(math.isfinite(v) for v in p_tails) else math.nan
     facts.append(
         Fact(
             "tail_index",
             min(left, right) if math.isfinite(left) and math.isfinite(right) else None,
-            f"Hill alpha at {rep.hill_fraction:.0%} tail in [{lo:g}, {hi:g}] for both tails "
-            "(value: smaller of the two)",
+            f"Hill alpha at {rep.hill_fraction:.0%} tail in [{lo:g}, {hi:g}] for both tails and "
+            f"below a Gaussian sample's (Monte-Carlo, {HILL_MC_DRAWS} draws, p < "
+            f"{TAIL_INDEX_LEVEL:g} each; value: smaller alpha, p: larger)",
             CONT_2001 + " (fact 2: tail index between 2 and 5); Hill (1975)",
-            None if None in both else all(both),
+            None
+            if None in both or not math.isfinite(p_tail)
+            else (all(both) and p_tail < TAIL_INDEX_LEVEL),
+            pvalue=p_tail,
         )
     )
 
     kagg = rep.kurtosis_by_aggregation
     levels = sorted(kagg)
     k_first, k_last = kagg[levels[0]], kagg[levels[-1]]
-    ok = len(levels) > 1 and math.isfinite(k_first) and math.isfinite(k_last)
+    ok = len(levels) > 1 and math.isfinite(k_first) and math.isfinite(k_last) and heavy is not None
     facts.append(
         Fact(
             "aggregational_gaussianity",
             k_last - k_first if ok else None,
-            f"excess kurtosis at level {levels[-1]} < at level {levels[0]} (value: difference)",
+            f"heavy tails at level {levels[0]} (the test above) and excess kurtosis at level "
+            f"{levels[-1]} < at level {levels[0]} (value: difference)",
             CONT_2001 + " (fact 4)",
-            (k_last < k_first) if ok else None,
+            (heavy and k_last < k_first) if ok else None,
+            pvalue=p_k,
         )
     )
 
@@ -840,61 +939,73 @@ def _evaluate(rep: FactsReport) -> list[Fact]:
     bnd = rep.robust_band_returns[a0 : a1 + 1]
     usable = np.isfinite(rho) & np.isfinite(bnd)
     frac = float(np.mean(np.abs(rho[usable]) > bnd[usable])) if usable.any() else math.nan
+    count = int(np.sum(np.abs(rho[usable]) > bnd[usable]))
+    p_lin = (
+        float(stats.binom.sf(count - 1, int(usable.sum()), NO_AUTOCORR_BAND_LEVEL))
+        if usable.any()
+        else math.nan
+    )
     facts.append(
         Fact(
             "no_linear_autocorrelation",
             frac if math.isfinite(frac) else None,
             f"share of lags {a0}..{a1} with |ACF(r)| outside the heteroskedasticity-robust 95% "
-            f"band <= {NO_AUTOCORR_MAX_FRACTION_OUTSIDE:.0%} (value: that share)",
+            f"band <= {NO_AUTOCORR_MAX_FRACTION_OUTSIDE:.0%}, a binomial test at 2% (value: that "
+            "share; p: P(as many outside | no autocorrelation))",
             CONT_2001 + " (fact 1); robust band: Diebold (1986), Romano & Thombs (1996)",
             None if not math.isfinite(frac) else frac <= NO_AUTOCORR_MAX_FRACTION_OUTSIDE,
+            pvalue=p_lin,
         )
     )
 
-    c0, c1 = CLUSTERING_LONG_LAGS
     a_abs = rep.acf_abs_returns
     lag1 = float(a_abs[1]) if a_abs.size > 1 else math.nan
-    long = a_abs[c0 : c1 + 1]
-    long_mean = (
-        float(np.mean(long)) if long.size == c1 - c0 + 1 and np.isfinite(long).all() else math.nan
-    )
-    ok = math.isfinite(lag1) and math.isfinite(long_mean)
-    long_band = rep.band / math.sqrt(c1 - c0 + 1)
+    m = CLUSTERING_SIGNIFICANT_TO
+    head = a_abs[1 : m + 1]
+    ok = math.isfinite(lag1) and head.size == m and np.isfinite(head).all() and n > 0
+    p_weakest = float(stats.norm.sf(np.min(head) * math.sqrt(n))) if ok else math.nan
     facts.append(
         Fact(
             "volatility_clustering",
             lag1 if math.isfinite(lag1) else None,
-            f"ACF(|r|) at lag 1 > 1.96/sqrt(n) and mean ACF(|r|) over lags {c0}..{c1} > "
-            f"1.96/sqrt({c1 - c0 + 1} n) (value: ACF(|r|) at lag 1)",
+            f"ACF(|r|) at lag 1 > {CLUSTERING_MIN_LAG1:g} and > 0 at every lag 1..{m}, each "
+            f"one-sided p < {CLUSTERING_LEVEL:g} against white noise (value: lag 1; p: the "
+            "weakest lag's)",
             CONT_2001 + " (fact 6)",
-            (lag1 > rep.band and long_mean > long_band) if ok else None,
+            (lag1 > CLUSTERING_MIN_LAG1 and p_weakest < CLUSTERING_LEVEL) if ok else None,
+            pvalue=p_weakest,
         )
     )
 
     blo, bhi = POWER_LAW_BETA_RANGE
     beta, r2 = rep.power_law.beta, rep.power_law.r_squared
     in_range = _in_range(beta, blo, bhi)
+    se = _power_law_se(rep.power_law, rep.acf_abs_returns)
+    band = (beta - Z95 * se, beta + Z95 * se) if math.isfinite(se) else None
     facts.append(
         Fact(
             "slow_decay_abs_acf",
             beta if math.isfinite(beta) else None,
             f"power-law fit ACF(|r|)(tau) ≈ C tau^-beta over lags 1..{rep.acf_abs_returns.size - 1}"
             f": beta in [{blo:g}, {bhi:g}] (Cont: 0.2-0.4; widened for estimation error) and "
-            f"fit R² >= {POWER_LAW_MIN_R2:g}",
+            f"fit R² >= {POWER_LAW_MIN_R2:g} (band: beta ± 1.96 se of the log-log slope)",
             CONT_2001 + " (fact 8)",
             None if in_range is None else (in_range and r2 >= POWER_LAW_MIN_R2),
+            band=band,
         )
     )
 
     lev1 = float(rep.leverage[0]) if rep.leverage.size else math.nan
+    p_lev = float(stats.norm.cdf(lev1 * math.sqrt(n))) if math.isfinite(lev1) and n else math.nan
     facts.append(
         Fact(
             "leverage_effect",
             lev1 if math.isfinite(lev1) else None,
-            "corr(r_t, r_{t+1}^2) < 0",
+            f"corr(r_t, r_{{t+1}}^2) < 0, one-sided p < {LEVERAGE_LEVEL:g} against white noise",
             "Black (1976); Bouchaud, Matacz & Potters (2001); " + CONT_2001 + " (fact 9)",
-            None if not math.isfinite(lev1) else lev1 < 0,
+            None if not math.isfinite(lev1) else p_lev < LEVERAGE_LEVEL,
             informative=True,
+            pvalue=p_lev,
         )
     )
 
@@ -908,12 +1019,33 @@ def _evaluate(rep: FactsReport) -> list[Fact]:
             "garch_persistence",
             pers,
             f"GARCH(1,1) alpha + beta in [{glo:g}, {ghi:g}) and alpha significant "
-            f"(p < {GARCH_ALPHA_MAX_PVALUE:g})",
+            f"(p < {GARCH_ALPHA_MAX_PVALUE:g}; p: alpha's)",
             "Bollerslev, Chou & Kroner (1992), J. Econometrics 52:5-59",
             None if in_range is None else (in_range and alpha_sig),
+            pvalue=p_alpha if math.isfinite(p_alpha) else None,
         )
     )
     return facts
+
+
+def _power_law_se(fit: PowerLawFit, acf_abs: np.ndarray) -> float:
+    # Standard error of the log-log slope of the fit (ordinary least squares).
+    if len(fit.lags) < 3 or not math.isfinite(fit.beta):
+        return math.nan
+    lags = np.asarray(fit.lags, dtype=float)
+    y = np.log(acf_abs[fit.lags,])
+    x = np.log(lags)
+    resid = y - (math.log(fit.C) - fit.beta * x)
+    sxx = float(np.sum((x - x.mean()) ** 2))
+    if sxx == 0 or lags.size < 3:
+        return math.nan
+    return float(math.sqrt(np.sum(resid**2) / (lags.size - 2) / sxx))
+
+
+def shuffled_surrogate(series: list[np.ndarray], seed: int = 0) -> list[np.ndarray]:
+    """Each series permuted in time (fixed seed): same marginal law, no time structure."""
+    rng = np.random.default_rng(seed)
+    return [rng.permutation(s) for s in series]
 
 
 def stylized_facts(
@@ -926,6 +1058,8 @@ def stylized_facts(
     leverage_lags: int = LEVERAGE_MAX_LAG,
     garch_dist: Literal["t", "normal"] = "t",
     fit_garch: bool = True,
+    surrogate: bool = True,
+    surrogate_seed: int = 0,
 ) -> FactsReport:
     """Compute all stylized-fact statistics and evaluate the pass rules.
 
@@ -945,6 +1079,9 @@ def stylized_facts(
         leverage_lags: Largest lag of the leverage correlation.
         garch_dist: GARCH shock distribution.
         fit_garch: Set to False to skip the (slowest) GARCH step; the fact is then n/a.
+        surrogate: Also compute every fact on a shuffled surrogate of the same returns
+            (:attr:`FactsReport.surrogate`).
+        surrogate_seed: Seed of the surrogate's permutation.
 
     Returns:
         The :class:`FactsReport`.
@@ -996,4 +1133,15 @@ def stylized_facts(
         returns=series,
     )
     report.facts = _evaluate(report)
+    if surrogate:
+        report.surrogate = stylized_facts(
+            shuffled_surrogate(series, surrogate_seed),
+            nlags=nlags,
+            hill_fraction=hill_fraction,
+            aggregation_levels=aggregation_levels,
+            leverage_lags=leverage_lags,
+            garch_dist=garch_dist,
+            fit_garch=fit_garch,
+            surrogate=False,
+        )
     return report

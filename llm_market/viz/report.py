@@ -37,6 +37,7 @@ from ..recording.columns import (
 from ..recording.outputs import REPORT_FILE, SUMMARY_FILE, atomic_write, file_record, write_json
 from .budgets import capital_history
 from .forecasts import NOINFO_COLOR, rank_correlation
+from .index_market import draw_price_vs_fundamental, draw_trader_mix, trader_frame
 from .series import trade_price_range, window_revenue
 from .style import ROLLING, VOLUME_WINDOW, principal_color
 
@@ -57,7 +58,9 @@ def plot_report(model: MarketModel, path: str | Path) -> Path:
     The fourth row asks whether a better forecast earns more (revenue against Brier) and shows each
     principal's capital. A run with more than one policy group (LLM teams beside heuristic ones)
     gets a fifth row: the league table's Brier and skill per group, with bootstrap intervals
-    (:func:`~llm_market.stats.league.league_table`).
+    (:func:`~llm_market.stats.league.league_table`). A run whose index is traded
+    (``index_process="market"``) gets a last row: index 0's price against its fundamental and
+    its trader mix (:mod:`~llm_market.viz.index_market`).
 
     Args:
         model: A model that has run.
@@ -71,7 +74,8 @@ def plot_report(model: MarketModel, path: str | Path) -> Path:
     k = model.n_goods
     colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     league = _league(model)
-    rows = 4 if league is None else 5
+    traded = trader_frame(model)  # the traded index's log (index_process="market")
+    rows = 4 + (league is not None) + (traded is not None)
     # A bare Agg figure, not pyplot: drawing the report changes no global state (the backend).
     fig = Figure(figsize=(14, 4 * rows), layout="constrained")
     FigureCanvasAgg(fig)
@@ -196,6 +200,9 @@ def plot_report(model: MarketModel, path: str | Path) -> Path:
     _capital_panel(axes[3, 1], model)
     if league is not None:
         _league_panels(axes[4, 0], axes[4, 1], league)
+    if traded is not None:
+        draw_price_vs_fundamental(axes[-1, 0], traded, 0)
+        draw_trader_mix(axes[-1, 1], traded, 0)
 
     path = Path(path)
     fig.savefig(path, dpi=90)

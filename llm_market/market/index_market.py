@@ -1,0 +1,438 @@
+"""The traded index: fundamentalists, chartists and noise traders in a continuous double auction.
+
+Each index has a *fundamental value* (the GBM or GARCH path of :mod:`~llm_market.information.
+indices`) and a *price* formed in the project's limit order book
+(:class:`~llm_market.market.orderbook.OrderBook`) by a population of index traders, after
+Lux & Marchesi (1999, Nature 397:498-500; 2000, IJTAF 3:675-702):
+
+* **Fundamentalists** trade toward their estimate of the fundamental: a buy (sell) limit order
+  when the estimate is above (below) the price, of a size that grows with the log mispricing
+  (LM's excess demand ``gamma (p_f - p) / p``).
+* **Chartists**: *optimists* buy and *pessimists* sell with marketable limit orders (LM's
+  ``n_+ - n_-`` excess demand of chartists).
+* **Noise traders** (a fixed share) post limit orders scattered around the price: the book's
+  liquidity, and LM's noise term.
+
+*Switching* (LM 2000, eqs. 2.1-2.4). Each order round every switchable trader may change group.
+A chartist reconsiders its opinion with probability ``v1 dt`` and turns optimist with
+probability ``1 / (1 + exp(-2 U1))``, with the opinion index ``x = (n_+ - n_-) / n_c`` and
+``U1 = a1 x + a2 trend + sentiment_sd * eta``: herding on the others' opinion, on the trend
+(off by default) and a common mood ``eta`` of the day, standard normal, one per index (Franke &
+Westerhoff's 2012 group-level noise of chartist demand). That split is the stationary one of
+LM's opinion rates ``v1 (n_c / N) exp(+-U1)`` (their ratio is ``exp(2 U1)``), reached in one
+step because ``v1`` is fast against the rounds. Between chartists and fundamentalists the rates are
+``v2 (eps + n_X / N) exp(+-U2)``: a trader moves toward a group in proportion to its size
+(imitation; ``eps`` is Kirman's 1993 idiosyncratic switching, which keeps any group from
+emptying for good) and to the exponential of the fitness difference
+``U2 = a3 x trend / v2 - s ((p_f - p) / p)^2``. Two departures from LM, both measured to matter
+(docs/stylized-facts.md): the chartists are one group whose mean gain is ``x * trend`` (LM's
+separate ``U2,1``/``U2,2`` for optimists and pessimists reward chartists for any large move,
+``cosh(trend)``, and chartists then took the whole market in every run we tried), and the
+mispricing enters squared, as in Franke & Westerhoff (2012, JEDC 36:1193-1211), instead of
+LM's ``s |p_f - p| / p`` (which, linear, made the chartists die out or take over). A new
+chartist joins the optimists or the pessimists in proportion to their numbers. LM's dividend
+terms, which nearly cancel near the fundamental, are left out.
+``market_switching=False`` freezes the groups; ``market_imitation=False`` sets ``a1 = 0`` and
+replaces the group-size factors by a constant, so switching follows fitness alone.
+
+*Informed traders.* Fundamentalists estimate the log fundamental with an error of sd
+``market_uninformed_noise``. The clients who bought a report on an index today (the report
+market's buyers) trade on that index as informed fundamentalists for ``market_informed_days``:
+their estimate has error sd ``market_informed_noise``. A report's value to its buyer is thus
+realised as a trading gain; :attr:`IndexMarket.gain` books the mark-to-market gain of informed
+and uninformed fundamentalists each day so that the two can be compared with the decision value
+clients pay for (docs/stylized-facts.md).
+
+*Speed.* The population is numpy arrays (type, cash, shares, estimate error), not Mesa agents.
+Each day has ``market_rounds`` order rounds; in a round a random share ``market_activity`` of
+the traders sends one order each, the orders are built in one vectorised pass, submitted in a
+random order to the book (one Python call per order), settled with ``bincount`` and the book is
+emptied, so that an order never outlives the cash and shares checked when it was sent.
+
+*Conservation.* Every fill moves ``price * qty`` cash from the buyer to the seller and ``qty``
+shares the other way; a buy is sent only when the trader has the cash for its whole limit
+value and a sell only when it holds the shares, so cash and shares stay non-negative and their
+sums are constant (tests assert it every step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .orderbook import OrderBook
+
+FUNDAMENTALIST, OPTIMIST, PESSIMIST, NOISE = 0, 1, 2, 3
+TYPE_NAMES = ("fundamentalist", "optimist", "pessimist", "noise")
+# The switching rates count every group as at least this big (LM keep a minimum number in
+# each group): the opinion index of two or three chartists is not worth herding on.
+MIN_GROUP = 2
+# Transition probabilities per round are capped below 1 (a rate times dt can exceed 1 in a
+# frenzy, where the process is then simply "switch now").
+MAX_SWITCH_PROB = 0.5
+
+
+@dataclass(frozen=True)
+class MarketConfig:
+    """The index traders' parameters: the ``market_*`` fields of :class:`~.params.Params`.
+
+    Attributes:
+        traders: Index traders per index, N.
+        noise_share: Share of them that are noise traders (never switch).
+        rounds: Order rounds per day.
+        activity: Chance a trader sends an order in a round.
+        chartist_share: Initial share of chartists among the switchable traders.
+        fundamentalist_gain: Shares per unit of log mispricing a fundamentalist orders.
+        chartist_qty: Shares per chartist order.
+        chartist_reach: Log distance above (below) the price of a chartist's buy (sell) limit.
+        noise_spread: Sd of the log distance of a noise trader's limit from the price.
+        v1, v2: Frequencies of opinion changes and of chartist-fundamentalist switches (per day).
+        a1, a2, a3: Herding on opinion, on the trend, and sensitivity to profit differences.
+        s: Weight of the squared log mispricing in the fitness of fundamentalists over
+            chartists (LM's ``s``, here on the square, after Franke & Westerhoff 2012).
+        trend_memory: Days over which chartists average the trend.
+        uninformed_noise, informed_noise: Sd of the log fundamental estimate of uninformed and
+            informed fundamentalists.
+        informed_days: Days a report keeps its buyer informed.
+        informed: Whether report buyers trade as informed traders (the ablation turns it off).
+        sentiment_sd: Sd of the chartists' common mood of the day, added to ``U1`` (the
+            group-level noise of Franke & Westerhoff 2012).
+        idiosyncratic: Switching that does not imitate (Kirman's 1993 epsilon): added to each
+            group-size factor, so that no group is absorbing.
+        fundamentalist_reach: Most log distance of a fundamentalist's limit from the price.
+        switching, imitation: The mechanisms the ablations turn off.
+        initial_shares: Shares each trader holds at the start (cash: their value at the start).
+    """
+
+    traders: int = 500
+    noise_share: float = 0.1
+    rounds: int = 8
+    activity: float = 0.2
+    chartist_share: float = 0.3
+    fundamentalist_gain: float = 100.0
+    fundamentalist_reach: float = 0.003
+    chartist_qty: int = 1
+    chartist_reach: float = 0.01
+    noise_spread: float = 0.003
+    v1: float = 30.0
+    v2: float = 0.5
+    a1: float = 0.55
+    a2: float = 0.0
+    a3: float = 5.0
+    s: float = 200.0
+    idiosyncratic: float = 0.0005
+    sentiment_sd: float = 0.5
+    trend_memory: float = 1.0
+    uninformed_noise: float = 0.04
+    informed_noise: float = 0.002
+    informed_days: int = 1
+    informed: bool = True
+    switching: bool = True
+    imitation: bool = True
+    initial_shares: int = 50
+
+
+def config_from_params(p) -> MarketConfig:
+    """The traders' parameters from a run's ``market_*`` parameters."""
+    return MarketConfig(
+        **{name: getattr(p, f"market_{name}") for name in MarketConfig.__dataclass_fields__}
+    )
+
+
+class IndexMarket:
+    """K order books, one per index, and their trader populations.
+
+    Args:
+        config: The traders' parameters.
+        rng: The index market's own random stream.
+        initial: Starting price (and fundamental) of every index.
+        n_indices: Number of indices, K.
+        n_clients: Size of the report market's client population (client ``c`` trades on the
+            index market as trader ``c mod N``).
+
+    Attributes:
+        price: Each index's last traded price, shape (K,).
+        type: Each trader's group, shape (K, N).
+        cash, shares: Each trader's holdings, shape (K, N).
+        informed_until: Last day each trader is informed on each index (-1: never).
+        informed_today: Who traded as informed on the last day, shape (K, N).
+        trades: The fills of the last day, as columns (index, round, buyer, seller, price, qty).
+        gain: Mark-to-market gain per trader of the last day, informed and uninformed
+            fundamentalists, shape (K, 2).
+    """
+
+    def __init__(
+        self,
+        config: MarketConfig,
+        rng: np.random.Generator,
+        initial: float,
+        n_indices: int,
+        n_clients: int = 0,
+    ):
+        c = self.config = config
+        self.rng = rng
+        self.k, self.n = n_indices, c.traders
+        self.n_noise = int(round(c.noise_share * c.traders))
+        self.price = np.full(n_indices, float(initial))
+        self.log_trend = np.zeros(n_indices)
+        types = np.where(
+            rng.random((n_indices, c.traders)) < c.chartist_share, OPTIMIST, FUNDAMENTALIST
+        )
+        flip = rng.random((n_indices, c.traders)) < 0.5
+        types = np.where((types == OPTIMIST) & flip, PESSIMIST, types)
+        types[:, : self.n_noise] = NOISE
+        self.type = types.astype(np.int8)
+        self.shares = np.full((n_indices, c.traders), c.initial_shares, dtype=np.int64)
+        self.cash = np.full((n_indices, c.traders), c.initial_shares * float(initial))
+        self.error = rng.standard_normal((n_indices, c.traders))
+        self.informed_until = np.full((n_indices, c.traders), -1, dtype=np.int64)
+        self.n_clients = n_clients
+        self.day = 0
+        self.book = OrderBook()
+        self.trades: dict[str, np.ndarray] = {}
+        self.gain = np.full((n_indices, 2), np.nan)
+        self.sentiment = np.zeros(n_indices)
+        self.informed_today = np.zeros((n_indices, c.traders), dtype=bool)
+        self.volume = np.zeros(n_indices, dtype=np.int64)
+
+    # ------------------------------------------------------------------ informed traders
+
+    def inform(self, good: int, clients: np.ndarray) -> None:
+        """Make the clients who bought a report on ``good`` today informed traders on it."""
+        if clients.size == 0 or not self.config.informed:
+            return
+        traders = np.asarray(clients, dtype=np.int64) % self.n
+        self.informed_until[good, traders] = self.day + self.config.informed_days - 1
+
+    @property
+    def informed(self) -> np.ndarray:
+        """Which traders trade on a report today, shape (K, N)."""
+        return self.informed_until >= self.day
+
+    # ------------------------------------------------------------------ a trading day
+
+    def trade_day(self, log_fundamental: np.ndarray) -> np.ndarray:
+        """Trade one day on every index; return each index's closing price.
+
+        Args:
+            log_fundamental: Today's log fundamental value of each index, shape (K,).
+        """
+        c = self.config
+        wealth_before = self.cash + self.shares * self.price[:, None]
+        informed = self.informed_today = self.informed
+        noise_sd = np.where(informed, c.informed_noise, c.uninformed_noise)
+        # Estimates are redrawn each day: yesterday's error does not persist.
+        self.error = self.rng.standard_normal((self.k, self.n))
+        estimate = log_fundamental[:, None] + noise_sd * self.error
+        # The chartists' common mood of the day (Franke & Westerhoff's group-level noise).
+        self.sentiment = self.rng.standard_normal(self.k)
+        cols = {name: [] for name in ("index", "round", "buyer", "seller", "price", "qty")}
+        self.volume[:] = 0
+        for r in range(c.rounds):
+            for k in range(self.k):
+                self._round(k, r, estimate[k], log_fundamental[k], cols)
+            if c.switching:
+                self._switch(log_fundamental)
+        self.trades = {name: np.concatenate(v) if v else np.zeros(0) for name, v in cols.items()}
+        wealth_after = self.cash + self.shares * self.price[:, None]
+        self._book_gains(wealth_after - wealth_before, informed)
+        self.day += 1
+        return self.price.copy()
+
+    def _round(self, k: int, r: int, estimate, log_f: float, cols) -> None:
+        c = self.config
+        rng = self.rng
+        n = self.n
+        p = self.price[k]
+        q = np.log(p)
+        active = np.flatnonzero(rng.random(n) < c.activity)
+        if active.size == 0:
+            return
+        t = self.type[k, active]
+        eps = rng.standard_normal(active.size)
+        side = np.zeros(active.size, dtype=np.int64)
+        logp = np.full(active.size, q)
+        qty = np.ones(active.size, dtype=np.int64)
+        # Fundamentalists: toward their estimate, more shares the larger the gap.
+        f = t == FUNDAMENTALIST
+        gap = estimate[active[f]] - q
+        side[f] = np.sign(gap)
+        # How far toward its estimate a fundamentalist bids: a random share of the reach, so
+        # that limits (and trade prices) do not sit on a grid of q +- reach.
+        step = np.minimum(np.abs(gap), c.fundamentalist_reach) * rng.random(gap.size)
+        logp[f] = q + np.sign(gap) * step
+        qty[f] = np.minimum(1 + (c.fundamentalist_gain * np.abs(gap)).astype(np.int64), 50)
+        # Chartists: marketable orders in the direction of their opinion.
+        up, down = t == OPTIMIST, t == PESSIMIST
+        side[up], side[down] = 1, -1
+        logp[up] = q + c.chartist_reach
+        logp[down] = q - c.chartist_reach
+        qty[up | down] = c.chartist_qty
+        # Noise traders: a random side, a limit scattered around the price.
+        z = t == NOISE
+        side[z] = np.where(rng.random(int(z.sum())) < 0.5, 1, -1)
+        logp[z] = q + c.noise_spread * eps[z]
+        limit = np.exp(logp)
+        # What each trader can afford (cash for the whole limit value) or hold.
+        who = active
+        buy = side == 1
+        qty = np.where(buy, np.minimum(qty, (self.cash[k, who] // limit).astype(np.int64)), qty)
+        qty = np.where(side == -1, np.minimum(qty, self.shares[k, who]), qty)
+        ok = (side != 0) & (qty > 0)
+        order = rng.permutation(np.flatnonzero(ok))
+        book = self.book
+        submit = book.submit_limit
+        for i, s, lp, qn in zip(
+            who[order].tolist(),
+            side[order].tolist(),
+            limit[order].tolist(),
+            qty[order].tolist(),
+            strict=True,
+        ):
+            submit(s, lp, qn, i)
+        book.expire()
+        if not book.n_trades:
+            return
+        fills = book.take_trades()
+        price = np.asarray(fills["trade_price"])
+        fq = np.asarray(fills["trade_qty"], dtype=np.int64)
+        buyer = np.asarray(fills["trade_buy_tag"], dtype=np.int64)
+        seller = np.asarray(fills["trade_sell_tag"], dtype=np.int64)
+        paid = price * fq
+        self.cash[k] += np.bincount(seller, paid, n) - np.bincount(buyer, paid, n)
+        self.shares[k] += np.bincount(buyer, fq, n).astype(np.int64) - np.bincount(
+            seller, fq, n
+        ).astype(np.int64)
+        new = float(price[-1])
+        # The trend chartists follow: an average of round returns, in log per day.
+        ret = np.log(new / p) * c.rounds
+        w = 1.0 / (c.trend_memory * c.rounds)
+        self.log_trend[k] = (1 - w) * self.log_trend[k] + w * ret
+        self.price[k] = new
+        self.volume[k] += int(fq.sum())
+        cols["index"].append(np.full(price.size, k, dtype=np.int64))
+        cols["round"].append(np.full(price.size, r, dtype=np.int64))
+        cols["buyer"].append(buyer)
+        cols["seller"].append(seller)
+        cols["price"].append(price)
+        cols["qty"].append(fq)
+
+    def _switch(self, log_fundamental: np.ndarray) -> None:
+        # LM (2000) transition rates, per round (dt = 1 / rounds), vectorised over traders.
+        c = self.config
+        dt = 1.0 / c.rounds
+        n_total = float(self.n)
+        for k in range(self.k):
+            t = self.type[k]
+            n_f = max(int(np.sum(t == FUNDAMENTALIST)), MIN_GROUP)
+            n_p = max(int(np.sum(t == OPTIMIST)), MIN_GROUP)
+            n_m = max(int(np.sum(t == PESSIMIST)), MIN_GROUP)
+            n_c = n_p + n_m
+            trend = self.log_trend[k]
+            mis = abs(log_fundamental[k] - np.log(self.price[k]))
+            a1 = c.a1 if c.imitation else 0.0
+            x = (n_p - n_m) / n_c
+            u1 = a1 * x + c.a2 * trend + c.sentiment_sd * self.sentiment[k]
+            # The chartists' mean gain is x * trend (optimists gain the trend, pessimists lose
+            # it); fundamentalists' is the mispricing they expect to close.
+            u2 = (c.a3 * x * trend / c.v2 if c.v2 else 0.0) - c.s * mis**2
+            e = c.idiosyncratic
+            if c.imitation:
+                frac_c, frac_f = e + n_c / n_total, e + n_f / n_total
+                share_p = (e + n_p / n_c) / (2 * e + 1.0)
+            else:
+                frac_c = frac_f = 0.5
+                share_p = 0.5
+            p_fc = c.v2 * frac_c * np.exp(u2) * dt  # fundamentalist -> chartist
+            p_cf = c.v2 * frac_f * np.exp(-u2) * dt  # chartist -> fundamentalist
+            # Opinions: a chartist reconsiders with probability v1 dt and turns optimist with
+            # probability 1 / (1 + exp(-2 U1)), the stationary split of LM's rates
+            # v1 (n_c / N) exp(+-U1) (their ratio is exp(2 U1)), reached in one step.
+            p_opt = 1.0 / (1.0 + np.exp(-2.0 * u1))
+            u = self.rng.random(self.n)
+            w = self.rng.random(self.n)
+            new = t.copy()
+            is_f = t == FUNDAMENTALIST
+            a = min(p_fc, MAX_SWITCH_PROB)
+            new[is_f & (u < a * share_p)] = OPTIMIST
+            new[is_f & (u >= a * share_p) & (u < a)] = PESSIMIST
+            is_c = (t == OPTIMIST) | (t == PESSIMIST)
+            leave = is_c & (u < min(p_cf, MAX_SWITCH_PROB))
+            rethink = is_c & ~leave & (w < min(c.v1 * dt, 1.0))
+            new[leave] = FUNDAMENTALIST
+            new[rethink] = np.where(
+                self.rng.random(int(rethink.sum())) < p_opt, OPTIMIST, PESSIMIST
+            )
+            self.type[k] = new
+
+    def _book_gains(self, change: np.ndarray, informed: np.ndarray) -> None:
+        fund = self.type == FUNDAMENTALIST
+        for j, mask in enumerate((fund & informed, fund & ~informed)):
+            n = mask.sum(axis=1)
+            total = np.where(mask, change, 0.0).sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                self.gain[:, j] = np.where(n > 0, total / np.maximum(n, 1), np.nan)
+
+    # ------------------------------------------------------------------ reading the market
+
+    def counts(self) -> np.ndarray:
+        """Traders of each group on each index, shape (K, 4) in :data:`TYPE_NAMES` order."""
+        return np.stack([(self.type == g).sum(axis=1) for g in range(4)], axis=1)
+
+    def total_cash(self) -> np.ndarray:
+        """Cash held by all traders of each index (constant)."""
+        return self.cash.sum(axis=1)
+
+    def total_shares(self) -> np.ndarray:
+        """Shares held by all traders of each index (constant)."""
+        return self.shares.sum(axis=1)
+
+
+def _pair(a: float, b: float, cap: float) -> tuple[float, float]:
+    # Scale two exit probabilities down together so that their sum stays within the cap.
+    total = a + b
+    if total > cap:
+        return a * cap / total, b * cap / total
+    return a, b
+
+
+def market_results(frame, traders: int) -> dict[str, float | None]:
+    """A traded run's headline figures, from its ``index_traders`` log (for ``summary.json``).
+
+    Args:
+        frame: The ``index_traders`` log as a DataFrame.
+        traders: Index traders per index.
+
+    Returns:
+        ``informed_share`` and ``chartist_share`` (mean shares of the traders),
+        ``rmse_log_gap`` (RMSE of log price - log fundamental: lower is a more informative
+        price), ``return_corr`` (correlation of the price's and the fundamental's daily log
+        returns), the mean daily gain per ``informed_gain`` and ``uninformed_gain``
+        fundamentalist, and the mean daily ``volume`` per index.
+    """
+    if frame is None or not len(frame):
+        return {}
+    gap = np.log(frame["price"].to_numpy()) - np.log(frame["fundamental"].to_numpy())
+    rp, rf = [], []
+    for _, g in frame.groupby("index"):
+        rp.append(np.diff(np.log(g["price"].to_numpy())))
+        rf.append(np.diff(np.log(g["fundamental"].to_numpy())))
+    rp, rf = np.concatenate(rp), np.concatenate(rf)
+    corr = float(np.corrcoef(rp, rf)[0, 1]) if rp.size > 2 and rp.std() > 0 else None
+
+    def mean(col):
+        v = frame[col].to_numpy(dtype=float)
+        v = v[np.isfinite(v)]
+        return round(float(v.mean()), 9) if v.size else None
+
+    chart = (frame["optimists"] + frame["pessimists"]).to_numpy(dtype=float)
+    return {
+        "informed_share": round(float(frame["informed"].mean() / traders), 9),
+        "chartist_share": round(float(chart.mean() / traders), 9),
+        "rmse_log_gap": round(float(np.sqrt(np.mean(gap**2))), 9),
+        "return_corr": None if corr is None else round(corr, 9),
+        "informed_gain": mean("informed_gain"),
+        "uninformed_gain": mean("uninformed_gain"),
+        "volume": mean("volume"),
+    }
