@@ -366,7 +366,8 @@ def test_every_tab_shows_its_view(page):
         _click(page, "Step")
         after = [bytes(im.value) for im in page.find(widgets.Image).widgets]
         assert len(after) == len(before) and all(len(b) > 1000 for b in after), name
-        if name not in ("Social graph", "Market day"):  # month ends only; the chosen day
+        # Month ends only; the chosen day; a note, since the default scenario's index is not traded.
+        if name not in ("Social graph", "Market day", "Index market"):
             assert after != before, f"{name} did not redraw after a step"
 
 
@@ -613,3 +614,20 @@ def test_play_tab_steps_one_day_as_a_team(page):
     assert counter(2) in _texts(page)
     assert any("You have played 1 day(s)" in t for t in _texts(page))
     assert "team 0 (you)" in str(page.find(v.Html, tag="div").widgets)
+
+
+def test_index_market_tab_draws_the_traded_index():
+    from llm_market import MarketModel
+
+    model = MarketModel(scenario="market", n_teams=6, n_principals=2, n_clients=60, steps=30)
+    chart = viz.IndexMarketChart(model)
+    for _ in range(5):
+        model.step()
+    first = chart.png(model)
+    model.step()
+    second = chart.png(model)
+    assert first != second and _pixels(second).std() > 0
+    # A run whose index is not traded gets the note instead of an error.
+    small = MarketModel(scenario="small")
+    assert _pixels(viz.IndexMarketChart(small).png(small)).std() > 0
+    assert "market" in app.APP_SCENARIOS

@@ -23,6 +23,7 @@ from .facts import FactsChart, facts_figure
 from .forecasts import ForecastChart, forecast_figure
 from .graph import COLOR_BY, GraphChart, graph_figure
 from .headline import headline
+from .index_market import IndexMarketChart, index_market_figure
 from .indices import IndicesChart, indices_figure
 from .market import MarketChart, market_figure
 
@@ -35,6 +36,7 @@ __all__ = [
     "FactsChart",
     "ForecastChart",
     "GraphChart",
+    "IndexMarketChart",
     "IndicesChart",
     "MarketChart",
     "MarketDayChart",
@@ -48,6 +50,7 @@ __all__ = [
     "forecast_figure",
     "graph_figure",
     "headline",
+    "index_market_figure",
     "indices_figure",
     "classroom_comparison",
     "market_day_figure",

@@ -145,6 +145,7 @@ TABS = (
     "Market day",
     "Order book",
     "Indices",
+    "Index market",
     "Forecasts",
     "Budgets",
     "Efficiency",
@@ -166,6 +167,13 @@ CHART_TABS: dict[str, tuple[str, type[viz.Chart]]] = {
         "Teams forecast the probability that an index closes at or above a strike on a "
         "given day. Segments are the open questions; the number is the crowd's forecast.",
         viz.IndicesChart,
+    ),
+    "Index market": (
+        "With the market scenario the index is traded: its fundamental follows a random walk, "
+        "and its price is made in an order book by fundamentalists, chartists (whose optimism "
+        "spreads by imitation) and noise traders; clients who bought a report trade as informed "
+        "fundamentalists. Calm and turbulent spells come from the traders, not the fundamental.",
+        viz.IndexMarketChart,
     ),
     "Forecasts": (
         "Brier score: the mean squared error of a probability forecast (0 is perfect, "

@@ -2,18 +2,21 @@
 
 Read from the ``index_traders`` log, which a run with ``index_process="market"`` writes one row
 per index and day. :func:`draw_price_vs_fundamental` and :func:`draw_trader_mix` draw on a
-Matplotlib Axes; :func:`index_market_figure` puts both side by side for one index.
+Matplotlib Axes; :func:`index_market_figure` puts both side by side for one index (the run
+report), and :class:`IndexMarketChart` is the app's tab.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from ..recording.columns import INDEX_TRADERS
+from .chart import Chart
+from .style import day_panels, message
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -87,3 +90,42 @@ def index_market_figure(model: MarketModel, index: int = 0) -> Figure | None:
     draw_price_vs_fundamental(left, frame, index)
     draw_trader_mix(right, frame, index)
     return fig
+
+
+class IndexMarketChart(Chart):
+    """The app's view of the traded index: index 0's price against its fundamental, and who trades.
+
+    A run whose index is not traded (any ``index_process`` but ``"market"``) gets a note saying
+    which scenario has it.
+    """
+
+    height = 5.6
+
+    def build(self, model: MarketModel) -> None:
+        """Price against fundamental above, the trader mix below, on one day axis."""
+        self.price_ax, self.mix_ax = day_panels(
+            self.fig,
+            (1.2, 1),
+            ("Index 0: traded price and fundamental", "level"),
+            ("Index 0: who trades", "share of traders"),
+        )
+
+    def draw(self, model: MarketModel, **options: Any) -> None:
+        """Both panels from the ``index_traders`` log (a note while there is nothing to show)."""
+        frame = trader_frame(model)
+        if frame is None:
+            text = (
+                "This run's index is not traded: choose the market scenario"
+                if model.params.index_process != "market"
+                else "Press Step: the first trading day fills this chart"
+            )
+            message(self.price_ax, text)
+            return
+        draw_price_vs_fundamental(self.price_ax, frame, 0)
+        draw_trader_mix(self.mix_ax, frame, 0)
+        self.mix_ax.set_xlabel("day", fontsize=9)
+        self.price_ax.set_xlabel("")
+        for ax in (self.price_ax, self.mix_ax):
+            ax.relim()
+            ax.autoscale_view()
+        self.mix_ax.set_ylim(0, 1)
