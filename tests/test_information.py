@@ -113,8 +113,9 @@ def test_research_has_diminishing_returns_and_sharpens_forecasts():
             b = Beliefs(1, 1, 5)
             team, values, prec = news.research(np.array([s]), shocks, 2.0, 1.0)
             b.observe_all_days(team, values, prec)
-            p = event_probability(b.mean, b.prec, np.array([0]), np.array([5]),
-                                  np.array([0.0]), 0.0, 0.01)[0, 0]
+            p = event_probability(
+                b.mean, b.prec, np.array([0]), np.array([5]), np.array([0.0]), 0.0, 0.01
+            )[0, 0]
             briers[s].append((p - outcome) ** 2)
     assert np.mean(briers[20.0]) < np.mean(briers[0.0]) - 0.02
 
@@ -147,8 +148,9 @@ def test_relayed_news_goes_to_neighbours_one_step_later():
     news = NewsProcess(rng, 3, 1, 0.0, 1.0, 0.0, 0.5, 1.0, np.ones(3), (indptr, nbrs))
     news.private_rate = 0.0
     shocks = np.arange(10.0)[None, :]
-    news._queue_relay(np.array([7]), np.array([0]), np.array([0]), np.array([5]),
-                      np.array([4.2]), np.array([4.0]))
+    news._queue_relay(
+        np.array([7]), np.array([0]), np.array([0]), np.array([5]), np.array([4.2]), np.array([4.0])
+    )
     batch, _ = news.draw(1, shocks)
     assert batch.team.tolist() == [1]
     assert batch.value.tolist() == [4.2] and batch.ahead.tolist() == [5 - 2]

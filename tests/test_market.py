@@ -62,9 +62,11 @@ def test_competitive_equilibrium_of_a_textbook_example():
 def flow(asks, bids, values=None, market=None, costs=None):
     asks, bids = np.asarray(asks, float), np.asarray(bids, float)
     return OrderFlow(
-        ask_team=np.arange(asks.size), ask_price=asks,
+        ask_team=np.arange(asks.size),
+        ask_price=asks,
         ask_cost=np.asarray(costs if costs is not None else asks * 0.5, float),
-        bid_client=np.arange(bids.size), bid_price=bids,
+        bid_client=np.arange(bids.size),
+        bid_price=bids,
         bid_value=np.asarray(values if values is not None else bids, float),
         bid_market=np.asarray(market if market is not None else np.zeros(bids.size), bool),
     )

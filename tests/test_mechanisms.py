@@ -646,9 +646,7 @@ def test_differentiated_clear_good_values_trades_by_quality(name):
     team_quality = np.random.default_rng(2).uniform(0.0, 1.5, 50)
     flow.ask_quality = team_quality[flow.ask_team]
     flow.ask_cost = np.full(flow.ask_price.size, 0.3)  # every sale then costs 0.3, as booked
-    day = clear_good(
-        make_mechanism(name, 1), 0, flow, np.random.default_rng(0), np.full(3000, 0.3)
-    )
+    day = clear_good(make_mechanism(name, 1), 0, flow, np.random.default_rng(0), np.full(3000, 0.3))
     np.testing.assert_allclose(day.quality, team_quality[day.seller])
     assert np.all(day.value <= flow.bid_value.max() * day.quality + 1e-12)
     assert np.isnan(day.equilibrium.price)
