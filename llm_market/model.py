@@ -403,9 +403,11 @@ class MarketModel(mesa.Model):
         # headlines are handed them.
         log["headline"] = [self.headlines.headline(item) for item in news_items(log)]
         self.event_logs.news.append(step=self.calendar.stamp, **log)
+        remember = self.policy.history_teams(self.n_teams)
+        if not remember:  # nobody reads headlines: nothing to deliver or to keep for relays
+            return
         today = dict(zip(log["news_id"].tolist(), log["headline"], strict=True))
         private = log["news_id"][log["team"] >= 0].tolist()
-        remember = self.policy.history_teams(self.n_teams)
         about = day + 1 + batch.ahead
         self.history.record_news(remember, day, batch.team, batch.news_id, about, today, private)
 

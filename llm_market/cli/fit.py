@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UsageError
-from .sweep import spec_path
+from .sweep import add_engine_arguments, spec_path
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -23,18 +23,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="fit specification (TOML, see batch/fits/), or the name of an example shipped "
         "with the package (fits/sp500_stylized)",
     )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="processes, or LocalCluster workers with --dask local (default: the CPUs)",
-    )
-    parser.add_argument(
-        "--dask",
-        metavar="ADDRESS|local",
-        default=None,
-        help="run on Dask: 'local' starts a LocalCluster, else a scheduler address",
-    )
+    add_engine_arguments(parser)
     parser.add_argument(
         "--out", default=None, help="fit directory (default runs/fits/SPEC); a rerun resumes"
     )

@@ -16,13 +16,8 @@ from ..errors import UsageError
 from .settings import parse_set
 
 
-def _configure_sweep(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "spec",
-        metavar="SPEC",
-        help="sweep specification (TOML, see batch/), or the name of an example shipped with "
-        "the package (pivot_network, research_news, ...)",
-    )
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--workers`` and ``--dask``: where the sweep engine runs (sweeps and fits share it)."""
     parser.add_argument(
         "--workers",
         type=int,
@@ -35,6 +30,16 @@ def _configure_sweep(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="run on Dask: 'local' starts a LocalCluster, else a scheduler address",
     )
+
+
+def _configure_sweep(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "spec",
+        metavar="SPEC",
+        help="sweep specification (TOML, see batch/), or the name of an example shipped with "
+        "the package (pivot_network, research_news, ...)",
+    )
+    add_engine_arguments(parser)
     parser.add_argument("--out", default=None, help="sweep directory (default runs/sweeps/SPEC)")
     parser.add_argument(
         "--logs",
@@ -99,7 +104,7 @@ def _run_sweep_command(args: argparse.Namespace) -> int:
     except SweepRunError as err:
         echo(f"error: {err}\nfinished runs are kept in {out}; fix the cause and run again")
         return 1
-    done = len(done_keys(out) & {r.key for r in plan(sweep)})
+    done = len(done_keys(out) & {r.key for r in runs})
     if report.interrupted:
         echo(
             f"interrupted: {done} of {report.total} runs are in {out}/{RESULTS_FILE}; "

@@ -389,14 +389,6 @@ class IndexMarket:
         return self.shares.sum(axis=1)
 
 
-def _pair(a: float, b: float, cap: float) -> tuple[float, float]:
-    # Scale two exit probabilities down together so that their sum stays within the cap.
-    total = a + b
-    if total > cap:
-        return a * cap / total, b * cap / total
-    return a, b
-
-
 def market_results(frame, traders: int) -> dict[str, float | None]:
     """A traded run's headline figures, from its ``index_traders`` log (for ``summary.json``).
 

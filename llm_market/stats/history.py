@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
-from .sources import SP500, pick_columns
+from .sources import SP500, pick_columns, read_csv_file
 
 VOLUME_COLUMNS = ("volume", "vol", "turnover")
 
@@ -124,8 +124,6 @@ def load_history(source: str, column: str | None = None) -> History:
     Raises:
         UsageError: The file is missing or unreadable, or has no price column.
     """
-    import pandas as pd
-
     if source == SP500 and not Path(source).is_file():
         try:
             from arch.data import sp500
@@ -134,11 +132,4 @@ def load_history(source: str, column: str | None = None) -> History:
         frame = sp500.load().reset_index()
         return _from_frame(SP500, frame, column or "Adj Close")
     path = Path(source)
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file")
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UsageError(f"{path}: not a readable CSV ({reason})") from None
-    return _from_frame(str(path), frame, column)
+    return _from_frame(str(path), read_csv_file(path), column)

@@ -228,6 +228,19 @@ def pick_columns(columns: list[str], column: str | None, where: str) -> tuple[st
     )
 
 
+def read_csv_file(path: Path) -> Any:
+    """A user's CSV as a DataFrame, or :class:`UsageError` saying why it cannot be read."""
+    import pandas as pd
+
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UsageError(f"{path}: not a readable CSV ({reason})") from None
+
+
 def load_csv(path: Path, column: str | None = None, burn_in: int | None = None) -> PriceSource:
     """Load a CSV of dated prices, sorted by date when a date column is found.
 
@@ -245,13 +258,7 @@ def load_csv(path: Path, column: str | None = None, burn_in: int | None = None) 
     import numpy as np
     import pandas as pd
 
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file")
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UsageError(f"{path}: not a readable CSV ({reason})") from None
+    frame = read_csv_file(path)
     frame.columns = [str(c).strip() for c in frame.columns]
     date, col = pick_columns(list(frame.columns), column, str(path))
     if date is None and frame.shape[1] > 1 and frame.columns[0] != col:
