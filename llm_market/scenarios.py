@@ -34,7 +34,9 @@ SCENARIOS: dict[str, tuple[str, dict[str, Any]]] = {
             "n_teams": 6,
             "n_principals": 1,
             "n_indices": 1,
-            "n_clients": 24,
+            # More buyers than units, as in Gode and Sunder's markets: which buyers get the
+            # units is then the market's outcome, for ZI-U traders too (docs/mechanisms.md).
+            "n_clients": 30,
             "units_per_team": 4,
             "cost_linear": 1.0,
             "cost_quadratic": 0.5,

@@ -558,8 +558,9 @@ def test_market_day_view_records_the_flow_without_changing_the_run():
     assert flows[(3, 0)].prices.size == a.datacollector.model_vars["volume_0"][-1]
     assert _pixels(viz.figure_png(viz.market_day_figure(a, 0, 2))).std() > 0
     rows = dict(viz.classroom_comparison(a))
-    (zi_c, zi_u, nobook) = rows.values()
+    (zi_c, zi_u, nobook, sell_all_high, sell_all_low) = rows.values()
     assert zi_c > zi_u and zi_c > nobook and 0 < nobook <= 1
+    assert sell_all_low < zi_u < sell_all_high
 
 
 def test_random_matching_without_a_book_loses_surplus():
@@ -572,6 +573,19 @@ def test_random_matching_without_a_book_loses_surplus():
     zi_u = [random_matching_efficiency(values, costs, rng, constrained=False) for _ in range(50)]
     assert 0.6 < np.mean(zi_c) < 1.0 and np.mean(zi_u) < np.mean(zi_c)
     assert np.isnan(random_matching_efficiency([1.0], [2.0], rng))  # nothing can trade
+
+
+def test_without_a_book_sellers_still_offer_their_cheapest_unit_first():
+    from llm_market.market.baseline import random_matching_efficiency
+
+    rng = np.random.default_rng(1)
+    # One seller with units costing 1 and 8, one buyer valuing a unit at 9: the best trade is
+    # the cost-1 unit, and it is the only one the seller offers until it sells.
+    effs = [random_matching_efficiency([9.0], [8.0, 1.0], rng, sellers=[0, 0]) for _ in range(20)]
+    assert effs == [1.0] * 20
+    # Two sellers: the cost-8 unit may sell first, and then the buyer is gone.
+    effs = [random_matching_efficiency([9.0], [8.0, 1.0], rng, sellers=[0, 1]) for _ in range(50)]
+    assert min(effs) == pytest.approx(1 / 8) and max(effs) == 1.0
 
 
 def test_a_person_plays_a_team_with_the_same_checks_as_any_policy():

@@ -203,6 +203,7 @@ def test_a_teacher_session_in_a_browser(server, browser_page):
     page.get_by_role("tab", name="Market day").click()
     expect(page.get_by_text("The classroom experiment (Gode and Sunder 1993)")).to_be_visible()
     expect(page.get_by_text("matched at random, no order book")).to_be_visible()
+    expect(page.get_by_text("Every unit sold, to the highest-value buyers")).to_be_visible()
     page.screenshot(path=SHOTS / "03-classroom.png", animations="disabled")
 
     # The overlay of an earlier run on the Efficiency chart.

@@ -531,7 +531,9 @@ def ClassroomView(model: MarketModel, day: int):
         "ZI-C traders never trade at a loss, ZI-U traders ignore their values and costs. Same "
         "values, costs and seed in every row. With the order book, random constrained traders "
         "get close to full efficiency: the institution, not the traders' intelligence, does "
-        "most of the work; matched at random without a book they lose more of the surplus.",
+        "most of the work; matched at random without a book they lose more of the surplus. "
+        "There are more buyers than units, so selling every unit (as ZI-U traders do) is worth "
+        "anything between the last two rows: where ZI-U lands depends on who got the units.",
         small=True,
     )
 

@@ -40,11 +40,13 @@ class DayFlow:
         values: Each bid's value (per unit of quality for differentiated reports).
         costs: Each offered unit's cost (per unit of its seller's quality when differentiated).
         prices: Each trade's price in execution order (per unit of quality when differentiated).
+        sellers: The seller of each offered unit (as ``costs``).
     """
 
     values: np.ndarray
     costs: np.ndarray
     prices: np.ndarray
+    sellers: np.ndarray
 
 
 class FlowRecorder:
@@ -69,13 +71,15 @@ class FlowRecorder:
         values = np.array(flow.bid_value, dtype=float)
         costs = np.array(flow.ask_cost, dtype=float)
         prices = np.array(trades.price, dtype=float)
+        sellers = np.array(flow.ask_team, dtype=np.int64)
         if flow.ask_quality is not None:
             q = np.asarray(flow.ask_quality, dtype=float)
             with np.errstate(divide="ignore", invalid="ignore"):
                 costs = np.where(q > 0, costs / q, np.inf)
                 prices = prices / q[trades.ask]
+            sellers = sellers[np.isfinite(costs)]
             costs = costs[np.isfinite(costs)]
-        self.flows[(self._model.calendar.stamp, good)] = DayFlow(values, costs, prices)
+        self.flows[(self._model.calendar.stamp, good)] = DayFlow(values, costs, prices, sellers)
         return trades
 
     def __getattr__(self, name: str) -> Any:
@@ -208,12 +212,15 @@ def classroom_comparison(model: MarketModel) -> list[tuple[str, float]]:
     (scenario, settings, seed) with the other kind of trader, for as many days. The no-book
     baseline matches ZI-C traders at random on the run's own recorded values and costs
     (:func:`~llm_market.market.baseline.random_matching_efficiency`, drawn from a stream seeded
-    by the run's seed and kept apart from the model's).
+    by the run's seed and kept apart from the model's). The last two rows bracket what selling
+    every unit is worth (:func:`~llm_market.market.baseline.trade_every_unit_efficiency`): ZI-U
+    traders sell nearly every unit, and where their figure falls between the two is the market's
+    doing (which buyers got the units), not a number fixed by the values and costs.
 
     Returns:
         ``(what, mean efficiency over the days)`` rows; empty before the first day.
     """
-    from ..market.baseline import random_matching_efficiency
+    from ..market.baseline import random_matching_efficiency, trade_every_unit_efficiency
     from ..model import MarketModel as Model
     from ..recording.columns import EFFICIENCY
     from .runs import changed_settings
@@ -239,11 +246,20 @@ def classroom_comparison(model: MarketModel) -> list[tuple[str, float]]:
     flows = getattr(model.market.mechanism, "flows", {})
     rng = np.random.default_rng([model.seed, 17])
     nobook = [
-        random_matching_efficiency(f.values, f.costs, rng, p.zi_price_max)
+        random_matching_efficiency(f.values, f.costs, rng, p.zi_price_max, sellers=f.sellers)
         for (day, _), f in sorted(flows.items())
         if 1 <= day <= model.day
     ]
     nobook = [x for x in nobook if np.isfinite(x)]
+    sell_all = np.array(
+        [
+            trade_every_unit_efficiency(f.values, f.costs)
+            for (day, _), f in sorted(flows.items())
+            if 1 <= day <= model.day
+        ]
+    ).reshape(-1, 2)
+    sell_all = sell_all[np.isfinite(sell_all).all(axis=1)]
+    low, high = sell_all.mean(axis=0) if sell_all.size else (float("nan"), float("nan"))
     return [
         (f"ZI-C traders, {where}", cda["zi_c"]),
         (f"ZI-U traders (no budget constraint), {where}", cda["zi_u"]),
@@ -251,4 +267,6 @@ def classroom_comparison(model: MarketModel) -> list[tuple[str, float]]:
             "ZI-C traders matched at random, no order book",
             float(np.mean(nobook)) if nobook else float("nan"),
         ),
+        ("Every unit sold, to the highest-value buyers", float(high)),
+        ("Every unit sold, to the lowest-value buyers", float(low)),
     ]
