@@ -1,3 +1,4 @@
+import hashlib
 import math
 
 import numpy as np
@@ -58,3 +59,32 @@ def test_model_with_prediction_market_conserves_money_and_scores_the_market():
 def test_msr_metric_needs_the_prediction_market():
     with pytest.raises(ParameterError, match="prediction_market"):
         MarketModel(pivot_metric="msr")
+
+
+# Recorded on main before the binary fast path (issue 16 item 1): the run must not move by a bit.
+PM_STEPS = 60
+PM_DIGEST = "c3cd414b054bf1f0e4e55cb4d4d06d9d675374a11ac2ea0ae50289626cf7903d"
+PM_STATE = "30d4036f900544fe0b0f9e4399ea50b5458e19b1857f381685a3d07257065cff"
+
+
+def market_state_hash(model: MarketModel) -> str:
+    """SHA-256 of every open market's exact floats, the teams' cash and their MSR earnings."""
+    h = hashlib.sha256()
+    pm = model.prediction_markets
+    for qid in sorted(pm.markets):
+        mk = pm.markets[qid]
+        positions = [(t, p.tolist()) for t, p in mk.positions.items()]
+        state = (qid, mk.q.tolist(), mk.collected, positions, pm._spent[qid].tolist())
+        h.update(repr(state).encode())
+    h.update(model.accounts.cash.tobytes())
+    h.update(np.asarray(model.record.msr).tobytes())
+    return h.hexdigest()
+
+
+def test_default_run_with_the_market_is_bit_identical_to_the_numpy_maker():
+    m = MarketModel(seed=42, steps=PM_STEPS, prediction_market=True)
+    for _ in range(PM_STEPS):
+        m.step()
+    # The digest rounds to 12 digits; the state hash sees every bit of every float.
+    assert m.digest() == PM_DIGEST
+    assert market_state_hash(m) == PM_STATE
