@@ -75,7 +75,7 @@ def market_state_hash(model: MarketModel) -> str:
     for qid in sorted(pm.markets):
         mk = pm.markets[qid]
         positions = [(t, p.tolist()) for t, p in mk.positions.items()]
-        state = (qid, mk.q.tolist(), mk.collected, positions, pm._spent[qid].tolist())
+        state = (qid, mk.q.tolist(), mk.collected, positions, list(pm._spent[qid]))
         h.update(repr(state).encode())
     h.update(model.accounts.cash.tobytes())
     h.update(np.asarray(model.record.msr).tobytes())
@@ -111,7 +111,7 @@ def assert_same_books(fast: PredictionMarkets, ref: PredictionMarkets) -> None:
         assert list(mf.positions) == list(mr.positions)
         for team, held in mf.positions.items():
             assert held.tobytes() == mr.positions[team].tobytes()
-        assert fast._spent[qid].tobytes() == ref._spent[qid].tobytes()
+        assert np.array(fast._spent[qid]).tobytes() == np.array(ref._spent[qid]).tobytes()
 
 
 def run_twins(rng: np.random.Generator, fast: PredictionMarkets, ref: PredictionMarkets) -> int:

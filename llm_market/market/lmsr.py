@@ -302,6 +302,8 @@ def shares_within_cash(
 # the two paths on random markets.
 
 _EPS_F = float(_EPS)
+_EPS16 = 16 * _EPS_F  # _error_bound's factor; a power of two times eps, so exact
+_EPS4 = 4 * _EPS_F
 _LOGE2 = 0.693147180559945309417232121458176568  # numpy's NPY_LOGE2, as np.logaddexp adds it
 _np_exp = np.exp
 
@@ -368,7 +370,7 @@ def binary_buy_within_cash(
     """
     if not 0.0 < p_target < 1.0 or not tick > 0:
         return None
-    log, log1p, exp = math.log, math.log1p, math.exp
+    log, log1p, exp, ceil = math.log, math.log1p, math.exp, math.ceil
     want = b * ((log(p_target) - log1p(-p_target)) - (log_p - log_1mp))
     if want <= 0 or not cash > 0:
         return 0.0, 0.0
@@ -376,26 +378,27 @@ def binary_buy_within_cash(
         return None
     scale, step = _ticks(tick)
     # _error_bound's b + max|q|, summed in its order.
-    bq = b + (abs(q0) if abs(q0) >= abs(q1) else abs(q1))
+    a0, a1 = abs(q0), abs(q1)
+    bq = b + (a0 if a0 >= a1 else a1)
     shares = want
-    for attempt in range(3):
+    attempt = 0
+    while True:
         if shares == 0:
             return 0.0, 0.0
         # cost_to_buy: b * logaddexp(ln(1 - p), ln p + s / b), plus the error bound, rounded up.
         y = log_p + shares / b
-        if log_1mp == y:
+        t = log_1mp - y
+        if t > 0:
+            lae = log_1mp + log1p(exp(-t))
+        elif t < 0:
+            lae = y + log1p(exp(t))
+        elif log_1mp == y:
             lae = log_1mp + _LOGE2
-        else:
-            t = log_1mp - y
-            if t > 0:
-                lae = log_1mp + log1p(exp(-t))
-            elif t <= 0:
-                lae = y + log1p(exp(t))
-            else:
-                lae = t
-        bound = 16 * _EPS_F * (bq + abs(shares))
+        else:  # t is 0 from unequal infinities, or NaN
+            lae = y + log1p(exp(t)) if t <= 0 else t
+        bound = _EPS16 * (bq + (shares if shares >= 0 else -shares))
         x = b * lae + bound
-        k = math.ceil(x * scale / step)
+        k = ceil(x * scale / step)
         if (k - 1) * step / scale >= x:
             k -= 1
         elif k * step / scale < x:
@@ -407,29 +410,28 @@ def binary_buy_within_cash(
             spend = cash
         elif attempt == 1:
             # The margin of shares_within_cash, with the bound of the closed-form shares.
-            spend = cash - (4 * tick + 2 * bound + 4 * _EPS_F * cash)
+            spend = cash - (4 * tick + 2 * bound + _EPS4 * cash)
         else:
             return None
+        attempt += 1
         # shares_for_spend: s = b softplus(ln(e^{c/b} - 1) - ln p), at most the shares wanted.
         xs = spend / b
         if not xs > 0:
             shares = 0.0
             continue
         z = xs + log(-math.expm1(-xs)) - log_p
-        if z == 0.0:
+        # np.logaddexp(0.0, z) by numpy's steps.
+        if z < 0:
+            sp = 0.0 + log1p(exp(z))
+        elif z > 0:
+            sp = z + log1p(exp(-z))
+        elif z == 0:
             sp = 0.0 + _LOGE2
         else:
-            t = 0.0 - z
-            if t > 0:
-                sp = 0.0 + log1p(exp(-t))
-            elif t <= 0:
-                sp = z + log1p(exp(t))
-            else:
-                sp = t
+            sp = z
         shares = b * sp
         if want < shares:
             shares = want
-    return None
 
 
 class LMSRMarket:
