@@ -20,6 +20,11 @@ Rounding is in the maker's favour: a trade's signed cost is rounded *up* to a mu
 exact proceeds, and before rounding the cost is nudged up by a bound on its floating-point error.
 Payouts at resolution are rounded *down* to the tick. The maker's loss therefore never exceeds
 ``b ln n``.
+
+Two outcomes, fast: :func:`binary_quote` and :func:`binary_buy_within_cash` take ``q`` as two
+floats and repeat the vector functions' floating-point steps one by one, so they give the same
+bits at a small fraction of the cost (numpy's per-call overhead dominates two-element vectors).
+The prediction market uses them; the vector functions remain the reference and the general case.
 """
 
 from __future__ import annotations

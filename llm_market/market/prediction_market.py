@@ -69,7 +69,7 @@ class PredictionMarkets:
 
         The markets are binary, so each step works on floats (:func:`~.lmsr.binary_quote`,
         :func:`~.lmsr.binary_buy_within_cash`), to the bit what the general numpy maker gives
-        (:meth:`_trade_reference`) at a tenth of its cost.
+        (:meth:`_trade_reference`) at a twentieth of its cost.
 
         Args:
             qids: Open question ids, in the forecasts' column order.
