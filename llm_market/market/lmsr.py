@@ -533,17 +533,12 @@ class LMSRMarket:
                 f"trader {trader!r} holds {have} of outcome {outcome}, sells {-shares}"
             )
         charge = cost_to_buy(self.q, outcome, shares, self.b, self.tick)
-        self._book(trader, outcome, shares, charge)
-        return charge
-
-    def _book(self, trader: Hashable, outcome: int, shares: float, charge: float) -> None:
-        """Record a checked trade whose charge is already known (the binary fast path's entry)."""
-        held = self.positions.get(trader)
         if held is None:
             held = self.positions[trader] = np.zeros(self.q.size)
         held[outcome] += shares
         self.q[outcome] += shares
         self.collected += charge
+        return charge
 
     def resolve(self, outcome: int) -> dict[Hashable, float]:
         """Close the market on ``outcome`` and pay 1 per winning share.

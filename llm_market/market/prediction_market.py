@@ -67,9 +67,9 @@ class PredictionMarkets:
     ) -> np.ndarray:
         """Let teams, in the given order, buy toward their forecasts.
 
-        The markets are binary, so each step works on floats (:func:`~.lmsr.binary_quote`,
-        :func:`~.lmsr.binary_buy_within_cash`), to the bit what the general numpy maker gives
-        (:meth:`_trade_reference`) at a twentieth of its cost.
+        The markets are binary, so each bet is computed on floats (:func:`~.lmsr.binary_quote`,
+        :func:`~.lmsr.binary_buy_within_cash`): to the bit what the general numpy maker gives
+        (:meth:`_trade_reference`), at about a twentieth of its cost.
 
         Args:
             qids: Open question ids, in the forecasts' column order.
@@ -151,7 +151,8 @@ class PredictionMarkets:
         """:meth:`trade` through the general numpy maker, one vector call per step.
 
         Kept as the specification of :meth:`trade`, which must give bit-identical results (the
-        tests and ``benchmarks/bench_prediction_market.py`` compare them); ten times slower.
+        tests and ``benchmarks/bench_prediction_market.py`` compare them); some twenty times
+        slower.
         """
         paid = np.zeros(self.n_teams)
         markets = [self.markets[q] for q in qids.tolist()]
