@@ -15,7 +15,10 @@ from scipy.special import logsumexp
 from llm_market.market.lmsr import (
     DEFAULT_TICK,
     LMSRMarket,
+    _log_p,
     b_from_funding,
+    binary_buy_within_cash,
+    binary_quote,
     cost,
     cost_to_buy,
     prices,
@@ -261,3 +264,95 @@ def test_market_bookkeeping():
         market.trade("x", 0, 1.0)
     with pytest.raises(ValueError):
         market.resolve(1)
+
+
+# --------------------------------------------------------------------------- binary fast path
+
+
+def random_binary_markets(rng: np.random.Generator, n: int):
+    """Markets of every kind the maker meets: fresh, lopsided, far out, tied; rich and poor."""
+    b = b_from_funding(1.0, 2) * np.exp(rng.uniform(np.log(0.05), np.log(500.0), n))
+    kind = rng.integers(0, 5, n)
+    scale = np.choose(kind, [0.0, 1.0, 5.0, 50.0, 1e3])
+    q = rng.normal(0.0, 1.0, (n, 2)) * (scale * b)[:, None]
+    # Some markets only ever bought (q >= 0), some tied, some at the start.
+    q[kind == 1] = np.abs(q[kind == 1])
+    tie = rng.random(n) < 0.05
+    q[tie, 1] = q[tie, 0]
+    p = np.where(rng.random(n) < 0.1, rng.uniform(1e-6, 1e-3, n), rng.uniform(0.001, 0.999, n))
+    p = np.where(rng.random(n) < 0.1, 1 - p, p)
+    cash = np.choose(
+        rng.integers(0, 4, n),
+        [np.ones(n), rng.uniform(0, 1, n), 10.0 ** rng.uniform(-12, -3, n), rng.uniform(0, 500, n)],
+    )
+    cash[rng.random(n) < 0.03] = 0.0
+    return b, q, p, cash
+
+
+def test_binary_quote_is_bit_identical_to_the_vector_maker():
+    rng = np.random.default_rng(16)
+    b, q, _, _ = random_binary_markets(rng, 20_000)
+    for (q0, q1), bb in zip(q.tolist(), b.tolist(), strict=True):
+        p0, lp0, l1mp0, lp1, l1mp1 = binary_quote(q0, q1, bb)
+        v = np.array([q0, q1])
+        assert p0 == prices(v, bb)[0]
+        assert (lp0, l1mp0) == _log_p(v, 0, bb)
+        assert (lp1, l1mp1) == _log_p(v, 1, bb)
+
+
+@pytest.mark.parametrize("tick", [DEFAULT_TICK, 1e-6, 0.01, 1 / 3])
+def test_binary_buy_within_cash_is_bit_identical_to_the_vector_maker(tick):
+    rng = np.random.default_rng(int(1 / tick) % 1000)
+    b, q, p, cash = random_binary_markets(rng, 3_000)
+    cash *= max(1.0, 300 * tick)  # budgets of many ticks, whatever the tick
+    outcomes = rng.integers(0, 2, b.size)
+    to_target = short_of_it = fallbacks = 0
+    for (q0, q1), bb, o, pt, c in zip(
+        q.tolist(), b.tolist(), outcomes.tolist(), p.tolist(), cash.tolist(), strict=True
+    ):
+        v = np.array([q0, q1])
+        quote = binary_quote(q0, q1, bb)
+        log_p, log_1mp = quote[1:3] if o == 0 else quote[3:5]
+        fast = binary_buy_within_cash(q0, q1, bb, o, log_p, log_1mp, pt, c, tick)
+        shares = shares_within_cash(v, o, pt, c, bb, tick)
+        if fast is None:
+            fallbacks += 1
+            continue
+        assert fast == (shares, cost_to_buy(v, o, shares, bb, tick))
+        if shares > 0:
+            want = shares_for_target_price(v, o, pt, bb)
+            to_target += shares == want
+            short_of_it += shares < want
+    # Both ways out are exercised (the target reached, the cash spent), and only the rare
+    # bisection is left to the vector maker.
+    assert to_target > b.size // 10 and short_of_it > b.size // 25
+    assert fallbacks < b.size // 100
+
+
+@PROP
+@given(
+    q=st.tuples(st.floats(-1e4, 1e4), st.floats(-1e4, 1e4)),
+    b=st.floats(0.01, 1e3),
+    outcome=st.integers(0, 1),
+    p=st.floats(1e-6, 1 - 1e-6),
+    cash=st.floats(0.0, 1e3),
+)
+def test_binary_fast_path_agrees_on_any_market(q, b, outcome, p, cash):
+    v = np.array(q)
+    quote = binary_quote(*q, b)
+    assert quote[0] == prices(v, b)[0]
+    log_p, log_1mp = quote[1:3] if outcome == 0 else quote[3:5]
+    assert (log_p, log_1mp) == _log_p(v, outcome, b)
+    fast = binary_buy_within_cash(*q, b, outcome, log_p, log_1mp, p, cash)
+    if fast is not None:
+        shares = shares_within_cash(v, outcome, p, cash, b)
+        assert fast == (shares, cost_to_buy(v, outcome, shares, b))
+
+
+def test_binary_fast_path_leaves_errors_and_tick_zero_to_the_vector_maker():
+    quote = binary_quote(0.0, 0.0, 3.0)
+    assert quote[0] == 0.5
+    assert binary_buy_within_cash(0.0, 0.0, 3.0, 0, *quote[1:3], 1.0, 1.0) is None
+    assert binary_buy_within_cash(0.0, 0.0, 3.0, 0, *quote[1:3], 0.7, 1.0, tick=0.0) is None
+    assert binary_buy_within_cash(0.0, 0.0, 3.0, 0, *quote[1:3], 0.4, 1.0) == (0.0, 0.0)
+    assert binary_buy_within_cash(0.0, 0.0, 3.0, 0, *quote[1:3], 0.7, 0.0) == (0.0, 0.0)

@@ -20,10 +20,16 @@ Rounding is in the maker's favour: a trade's signed cost is rounded *up* to a mu
 exact proceeds, and before rounding the cost is nudged up by a bound on its floating-point error.
 Payouts at resolution are rounded *down* to the tick. The maker's loss therefore never exceeds
 ``b ln n``.
+
+Two outcomes, fast: :func:`binary_quote` and :func:`binary_buy_within_cash` take ``q`` as two
+floats and repeat the vector functions' floating-point steps one by one, so they give the same
+bits at a small fraction of the cost (numpy's per-call overhead dominates two-element vectors).
+The prediction market uses them; the vector functions remain the reference and the general case.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Hashable
 
@@ -33,6 +39,8 @@ __all__ = [
     "DEFAULT_TICK",
     "LMSRMarket",
     "b_from_funding",
+    "binary_buy_within_cash",
+    "binary_quote",
     "cost",
     "cost_to_buy",
     "prices",
@@ -68,6 +76,7 @@ def _check_b(b: float) -> float:
     return b
 
 
+@functools.lru_cache(maxsize=16)
 def _ticks(tick: float) -> tuple[float, float]:
     """Return ``(scale, step)`` with ``k * step / scale`` the float of ``k`` ticks.
 
@@ -285,6 +294,149 @@ def shares_within_cash(
         else:
             hi = mid
     return lo
+
+
+# --------------------------------------------------------------------------- binary fast path
+#
+# The functions above work on numpy vectors of any length; on two outcomes numpy's per-call
+# overhead is most of their cost. The functions below take the two quantities as floats and do
+# the same floating-point operations in the same order, so their results are bit-identical: every
+# ``np.exp`` of the vector code stays an ``np.exp`` here (numpy's SIMD exp can differ from libm's
+# in the last bit), and everything the vector code computes with ``math`` or with numpy's scalar
+# C loops (``np.logaddexp`` calls libm's exp and log1p) is computed with ``math``. Tests compare
+# the two paths on random markets.
+
+_EPS_F = float(_EPS)
+_EPS16 = 16 * _EPS_F  # _error_bound's factor; a power of two times eps, so exact
+_EPS4 = 4 * _EPS_F
+_LOGE2 = 0.693147180559945309417232121458176568  # numpy's NPY_LOGE2, as np.logaddexp adds it
+_np_exp = np.exp
+
+
+def binary_quote(q0: float, q1: float, b: float) -> tuple[float, float, float, float, float]:
+    """Price and log prices of a two-outcome market, bit-identical to the vector functions.
+
+    Args:
+        q0: Shares outstanding of outcome 0.
+        q1: Shares outstanding of outcome 1.
+        b: Liquidity parameter, finite and > 0 (not checked).
+
+    Returns:
+        ``(p0, ln p0, ln(1 - p0), ln p1, ln(1 - p1))``: ``prices([q0, q1], b)[0]`` and the pairs
+        ``_log_p`` gives for outcome 0 and for outcome 1.
+    """
+    x0 = q0 / b
+    x1 = q1 / b
+    # prices() and _logsumexp() shift by the maximum: the larger term is exp(0) = 1 exactly and
+    # the smaller is numpy's exp of the (non-positive) difference.
+    if x0 >= x1:
+        m, e0, e1 = x0, 1.0, float(_np_exp(x1 - x0))
+    else:
+        m, e0, e1 = x1, float(_np_exp(x0 - x1)), 1.0
+    total = e0 + e1
+    lse = m + math.log(total)
+    # _log_p takes ln(1 - p_i) as the log-sum-exp of the other term alone: x_j + ln(1.0).
+    return e0 / total, x0 - lse, (x1 + 0.0) - lse, x1 - lse, (x0 + 0.0) - lse
+
+
+def binary_buy_within_cash(
+    q0: float,
+    q1: float,
+    b: float,
+    outcome: int,
+    log_p: float,
+    log_1mp: float,
+    p_target: float,
+    cash: float,
+    tick: float = DEFAULT_TICK,
+) -> tuple[float, float] | None:
+    """:func:`shares_within_cash` and the charge for it, on a two-outcome market, to the bit.
+
+    The steps of :func:`shares_within_cash` and :func:`cost_to_buy` inlined on floats: the shares
+    wanted, then the closed form for ``cash``, then the closed form for ``cash`` less the
+    rounding margin, each kept if its rounded charge fits.
+
+    Args:
+        q0: Shares outstanding of outcome 0.
+        q1: Shares outstanding of outcome 1.
+        b: Liquidity parameter, finite and > 0 (not checked).
+        outcome: Outcome bought, 0 or 1 (its logs are what matters).
+        log_p: ``ln p`` of ``outcome``, from :func:`binary_quote`.
+        log_1mp: ``ln(1 - p)`` of ``outcome``, from :func:`binary_quote`.
+        p_target: Target price.
+        cash: Money available.
+        tick: Money tick.
+
+    Returns:
+        ``(shares, charge)`` equal to ``shares_within_cash([q0, q1], outcome, p_target, cash, b,
+        tick)`` and ``cost_to_buy`` of those shares; ``(0.0, 0.0)`` when nothing is bought; or
+        ``None`` when the vector functions are needed: they would raise, the tick is 0, or the
+        search falls through to their bisection (which these steps do not repeat).
+    """
+    if not 0.0 < p_target < 1.0 or not tick > 0:
+        return None
+    log, log1p, exp, ceil = math.log, math.log1p, math.exp, math.ceil
+    want = b * ((log(p_target) - log1p(-p_target)) - (log_p - log_1mp))
+    if want <= 0 or not cash > 0:
+        return 0.0, 0.0
+    if not math.isfinite(want):
+        return None
+    scale, step = _ticks(tick)
+    # _error_bound's b + max|q|, summed in its order.
+    a0, a1 = abs(q0), abs(q1)
+    bq = b + (a0 if a0 >= a1 else a1)
+    shares = want
+    attempt = 0
+    while True:
+        if shares == 0:
+            return 0.0, 0.0
+        # cost_to_buy: b * logaddexp(ln(1 - p), ln p + s / b), plus the error bound, rounded up.
+        y = log_p + shares / b
+        t = log_1mp - y
+        if t > 0:
+            lae = log_1mp + log1p(exp(-t))
+        elif t < 0:
+            lae = y + log1p(exp(t))
+        elif log_1mp == y:
+            lae = log_1mp + _LOGE2
+        else:  # t is 0 from unequal infinities, or NaN
+            lae = y + log1p(exp(t)) if t <= 0 else t
+        bound = _EPS16 * (bq + (shares if shares >= 0 else -shares))
+        x = b * lae + bound
+        k = ceil(x * scale / step)
+        if (k - 1) * step / scale >= x:
+            k -= 1
+        elif k * step / scale < x:
+            k += 1
+        charge = k * step / scale + 0.0
+        if charge <= cash:
+            return shares, charge
+        if attempt == 0:
+            spend = cash
+        elif attempt == 1:
+            # The margin of shares_within_cash, with the bound of the closed-form shares.
+            spend = cash - (4 * tick + 2 * bound + _EPS4 * cash)
+        else:
+            return None
+        attempt += 1
+        # shares_for_spend: s = b softplus(ln(e^{c/b} - 1) - ln p), at most the shares wanted.
+        xs = spend / b
+        if not xs > 0:
+            shares = 0.0
+            continue
+        z = xs + log(-math.expm1(-xs)) - log_p
+        # np.logaddexp(0.0, z) by numpy's steps.
+        if z < 0:
+            sp = 0.0 + log1p(exp(z))
+        elif z > 0:
+            sp = z + log1p(exp(-z))
+        elif z == 0:
+            sp = 0.0 + _LOGE2
+        else:
+            sp = z
+        shares = b * sp
+        if want < shares:
+            shares = want
 
 
 class LMSRMarket:
