@@ -11,7 +11,8 @@ action schema and the team's money (:mod:`.reply`), and turns it into the same
   that day. Every failure is counted by kind.
 * **Throughput.** Each team's conversation of the day (ask, check, re-prompt, ...) runs as one
   task on a worker thread, so a refused reply delays nobody else. Tasks in flight:
-  ``concurrency``, or by default one per LLM team up to ``max_concurrency``.
+  ``concurrency``, or by default one per LLM team up to ``max_concurrency``. A replay, which
+  never waits on an endpoint, runs its tasks one after the other on the calling thread.
 * **Determinism.** Results are applied in the observations' order, never in completion order;
   stats and costs are merged in that order after every task has returned. The call cap is handed
   out before the day's calls, in that order too: every team (every batch, in batched mode) first
@@ -593,6 +594,16 @@ class LLMPolicy(Policy):
         return turns, convs, requests
 
     def _submit(self, tasks: int, fn: Any, *args: Any) -> Future:
+        if self.config.cache_mode == "replay":
+            # Replay never waits on an endpoint: a worker thread would only add its hand-offs
+            # and contend for the GIL. The task runs here, to the same result (tasks share
+            # nothing a replay changes, and errors are still raised in the observations' order).
+            done: Future = Future()
+            try:
+                done.set_result(fn(*args))
+            except Exception as err:  # noqa: BLE001 - raised by _results, in order
+                done.set_exception(err)
+            return done
         size = self.config.workers(tasks)
         if self._pool is None or size > self._pool_size:
             if self._pool is not None:
