@@ -35,9 +35,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sqlite3
 import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from json.encoder import encode_basestring, encode_basestring_ascii
 from pathlib import Path
 from typing import Any, Literal
 
@@ -67,6 +70,69 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+class _SharedTexts:
+    """Canonical JSON of objects many requests share (a day's schema, a system message).
+
+    Looked up by identity; the memo holds each object, so its id cannot be reused by another.
+    The objects are read, never changed, by everything that builds requests (a changed one
+    would also have changed every prompt that shares it). Bounded: emptied when full.
+    """
+
+    def __init__(self, size: int = 256):
+        self.size = size
+        self.items: dict[int, tuple[Any, str]] = {}
+
+    def get(self, obj: Any) -> str | None:
+        hit = self.items.get(id(obj))
+        return hit[1] if hit is not None and hit[0] is obj else None
+
+    def put(self, obj: Any, text: str) -> None:
+        if len(self.items) >= self.size:
+            self.items.clear()
+        self.items[id(obj)] = (obj, text)
+
+
+_SHARED = _SharedTexts()
+
+
+def _canonical(obj: Any, shared: frozenset[int]) -> str:
+    """:func:`canonical_json` of ``obj``, reusing the memo for the objects in ``shared``.
+
+    Containers are assembled as the JSON encoder does (keys sorted, no spaces), so the text is
+    the same character for character; anything else is left to :func:`canonical_json`.
+    """
+    if id(obj) in shared:
+        text = _SHARED.get(obj)
+        if text is None:
+            text = _canonical(obj, frozenset())
+            _SHARED.put(obj, text)
+        return text
+    kind = type(obj)
+    if kind is str:
+        # For text without non-ASCII characters both encoders give the same JSON; the ASCII
+        # one is the faster.
+        return encode_basestring_ascii(obj) if obj.isascii() else encode_basestring(obj)
+    if kind is dict and all(type(k) is str for k in obj):
+        return (
+            "{"
+            + ",".join(
+                [_canonical(k, shared) + ":" + _canonical(obj[k], shared) for k in sorted(obj)]
+            )
+            + "}"
+        )
+    if kind is list:
+        return "[" + ",".join([_canonical(x, shared) for x in obj]) + "]"
+    # Numbers and constants as the encoder writes them (repr; it spells non-finite floats).
+    if kind is int or (kind is float and math.isfinite(obj)):
+        return repr(obj)
+    if obj is None or kind is bool:
+        return _CONSTANTS[obj]
+    return canonical_json(obj)
+
+
+_CONSTANTS = {None: "null", True: "true", False: "false"}
+
+
 def canonical_request(request: dict[str, Any]) -> dict[str, Any]:
     """The request with its token limit named ``max_tokens`` (the name keys are made with)."""
     if "max_completion_tokens" not in request:
@@ -88,14 +154,24 @@ def request_key(request: dict[str, Any], template_version: str, endpoint: str | 
 
 
 def keyed_request(
-    request: dict[str, Any], template_version: str, endpoint: str | None = None
+    request: dict[str, Any],
+    template_version: str,
+    endpoint: str | None = None,
+    shared: Iterable[Any] = (),
 ) -> tuple[str, str]:
     """The key of :func:`request_key` and the request's canonical JSON (stored beside it).
 
     The hashed text is ``canonical_json({"endpoint": ..., "request": ..., "template": ...})``,
     assembled from the request's canonical JSON so that it is serialised once per call.
+
+    Args:
+        request: The chat request.
+        template_version: The prompt template that made its messages.
+        endpoint: The base URL (None: a version 1 key).
+        shared: Objects inside the request that other requests share unchanged (the day's
+            schema, a system message): their JSON is made once and reused. Same text, same key.
     """
-    text = canonical_json(canonical_request(request))
+    text = _canonical(canonical_request(request), frozenset(id(x) for x in shared))
     head = "" if endpoint is None else '"endpoint":' + canonical_json(endpoint.rstrip("/")) + ","
     payload = "{" + head + '"request":' + text + ',"template":' + canonical_json(template_version)
     key = hashlib.sha256((payload + "}").encode("utf-8")).hexdigest()
@@ -186,10 +262,19 @@ class ReplyCache:
             )
         return CacheError(f"reply cache {self.path}: {err}")
 
-    def key(self, request: dict[str, Any], template_version: str, endpoint: str) -> tuple[str, str]:
-        """The key of ``request`` in this file's key version, and the request's canonical JSON."""
+    def key(
+        self,
+        request: dict[str, Any],
+        template_version: str,
+        endpoint: str,
+        shared: Iterable[Any] = (),
+    ) -> tuple[str, str]:
+        """The key of ``request`` in this file's key version, and the request's canonical JSON.
+
+        ``shared``: see :func:`keyed_request`.
+        """
         endpoint_or_none = endpoint if self.key_version >= 2 else None
-        return keyed_request(request, template_version, endpoint_or_none)
+        return keyed_request(request, template_version, endpoint_or_none, shared)
 
     def get(self, key: str) -> dict[str, Any] | None:
         """Return the stored response for ``key`` (queued writes included), or None."""

@@ -760,7 +760,10 @@ class LLMPolicy(Policy):
         """The cached reply to ``request``, else the endpoint's (stored in the cache)."""
         key = text = None
         if self.cache is not None:
-            key, text = self.cache.key(request, self.config.template, self.config.base_url)
+            # The day's schema and the system message are shared by many requests: their
+            # JSON is made once (the same text either way).
+            shared = (turn.prompt.spec.schema, *(m["content"] for m in turn.prompt.messages[:1]))
+            key, text = self.cache.key(request, self.config.template, self.config.base_url, shared)
             entry = self.cache.get(key)
             replay = self.cache.mode == "replay"
             if entry is not None and "error" in entry:
