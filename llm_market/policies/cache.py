@@ -109,17 +109,27 @@ def _canonical(obj: Any, shared: frozenset[int]) -> str:
         return text
     kind = type(obj)
     if kind is str:
-        # For text without non-ASCII characters both encoders give the same JSON; the ASCII
-        # one is the faster.
-        return encode_basestring_ascii(obj) if obj.isascii() else encode_basestring(obj)
-    if kind is dict and all(type(k) is str for k in obj):
-        return (
-            "{"
-            + ",".join(
-                [_canonical(k, shared) + ":" + _canonical(obj[k], shared) for k in sorted(obj)]
-            )
-            + "}"
-        )
+        return _string(obj)
+    if kind is dict:
+        try:
+            keys = sorted(obj)
+        except TypeError:
+            return canonical_json(obj)  # raises as the encoder does
+        parts = []
+        for k in keys:
+            head = _KEYS.get(k)
+            if head is None:
+                if type(k) is not str:
+                    return canonical_json(obj)  # the encoder's own rules for other keys
+                head = _string(k) + ":"
+                if len(_KEYS) < 4096:
+                    _KEYS[k] = head
+            value = obj[k]
+            if type(value) is str and id(value) not in shared:
+                parts.append(head + _string(value))
+            else:
+                parts.append(head + _canonical(value, shared))
+        return "{" + ",".join(parts) + "}"
     if kind is list:
         return "[" + ",".join([_canonical(x, shared) for x in obj]) + "]"
     # Numbers and constants as the encoder writes them (repr; it spells non-finite floats).
@@ -130,6 +140,14 @@ def _canonical(obj: Any, shared: frozenset[int]) -> str:
     return canonical_json(obj)
 
 
+def _string(text: str) -> str:
+    # For text without non-ASCII characters both encoders give the same JSON; the ASCII one
+    # is the faster.
+    return encode_basestring_ascii(text) if text.isascii() else encode_basestring(text)
+
+
+# Dict keys as JSON, with the colon (a request's few key names, made once).
+_KEYS: dict[str, str] = {}
 _CONSTANTS = {None: "null", True: "true", False: "false"}
 
 

@@ -372,6 +372,8 @@ class LLMPolicy(Policy):
         self.prompt_options = PromptOptions.from_config(config)
         self.personas = PersonaBook(load_personas(config.personas) if config.personas else None)
         self._fallbacks_before: dict[int, int] = {}
+        # response_format of single requests by schema (see _response_format).
+        self._formats: dict[int, tuple[dict[str, Any], dict[str, Any] | None]] = {}
 
     wants_history = True
 
@@ -740,8 +742,31 @@ class LLMPolicy(Policy):
         }
         if c.seed is not None:
             req["seed"] = c.seed
+        fmt = self._response_format(schema, k)
+        if fmt is not None:
+            req["response_format"] = fmt
+        return req
+
+    def _response_format(self, schema: dict[str, Any], k: int) -> dict[str, Any] | None:
+        """The request's ``response_format``; one object per day's schema for single requests.
+
+        Requests only read it, and the cache key serialises a shared one once (:meth:`_fetch`).
+        """
+        if k == 1:
+            hit = self._formats.get(id(schema))
+            if hit is not None and hit[0] is schema:
+                return hit[1]
+        fmt = self._new_response_format(schema, k)
+        if k == 1 and fmt is not None:
+            if len(self._formats) >= 256:
+                self._formats.clear()
+            self._formats[id(schema)] = (schema, fmt)
+        return fmt
+
+    def _new_response_format(self, schema: dict[str, Any], k: int) -> dict[str, Any] | None:
+        c = self.config
         if c.response_format == "json_schema":
-            req["response_format"] = {
+            return {
                 "type": "json_schema",
                 "json_schema": {
                     "name": "team_action" if k == 1 else "team_actions",
@@ -749,12 +774,12 @@ class LLMPolicy(Policy):
                     "schema": schema,
                 },
             }
-        elif c.response_format == "json_object_schema":
+        if c.response_format == "json_object_schema":
             # llama-cpp-python's server: JSON mode constrained by a schema it turns into a grammar.
-            req["response_format"] = {"type": "json_object", "schema": grammar_schema(schema)}
-        elif c.response_format == "json_object":
-            req["response_format"] = {"type": "json_object"}
-        return req
+            return {"type": "json_object", "schema": grammar_schema(schema)}
+        if c.response_format == "json_object":
+            return {"type": "json_object"}
+        return None
 
     def _fetch(self, request: dict[str, Any], turn: _Turn) -> _Result:
         """The cached reply to ``request``, else the endpoint's (stored in the cache)."""
@@ -762,7 +787,11 @@ class LLMPolicy(Policy):
         if self.cache is not None:
             # The day's schema and the system message are shared by many requests: their
             # JSON is made once (the same text either way).
-            shared = (turn.prompt.spec.schema, *(m["content"] for m in turn.prompt.messages[:1]))
+            schema = turn.prompt.spec.schema
+            fmt = self._formats.get(id(schema), (None, None))[1]
+            shared = [schema, *(m["content"] for m in turn.prompt.messages[:1])]
+            if fmt is not None:
+                shared.append(fmt)
             key, text = self.cache.key(request, self.config.template, self.config.base_url, shared)
             entry = self.cache.get(key)
             replay = self.cache.mode == "replay"

@@ -167,24 +167,28 @@ class _Memo:
     """Texts made from a day's shared data, kept while the day's teams are rendered.
 
     The key holds everything a text is made from (arrays by dtype, shape and bytes, so ``-0.0``
-    and ``0.0`` differ), so a hit returns exactly what making it again would. Bounded: when
-    full it is emptied (a new day brings new keys). Safe across threads: at worst two threads
-    make the same text.
+    and ``0.0`` differ), so a hit returns exactly what making it again would. Its first item
+    names the kind of text; each kind is bounded on its own (emptied when full: a new day
+    brings new keys), so that texts which differ by team (a skill's research sentence) never
+    push out the day's shared ones. Safe across threads: at worst two make the same text.
     """
 
-    def __init__(self, size: int = 256):
+    def __init__(self, size: int = 512):
         self.size = size
-        self.items: dict[Any, Any] = {}
+        self.kinds: dict[str, dict[Any, Any]] = {}
 
-    def get(self, key: Any, make: Any) -> Any:
-        """The value stored under ``key``, made by ``make()`` on a miss."""
+    def get(self, key: tuple[Any, ...], make: Any) -> Any:
+        """The value stored under ``key`` (its first item the kind), made on a miss."""
+        items = self.kinds.get(key[0])
+        if items is None:
+            items = self.kinds.setdefault(key[0], {})
         try:
-            return self.items[key]
+            return items[key]
         except KeyError:
             pass
-        if len(self.items) >= self.size:
-            self.items.clear()
-        value = self.items[key] = make()
+        if len(items) >= self.size:
+            items.clear()
+        value = items[key] = make()
         return value
 
 
