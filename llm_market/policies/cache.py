@@ -49,6 +49,7 @@ from ..errors import UsageError
 CacheMode = Literal["off", "read-write", "replay"]
 KEY_VERSION = 2
 BUSY_TIMEOUT = 10.0  # seconds to wait for another process's lock
+PREFETCH_CHUNK = 500  # keys per query of ReplyCache.prefetch (SQLite's variable limit is 999+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS replies (
@@ -146,6 +147,7 @@ def _string(text: str) -> str:
     return encode_basestring_ascii(text) if text.isascii() else encode_basestring(text)
 
 
+_NONE: frozenset[int] = frozenset()
 # Dict keys as JSON, with the colon (a request's few key names, made once).
 _KEYS: dict[str, str] = {}
 _CONSTANTS = {None: "null", True: "true", False: "false"}
@@ -190,8 +192,10 @@ def keyed_request(
             schema, a system message): their JSON is made once and reused. Same text, same key.
     """
     text = _canonical(canonical_request(request), frozenset(id(x) for x in shared))
-    head = "" if endpoint is None else '"endpoint":' + canonical_json(endpoint.rstrip("/")) + ","
-    payload = "{" + head + '"request":' + text + ',"template":' + canonical_json(template_version)
+    head = "" if endpoint is None else '"endpoint":' + _canonical(endpoint.rstrip("/"), _NONE) + ","
+    payload = (
+        "{" + head + '"request":' + text + ',"template":' + _canonical(template_version, _NONE)
+    )
     key = hashlib.sha256((payload + "}").encode("utf-8")).hexdigest()
     return key, text
 
@@ -220,6 +224,8 @@ class ReplyCache:
         self.busy_timeout = busy_timeout
         self._lock = threading.Lock()
         self._pending: dict[str, tuple[str, str, str, str]] = {}
+        # Stored responses read ahead by prefetch (None: not in the file), until the next flush.
+        self._read: dict[str, str | None] = {}
         self._db: sqlite3.Connection | None = None
         if mode == "replay" and not self.path.is_file():
             raise FileNotFoundError(f"replay cache {self.path} does not exist")
@@ -300,6 +306,9 @@ class ReplyCache:
             queued = self._pending.get(key)
             if queued is not None:
                 return json.loads(queued[2])
+            if key in self._read:
+                text = self._read[key]
+                return None if text is None else json.loads(text)
             try:
                 row = self._db.execute(  # type: ignore[union-attr]
                     "SELECT response FROM replies WHERE key = ?", (key,)
@@ -307,6 +316,29 @@ class ReplyCache:
             except sqlite3.DatabaseError as err:
                 raise self._error(err) from None
         return None if row is None else json.loads(row[0])
+
+    def prefetch(self, keys: list[str]) -> None:
+        """Read the stored responses of ``keys`` in a few queries; :meth:`get` then uses them.
+
+        What was read is kept until the next :meth:`flush` (the policy flushes every day).
+        """
+        with self._lock:
+            self._read.clear()
+            todo = [k for k in dict.fromkeys(keys) if k not in self._pending]
+            try:
+                for start in range(0, len(todo), PREFETCH_CHUNK):
+                    chunk = todo[start : start + PREFETCH_CHUNK]
+                    rows = self._db.execute(  # type: ignore[union-attr]
+                        "SELECT key, response FROM replies WHERE key IN "
+                        f"({','.join('?' * len(chunk))})",
+                        chunk,
+                    ).fetchall()
+                    found = dict(rows)
+                    for k in chunk:
+                        self._read[k] = found.get(k)
+            except sqlite3.DatabaseError as err:
+                self._read.clear()
+                raise self._error(err) from None
 
     def put(
         self,
@@ -341,6 +373,7 @@ class ReplyCache:
             CacheError: The file stayed locked by another process.
         """
         with self._lock:
+            self._read.clear()
             if not self._pending or self._db is None:
                 return
             rows = list(self._pending.values())

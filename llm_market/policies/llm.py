@@ -279,6 +279,8 @@ class _Turn:
     messages: list[dict[str, str]]
     expected: float = 0.0
     cost: float = 0.0
+    # The first request, its cache key and canonical JSON, when made ahead (replay's prefetch).
+    first: tuple[dict[str, Any], str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -558,6 +560,11 @@ class LLMPolicy(Policy):
         convs: dict[int, _Conversation] = {}
         if not groups:
             return turns, convs, 0
+        if self.config.batch_size == 1 and self.config.cache_mode == "replay":
+            futures = self._replay_alone(observations, expected, groups, allowed)
+            for i, (turn, conv) in self._results(futures).items():
+                turns[i], convs[i] = turn, conv
+            return turns, convs, sum(c.requests for c in convs.values())
         if self.config.batch_size == 1:
             n = len(groups)
             alone = self._converse_alone
@@ -594,6 +601,39 @@ class LLMPolicy(Policy):
             convs.update(self._results(futures))
             requests += sum(convs[i].requests for i in again)
         return turns, convs, requests
+
+    def _replay_alone(
+        self,
+        observations: list[Observation],
+        expected: list[float],
+        groups: list[list[int]],
+        allowed: dict[int, int],
+    ) -> dict[int, Future]:
+        """Replay's conversations: every first request keyed, the day's replies read at once.
+
+        The same conversations as :meth:`_converse_alone` runs (on the calling thread, see
+        :meth:`_submit`), with the first requests' cached replies fetched in one query.
+        """
+        made: dict[int, _Turn | Exception] = {}
+        for (i,) in groups:
+            try:
+                turn = self._turn(observations[i], expected[i])
+                request = self._request(turn.messages, turn.prompt.spec.schema, 1)
+                turn.first = (request, *self._key(request, turn))
+                made[i] = turn
+            except Exception as err:  # noqa: BLE001 - raised by _results, in order
+                made[i] = err
+        if self.cache is not None:
+            self.cache.prefetch([t.first[1] for t in made.values() if isinstance(t, _Turn)])
+        return {
+            i: self._submit(len(groups), self._converse_made, made[i], allowed[i])
+            for (i,) in groups
+        }
+
+    def _converse_made(self, turn: _Turn | Exception, allowed: int) -> tuple[_Turn, _Conversation]:
+        if isinstance(turn, Exception):
+            raise turn
+        return turn, self._converse(turn, allowed)
 
     def _submit(self, tasks: int, fn: Any, *args: Any) -> Future:
         if self.config.cache_mode == "replay":
@@ -663,7 +703,10 @@ class LLMPolicy(Policy):
                 return conv
             if self._abort is not None:
                 return conv
-            request = self._request(turn.messages, turn.prompt.spec.schema, 1)
+            if n == 0 and turn.first is not None:
+                request = turn.first[0]
+            else:
+                request = self._request(turn.messages, turn.prompt.spec.schema, 1)
             result = self._fetch(request, turn)
             conv.requests += 1
             attempt = self._check(turn, result, request, turn.cost)
@@ -785,14 +828,10 @@ class LLMPolicy(Policy):
         """The cached reply to ``request``, else the endpoint's (stored in the cache)."""
         key = text = None
         if self.cache is not None:
-            # The day's schema and the system message are shared by many requests: their
-            # JSON is made once (the same text either way).
-            schema = turn.prompt.spec.schema
-            fmt = self._formats.get(id(schema), (None, None))[1]
-            shared = [schema, *(m["content"] for m in turn.prompt.messages[:1])]
-            if fmt is not None:
-                shared.append(fmt)
-            key, text = self.cache.key(request, self.config.template, self.config.base_url, shared)
+            if turn.first is not None and request is turn.first[0]:
+                key, text = turn.first[1], turn.first[2]
+            else:
+                key, text = self._key(request, turn)
             entry = self.cache.get(key)
             replay = self.cache.mode == "replay"
             if entry is not None and "error" in entry:
@@ -820,6 +859,18 @@ class LLMPolicy(Policy):
         if self.cache is not None and key is not None:
             self.cache.put(key, text or request, completion.to_dict())
         return _Result(completion, False, None, "transport", time.perf_counter() - start)
+
+    def _key(self, request: dict[str, Any], turn: _Turn) -> tuple[str, str]:
+        """The request's cache key and canonical JSON (see :meth:`.ReplyCache.key`)."""
+        # The day's schema and the system message are shared by many requests: their JSON is
+        # made once (the same text either way).
+        schema = turn.prompt.spec.schema
+        fmt = self._formats.get(id(schema), (None, None))[1]
+        shared = [schema, *(m["content"] for m in turn.prompt.messages[:1])]
+        if fmt is not None:
+            shared.append(fmt)
+        assert self.cache is not None
+        return self.cache.key(request, self.config.template, self.config.base_url, shared)
 
     def _count_failure(self, error: str) -> None:
         budget = self.config.failure_budget

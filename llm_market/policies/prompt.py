@@ -631,10 +631,11 @@ def _questions_v2(
     shared, qids = _MEMO.get(
         ("questions", *key, _ak(v.step_mean), _ak(v.step_sd)), lambda: _question_columns(v, keys)
     )
-    neighbours = obs.neighbour_forecast
+    neighbours = np.asarray(obs.neighbour_forecast).tolist()
+    forecasts = history.forecasts if history else {}
     for j, head in enumerate(shared):
-        nbr = neighbours[j] if j < neighbours.size else float("nan")
-        mine = history.forecasts.get(qids[j], ()) if history else ()
+        nbr = neighbours[j] if j < len(neighbours) else math.nan
+        mine = forecasts.get(qids[j], ())
         mine_text = ", ".join([f"{x:.2f}" for x in mine[-OWN_FORECASTS_SHOWN:]]) or "none"
         implied = f" | {p[j]:.3f}" if p is not None else ""
         rows.append(
