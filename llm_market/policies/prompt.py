@@ -134,7 +134,11 @@ def _pieces(version: str, part: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     gives (``$$`` is a literal ``$``, values are converted with ``str``), without a regular
     expression pass over the whole text for every prompt.
     """
-    t = load_template(version, part)
+    return _split(load_template(version, part))
+
+
+def _split(t: Template) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A template's literal runs and placeholder names (see :func:`_pieces`)."""
     text, literals, names, run, pos = t.template, [], [], [], 0
     for m in t.pattern.finditer(text):
         run.append(text[pos : m.start()])
@@ -146,7 +150,7 @@ def _pieces(version: str, part: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         elif m.group("escaped") is not None:
             run.append(t.delimiter)
         else:
-            t.substitute()  # raises the same ValueError as substitute() would
+            raise ValueError(f"invalid placeholder at character {m.start()} of a prompt template")
         pos = m.end()
     run.append(text[pos:])
     literals.append("".join(run))
@@ -155,7 +159,11 @@ def _pieces(version: str, part: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def _fill(version: str, part: str, values: dict[str, Any]) -> str:
     """``load_template(version, part).substitute(values)``, from the template's pieces."""
-    literals, names = _pieces(version, part)
+    return _fill_pieces(_pieces(version, part), values)
+
+
+def _fill_pieces(pieces: tuple[tuple[str, ...], tuple[str, ...]], values: dict[str, Any]) -> str:
+    literals, names = pieces
     out = [literals[0]]
     for name, literal in zip(names, literals[1:], strict=True):
         out.append(str(values[name]))
