@@ -205,10 +205,12 @@ _MEMO = _Memo()
 
 def _ak(a: Any) -> tuple[Any, ...]:
     """An array's content as a memo key (dtype, shape, bytes)."""
-    a = np.asarray(a)
-    if a.dtype.hasobject:
+    if type(a) is not np.ndarray:
+        a = np.asarray(a)
+    dtype = a.dtype
+    if dtype.hasobject:
         raise TypeError("object arrays are not memo keys")
-    return (a.dtype.str, a.shape, a.tobytes())
+    return (dtype.str, a.shape, a.tobytes())
 
 
 def _fk(x: Any) -> str:
@@ -528,8 +530,8 @@ def _sales(obs: Observation, history: TeamHistory | None) -> str:
             f"none remembered; average daily revenue {_money(obs.recent_revenue)}, reports sold "
             f"yesterday {int(np.sum(obs.units_sold))}."
         )
-    revenue = ", ".join(_money(r) for r in history.revenue)
-    units = ", ".join(str(u) for u in history.units)
+    revenue = ", ".join([f"{r:.2f}" for r in history.revenue])  # _money, inlined
+    units = ", ".join([str(u) for u in history.units])
     return f"revenue {revenue}; reports sold {units}."
 
 
@@ -604,7 +606,7 @@ def _resolved(history: TeamHistory | None) -> str:
     ]
     for r in history.resolved[-RESOLVED_SHOWN:]:
         rows.append(
-            f"{question_key(r.qid)} | {r.index} | {r.horizon} | {r.resolve_day} | "
+            f"q{int(r.qid)} | {r.index} | {r.horizon} | {r.resolve_day} | "  # question_key
             f"{'yes' if r.outcome else 'no'} | {r.last_p:.2f} | {r.brier:.3f} | "
             f"{r.crowd_brier:.3f}"
         )
