@@ -22,6 +22,7 @@ Modes:
   day, and on close), in WAL mode: a crash loses at most the day not yet committed, and a reply
   is never paid twice within a day since lookups see the queue.
 * ``replay``: never call the endpoint; a miss is an error (:class:`~.llm.ReplayMiss`).
+  The policy reads a day's replies in one query (:meth:`ReplyCache.prefetch`).
 
 A reply that failed in transport is stored as an error entry so that a replay reproduces the
 original run's fallback; in read-write mode error entries count as misses and are retried.
