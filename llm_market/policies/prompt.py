@@ -643,15 +643,18 @@ def _questions_v2(
     )
     neighbours = np.asarray(obs.neighbour_forecast).tolist()
     forecasts = history.forecasts if history else {}
+    isfinite, shown = math.isfinite, OWN_FORECASTS_SHOWN
     for j, head in enumerate(shared):
         nbr = neighbours[j] if j < len(neighbours) else math.nan
-        mine = forecasts.get(qids[j], ())
-        mine_text = ", ".join([f"{x:.2f}" for x in mine[-OWN_FORECASTS_SHOWN:]]) or "none"
+        mine = forecasts.get(qids[j], ())[-shown:]
+        # "%.2f" formats a number as f"{x:.2f}" does, in one call for the row's forecasts.
+        mine_text = _OWN_FORMATS[len(mine)] % tuple(mine) if mine else "none"
         implied = f" | {p[j]:.3f}" if p is not None else ""
-        rows.append(
-            f"{head}{implied} | {f'{nbr:.3f}' if math.isfinite(nbr) else 'none'} | {mine_text}"
-        )
+        rows.append(f"{head}{implied} | {f'{nbr:.3f}' if isfinite(nbr) else 'none'} | {mine_text}")
     return "\n".join(rows)
+
+
+_OWN_FORMATS = [", ".join(["%.2f"] * n) for n in range(OWN_FORECASTS_SHOWN + 1)]
 
 
 def _question_columns(v: Any, keys: tuple[str, ...]) -> tuple[list[str], list[int]]:
