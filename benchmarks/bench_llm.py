@@ -3,6 +3,7 @@
     python benchmarks/bench_llm.py                     # overhead: render + check, no endpoint
     python benchmarks/bench_llm.py --throughput [--latency 0.2] [--days 5] [--repeats 3]
     python benchmarks/bench_llm.py --base-url URL --model NAME [--response-format F] [--steps N]
+    python benchmarks/bench_llm.py --replay [--teams 100] [--steps 20] [--repeats 5] [--against DIR]
 
 ``--throughput`` starts the test suite's OpenAI-protocol server (``tests/llm_server.py``) in
 another process, answering every request after ``--latency`` seconds, and prints decisions per
@@ -11,6 +12,17 @@ off and read-write, against the ideal ``teams / latency``. Configurations are in
 each is repeated; the medians are printed (the machine may be noisy). The last form runs the
 small scenario with every team on the endpoint and prints tokens and seconds per call and per
 step (printed, never asserted).
+
+``--replay`` times replayed decisions through the model: it records a reply cache once (the
+default scenario with ``--teams`` teams, every team on the language model, replies from an
+in-process stub that varies them by team), then runs the same model in replay mode, each run in
+a fresh process, and prints replayed decisions (LLM team-days) per CPU second of the whole run,
+per wall second, and per CPU second spent in the policy's ``decide_all`` (the engine alone:
+render, key, lookup, check, action). The heuristic run of the same scenario is timed beside it,
+as the ceiling the model's own step puts on the whole-run figure. With ``--against DIR`` (a
+checkout of another version, for example ``git worktree add /tmp/old main``), runs of that
+version are interleaved with this one's and both are printed with their ratio; the two must
+replay the same cache to the same digest (cache keys and prompts byte-identical).
 """
 
 from __future__ import annotations
@@ -18,7 +30,9 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -139,6 +153,118 @@ def throughput(args: argparse.Namespace) -> None:
         print(f"{n:5d}  {cache:10s}  {med:11.1f}  {ideal:5.0f}  {med / ideal:5.0%}   ({trials})")
 
 
+class VaryingClient:
+    """Valid replies that differ by team (so that the recorded run depends on them), no network."""
+
+    def complete(self, request):
+        import re
+
+        team = int(re.search(r"You are research team (\d+)", request["messages"][1]["content"])[1])
+        props = request["response_format"]["json_schema"]["schema"]["properties"]
+        reply = {
+            "reasoning": f"team {team} keeps to its plan",
+            "research_spend": round(0.01 * (team % 7), 2),
+            "forecasts": dict.fromkeys(props["forecasts"]["properties"], 0.3 + 0.05 * (team % 9)),
+        }
+        if "asks" in props:
+            reply["asks"] = dict.fromkeys(props["asks"]["properties"], 2.0 + 0.1 * (team % 11))
+        return Completion(json.dumps(reply), 900, 60, "stop")
+
+
+def _replay_model(mode: str, path: str, teams: int, policy: str = "llm") -> MarketModel:
+    llm = {}
+    if policy == "llm":
+        llm = dict(
+            llm_share=1.0,
+            llm_cache_mode=mode,
+            llm_cache_path=path,
+            llm_base_url="http://127.0.0.1:9/v1",  # never called: the stub or the cache answers
+            llm_model="bench",
+        )
+    return MarketModel(scenario="default", seed=1, n_teams=teams, policy=policy, **llm)
+
+
+def _replay_child(args: argparse.Namespace) -> None:
+    """One timed run in this process; prints its figures as JSON."""
+    model = _replay_model(args.mode, args.cache, args.teams, args.policy)
+    if args.mode == "read-write":
+        model.policy.llm._client = VaryingClient()
+    counts = {"team_days": 0, "cpu": 0.0}
+    if args.policy == "llm":
+        llm = model.policy.llm
+        inner = llm.decide_all
+
+        def timed(observations):
+            start = time.process_time()
+            try:
+                return inner(observations)
+            finally:
+                counts["cpu"] += time.process_time() - start
+                counts["team_days"] += len(observations)
+
+        llm.decide_all = timed
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(args.steps):
+        model.step()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    out = {"cpu": cpu, "wall": wall, "policy_cpu": counts["cpu"], "team_days": counts["team_days"]}
+    out["digest"] = model.digest()
+    if args.policy == "llm":
+        s = model.policy.summary()
+        out |= {"calls": s["calls"], "cached": s["cached_calls"], "failures": s["failures"]}
+        model.policy.close()
+    print(json.dumps(out))
+
+
+def _child_run(tree: Path, args: argparse.Namespace, mode: str, cache: str, policy="llm") -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--replay-child", "--mode", mode]
+    cmd += ["--cache", cache, "--teams", str(args.teams), "--steps", str(args.steps)]
+    cmd += ["--policy", policy]
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"run with {tree} failed:\n{done.stderr}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def replay(args: argparse.Namespace) -> None:
+    here = Path(__file__).resolve().parent.parent
+    trees = {"this": here}
+    if args.against:
+        trees["against"] = Path(args.against).resolve()
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = f"{tmp}/replay.sqlite"
+        rec = _child_run(here, args, "read-write", cache)
+        print(f"recorded {rec['calls']} calls ({rec['failures']} refused) of {args.teams} teams "
+              f"over {args.steps} days of the default scenario")  # fmt: skip
+        runs: dict[str, list[dict]] = {name: [] for name in [*trees, "heuristic"]}
+        for _ in range(args.repeats):
+            for name, tree in trees.items():
+                runs[name].append(_child_run(tree, args, "replay", cache))
+            runs["heuristic"].append(_child_run(here, args, "off", cache, "heuristic"))
+    digests = {name: {r["digest"] for r in rs} for name, rs in runs.items() if name != "heuristic"}
+    same = len(set().union(*digests.values())) == 1 and rec["digest"] in digests["this"]
+    print(f"replays reproduce the recorded digest: {same}")
+    print(f"medians of {args.repeats} interleaved runs; decisions = LLM team-days "
+          f"({runs['this'][0]['team_days']} a run)")  # fmt: skip
+    print("version    decisions/s: run CPU   run wall   decide_all CPU   (run CPU trials)")
+    medians = {}
+    for name, rs in runs.items():
+        days = args.teams * args.steps if name == "heuristic" else rs[0]["team_days"]
+        cpu = statistics.median(days / r["cpu"] for r in rs)
+        wall = statistics.median(days / r["wall"] for r in rs)
+        pol = statistics.median(days / r["policy_cpu"] for r in rs) if name != "heuristic" else 0
+        medians[name] = (cpu, pol)
+        trials = ", ".join(f"{days / r['cpu']:.0f}" for r in rs)
+        label = name
+        pol_text = f"{pol:14.0f}" if pol else f"{'-':>14s}"
+        print(f"{label:10s} {cpu:19.0f} {wall:10.0f} {pol_text}   ({trials})")
+    print("heuristic: the same run without the language model (the ceiling of the run figures)")
+    if "against" in medians:
+        (c1, p1), (c0, p0) = medians["this"], medians["against"]
+        print(f"this / against: run CPU {c1 / c0:.2f}x, decide_all CPU {p1 / p0:.2f}x")
+
+
 def live(args: argparse.Namespace) -> None:
     config = LLMConfig(
         base_url=args.base_url,
@@ -179,8 +305,21 @@ if __name__ == "__main__":
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--days", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--replay", action="store_true")
+    parser.add_argument("--teams", type=int, default=100)
+    parser.add_argument("--against", help="another checkout to interleave with (--replay)")
+    parser.add_argument("--replay-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--mode", default="replay", help=argparse.SUPPRESS)
+    parser.add_argument("--cache", help=argparse.SUPPRESS)
+    parser.add_argument("--policy", default="llm", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.throughput:
+    if args.replay_child:
+        _replay_child(args)
+    elif args.replay:
+        if args.steps == 3:
+            args.steps = 20  # --steps defaults to the live form's 3
+        replay(args)
+    elif args.throughput:
         throughput(args)
     elif args.base_url:
         live(args)

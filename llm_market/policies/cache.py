@@ -22,6 +22,7 @@ Modes:
   day, and on close), in WAL mode: a crash loses at most the day not yet committed, and a reply
   is never paid twice within a day since lookups see the queue.
 * ``replay``: never call the endpoint; a miss is an error (:class:`~.llm.ReplayMiss`).
+  The policy reads a day's replies in one query (:meth:`ReplyCache.prefetch`).
 
 A reply that failed in transport is stored as an error entry so that a replay reproduces the
 original run's fallback; in read-write mode error entries count as misses and are retried.
@@ -35,9 +36,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sqlite3
 import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from json.encoder import encode_basestring, encode_basestring_ascii
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,6 +50,7 @@ from ..errors import UsageError
 CacheMode = Literal["off", "read-write", "replay"]
 KEY_VERSION = 2
 BUSY_TIMEOUT = 10.0  # seconds to wait for another process's lock
+PREFETCH_CHUNK = 500  # keys per query of ReplyCache.prefetch (SQLite's variable limit is 999+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS replies (
@@ -65,6 +70,88 @@ class CacheError(UsageError):
 def canonical_json(obj: Any) -> str:
     """JSON with sorted keys and no whitespace: the same object always gives the same text."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class _SharedTexts:
+    """Canonical JSON of objects many requests share (a day's schema, a system message).
+
+    Looked up by identity; the memo holds each object, so its id cannot be reused by another.
+    The objects are read, never changed, by everything that builds requests (a changed one
+    would also have changed every prompt that shares it). Bounded: emptied when full.
+    """
+
+    def __init__(self, size: int = 256):
+        self.size = size
+        self.items: dict[int, tuple[Any, str]] = {}
+
+    def get(self, obj: Any) -> str | None:
+        hit = self.items.get(id(obj))
+        return hit[1] if hit is not None and hit[0] is obj else None
+
+    def put(self, obj: Any, text: str) -> None:
+        if len(self.items) >= self.size:
+            self.items.clear()
+        self.items[id(obj)] = (obj, text)
+
+
+_SHARED = _SharedTexts()
+
+
+def _canonical(obj: Any, shared: frozenset[int]) -> str:
+    """:func:`canonical_json` of ``obj``, reusing the memo for the objects in ``shared``.
+
+    Containers are assembled as the JSON encoder does (keys sorted, no spaces), so the text is
+    the same character for character; anything else is left to :func:`canonical_json`.
+    """
+    if id(obj) in shared:
+        text = _SHARED.get(obj)
+        if text is None:
+            text = _canonical(obj, frozenset())
+            _SHARED.put(obj, text)
+        return text
+    kind = type(obj)
+    if kind is str:
+        return _string(obj)
+    if kind is dict:
+        try:
+            keys = sorted(obj)
+        except TypeError:
+            return canonical_json(obj)  # raises as the encoder does
+        parts = []
+        for k in keys:
+            head = _KEYS.get(k)
+            if head is None:
+                if type(k) is not str:
+                    return canonical_json(obj)  # the encoder's own rules for other keys
+                head = _string(k) + ":"
+                if len(_KEYS) < 4096:
+                    _KEYS[k] = head
+            value = obj[k]
+            if type(value) is str and id(value) not in shared:
+                parts.append(head + _string(value))
+            else:
+                parts.append(head + _canonical(value, shared))
+        return "{" + ",".join(parts) + "}"
+    if kind is list:
+        return "[" + ",".join([_canonical(x, shared) for x in obj]) + "]"
+    # Numbers and constants as the encoder writes them (repr; it spells non-finite floats).
+    if kind is int or (kind is float and math.isfinite(obj)):
+        return repr(obj)
+    if obj is None or kind is bool:
+        return _CONSTANTS[obj]
+    return canonical_json(obj)
+
+
+def _string(text: str) -> str:
+    # For text without non-ASCII characters both encoders give the same JSON; the ASCII one
+    # is the faster.
+    return encode_basestring_ascii(text) if text.isascii() else encode_basestring(text)
+
+
+_NONE: frozenset[int] = frozenset()
+# Dict keys as JSON, with the colon (a request's few key names, made once).
+_KEYS: dict[str, str] = {}
+_CONSTANTS = {None: "null", True: "true", False: "false"}
 
 
 def canonical_request(request: dict[str, Any]) -> dict[str, Any]:
@@ -88,16 +175,28 @@ def request_key(request: dict[str, Any], template_version: str, endpoint: str | 
 
 
 def keyed_request(
-    request: dict[str, Any], template_version: str, endpoint: str | None = None
+    request: dict[str, Any],
+    template_version: str,
+    endpoint: str | None = None,
+    shared: Iterable[Any] = (),
 ) -> tuple[str, str]:
     """The key of :func:`request_key` and the request's canonical JSON (stored beside it).
 
     The hashed text is ``canonical_json({"endpoint": ..., "request": ..., "template": ...})``,
     assembled from the request's canonical JSON so that it is serialised once per call.
+
+    Args:
+        request: The chat request.
+        template_version: The prompt template that made its messages.
+        endpoint: The base URL (None: a version 1 key).
+        shared: Objects inside the request that other requests share unchanged (the day's
+            schema, a system message): their JSON is made once and reused. Same text, same key.
     """
-    text = canonical_json(canonical_request(request))
-    head = "" if endpoint is None else '"endpoint":' + canonical_json(endpoint.rstrip("/")) + ","
-    payload = "{" + head + '"request":' + text + ',"template":' + canonical_json(template_version)
+    text = _canonical(canonical_request(request), frozenset(id(x) for x in shared))
+    head = "" if endpoint is None else '"endpoint":' + _canonical(endpoint.rstrip("/"), _NONE) + ","
+    payload = (
+        "{" + head + '"request":' + text + ',"template":' + _canonical(template_version, _NONE)
+    )
     key = hashlib.sha256((payload + "}").encode("utf-8")).hexdigest()
     return key, text
 
@@ -126,6 +225,8 @@ class ReplyCache:
         self.busy_timeout = busy_timeout
         self._lock = threading.Lock()
         self._pending: dict[str, tuple[str, str, str, str]] = {}
+        # Stored responses read ahead by prefetch (None: not in the file), until the next flush.
+        self._read: dict[str, str | None] = {}
         self._db: sqlite3.Connection | None = None
         if mode == "replay" and not self.path.is_file():
             raise FileNotFoundError(f"replay cache {self.path} does not exist")
@@ -186,10 +287,19 @@ class ReplyCache:
             )
         return CacheError(f"reply cache {self.path}: {err}")
 
-    def key(self, request: dict[str, Any], template_version: str, endpoint: str) -> tuple[str, str]:
-        """The key of ``request`` in this file's key version, and the request's canonical JSON."""
+    def key(
+        self,
+        request: dict[str, Any],
+        template_version: str,
+        endpoint: str,
+        shared: Iterable[Any] = (),
+    ) -> tuple[str, str]:
+        """The key of ``request`` in this file's key version, and the request's canonical JSON.
+
+        ``shared``: see :func:`keyed_request`.
+        """
         endpoint_or_none = endpoint if self.key_version >= 2 else None
-        return keyed_request(request, template_version, endpoint_or_none)
+        return keyed_request(request, template_version, endpoint_or_none, shared)
 
     def get(self, key: str) -> dict[str, Any] | None:
         """Return the stored response for ``key`` (queued writes included), or None."""
@@ -197,6 +307,9 @@ class ReplyCache:
             queued = self._pending.get(key)
             if queued is not None:
                 return json.loads(queued[2])
+            if key in self._read:
+                text = self._read[key]
+                return None if text is None else json.loads(text)
             try:
                 row = self._db.execute(  # type: ignore[union-attr]
                     "SELECT response FROM replies WHERE key = ?", (key,)
@@ -204,6 +317,29 @@ class ReplyCache:
             except sqlite3.DatabaseError as err:
                 raise self._error(err) from None
         return None if row is None else json.loads(row[0])
+
+    def prefetch(self, keys: list[str]) -> None:
+        """Read the stored responses of ``keys`` in a few queries; :meth:`get` then uses them.
+
+        What was read is kept until the next :meth:`flush` (the policy flushes every day).
+        """
+        with self._lock:
+            self._read.clear()
+            todo = [k for k in dict.fromkeys(keys) if k not in self._pending]
+            try:
+                for start in range(0, len(todo), PREFETCH_CHUNK):
+                    chunk = todo[start : start + PREFETCH_CHUNK]
+                    rows = self._db.execute(  # type: ignore[union-attr]
+                        "SELECT key, response FROM replies WHERE key IN "
+                        f"({','.join('?' * len(chunk))})",
+                        chunk,
+                    ).fetchall()
+                    found = dict(rows)
+                    for k in chunk:
+                        self._read[k] = found.get(k)
+            except sqlite3.DatabaseError as err:
+                self._read.clear()
+                raise self._error(err) from None
 
     def put(
         self,
@@ -238,6 +374,7 @@ class ReplyCache:
             CacheError: The file stayed locked by another process.
         """
         with self._lock:
+            self._read.clear()
             if not self._pending or self._db is None:
                 return
             rows = list(self._pending.values())

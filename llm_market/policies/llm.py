@@ -11,7 +11,8 @@ action schema and the team's money (:mod:`.reply`), and turns it into the same
   that day. Every failure is counted by kind.
 * **Throughput.** Each team's conversation of the day (ask, check, re-prompt, ...) runs as one
   task on a worker thread, so a refused reply delays nobody else. Tasks in flight:
-  ``concurrency``, or by default one per LLM team up to ``max_concurrency``.
+  ``concurrency``, or by default one per LLM team up to ``max_concurrency``. A replay, which
+  never waits on an endpoint, runs its tasks one after the other on the calling thread.
 * **Determinism.** Results are applied in the observations' order, never in completion order;
   stats and costs are merged in that order after every task has returned. The call cap is handed
   out before the day's calls, in that order too: every team (every batch, in batched mode) first
@@ -278,6 +279,8 @@ class _Turn:
     messages: list[dict[str, str]]
     expected: float = 0.0
     cost: float = 0.0
+    # The first request, its cache key and canonical JSON, when made ahead (replay's prefetch).
+    first: tuple[dict[str, Any], str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -371,6 +374,8 @@ class LLMPolicy(Policy):
         self.prompt_options = PromptOptions.from_config(config)
         self.personas = PersonaBook(load_personas(config.personas) if config.personas else None)
         self._fallbacks_before: dict[int, int] = {}
+        # response_format of single requests by schema (see _response_format).
+        self._formats: dict[int, tuple[dict[str, Any], dict[str, Any] | None]] = {}
 
     wants_history = True
 
@@ -555,6 +560,11 @@ class LLMPolicy(Policy):
         convs: dict[int, _Conversation] = {}
         if not groups:
             return turns, convs, 0
+        if self.config.batch_size == 1 and self.config.cache_mode == "replay":
+            futures = self._replay_alone(observations, expected, groups, allowed)
+            for i, (turn, conv) in self._results(futures).items():
+                turns[i], convs[i] = turn, conv
+            return turns, convs, sum(c.requests for c in convs.values())
         if self.config.batch_size == 1:
             n = len(groups)
             alone = self._converse_alone
@@ -592,7 +602,50 @@ class LLMPolicy(Policy):
             requests += sum(convs[i].requests for i in again)
         return turns, convs, requests
 
+    def _replay_alone(
+        self,
+        observations: list[Observation],
+        expected: list[float],
+        groups: list[list[int]],
+        allowed: dict[int, int],
+    ) -> dict[int, Future]:
+        """Replay's conversations: every first request keyed, the day's replies read at once.
+
+        The same conversations as :meth:`_converse_alone` runs (on the calling thread, see
+        :meth:`_submit`), with the first requests' cached replies fetched in one query.
+        """
+        made: dict[int, _Turn | Exception] = {}
+        for (i,) in groups:
+            try:
+                turn = self._turn(observations[i], expected[i])
+                request = self._request(turn.messages, turn.prompt.spec.schema, 1)
+                turn.first = (request, *self._key(request, turn))
+                made[i] = turn
+            except Exception as err:  # noqa: BLE001 - raised by _results, in order
+                made[i] = err
+        if self.cache is not None:
+            self.cache.prefetch([t.first[1] for t in made.values() if isinstance(t, _Turn)])
+        return {
+            i: self._submit(len(groups), self._converse_made, made[i], allowed[i])
+            for (i,) in groups
+        }
+
+    def _converse_made(self, turn: _Turn | Exception, allowed: int) -> tuple[_Turn, _Conversation]:
+        if isinstance(turn, Exception):
+            raise turn
+        return turn, self._converse(turn, allowed)
+
     def _submit(self, tasks: int, fn: Any, *args: Any) -> Future:
+        if self.config.cache_mode == "replay":
+            # Replay never waits on an endpoint: a worker thread would only add its hand-offs
+            # and contend for the GIL. The task runs here, to the same result (tasks share
+            # nothing a replay changes, and errors are still raised in the observations' order).
+            done: Future = Future()
+            try:
+                done.set_result(fn(*args))
+            except Exception as err:  # noqa: BLE001 - raised by _results, in order
+                done.set_exception(err)
+            return done
         size = self.config.workers(tasks)
         if self._pool is None or size > self._pool_size:
             if self._pool is not None:
@@ -650,7 +703,10 @@ class LLMPolicy(Policy):
                 return conv
             if self._abort is not None:
                 return conv
-            request = self._request(turn.messages, turn.prompt.spec.schema, 1)
+            if n == 0 and turn.first is not None:
+                request = turn.first[0]
+            else:
+                request = self._request(turn.messages, turn.prompt.spec.schema, 1)
             result = self._fetch(request, turn)
             conv.requests += 1
             attempt = self._check(turn, result, request, turn.cost)
@@ -729,8 +785,31 @@ class LLMPolicy(Policy):
         }
         if c.seed is not None:
             req["seed"] = c.seed
+        fmt = self._response_format(schema, k)
+        if fmt is not None:
+            req["response_format"] = fmt
+        return req
+
+    def _response_format(self, schema: dict[str, Any], k: int) -> dict[str, Any] | None:
+        """The request's ``response_format``; one object per day's schema for single requests.
+
+        Requests only read it, and the cache key serialises a shared one once (:meth:`_fetch`).
+        """
+        if k == 1:
+            hit = self._formats.get(id(schema))
+            if hit is not None and hit[0] is schema:
+                return hit[1]
+        fmt = self._new_response_format(schema, k)
+        if k == 1 and fmt is not None:
+            if len(self._formats) >= 256:
+                self._formats.clear()
+            self._formats[id(schema)] = (schema, fmt)
+        return fmt
+
+    def _new_response_format(self, schema: dict[str, Any], k: int) -> dict[str, Any] | None:
+        c = self.config
         if c.response_format == "json_schema":
-            req["response_format"] = {
+            return {
                 "type": "json_schema",
                 "json_schema": {
                     "name": "team_action" if k == 1 else "team_actions",
@@ -738,18 +817,21 @@ class LLMPolicy(Policy):
                     "schema": schema,
                 },
             }
-        elif c.response_format == "json_object_schema":
+        if c.response_format == "json_object_schema":
             # llama-cpp-python's server: JSON mode constrained by a schema it turns into a grammar.
-            req["response_format"] = {"type": "json_object", "schema": grammar_schema(schema)}
-        elif c.response_format == "json_object":
-            req["response_format"] = {"type": "json_object"}
-        return req
+            return {"type": "json_object", "schema": grammar_schema(schema)}
+        if c.response_format == "json_object":
+            return {"type": "json_object"}
+        return None
 
     def _fetch(self, request: dict[str, Any], turn: _Turn) -> _Result:
         """The cached reply to ``request``, else the endpoint's (stored in the cache)."""
         key = text = None
         if self.cache is not None:
-            key, text = self.cache.key(request, self.config.template, self.config.base_url)
+            if turn.first is not None and request is turn.first[0]:
+                key, text = turn.first[1], turn.first[2]
+            else:
+                key, text = self._key(request, turn)
             entry = self.cache.get(key)
             replay = self.cache.mode == "replay"
             if entry is not None and "error" in entry:
@@ -777,6 +859,18 @@ class LLMPolicy(Policy):
         if self.cache is not None and key is not None:
             self.cache.put(key, text or request, completion.to_dict())
         return _Result(completion, False, None, "transport", time.perf_counter() - start)
+
+    def _key(self, request: dict[str, Any], turn: _Turn) -> tuple[str, str]:
+        """The request's cache key and canonical JSON (see :meth:`.ReplyCache.key`)."""
+        # The day's schema and the system message are shared by many requests: their JSON is
+        # made once (the same text either way).
+        schema = turn.prompt.spec.schema
+        fmt = self._formats.get(id(schema), (None, None))[1]
+        shared = [schema, *(m["content"] for m in turn.prompt.messages[:1])]
+        if fmt is not None:
+            shared.append(fmt)
+        assert self.cache is not None
+        return self.cache.key(request, self.config.template, self.config.base_url, shared)
 
     def _count_failure(self, error: str) -> None:
         budget = self.config.failure_budget

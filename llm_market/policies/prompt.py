@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -123,6 +124,98 @@ def load_template(version: str, part: str) -> Template:
     if not path.is_file():
         raise FileNotFoundError(f"prompt template {version}/{part}.txt not found")
     return Template(path.read_text(encoding="utf-8"))
+
+
+@cache
+def _pieces(version: str, part: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A template split once into its literal runs and the placeholders between them.
+
+    Filling the pieces (:func:`_fill`) gives exactly what :meth:`string.Template.substitute`
+    gives (``$$`` is a literal ``$``, values are converted with ``str``), without a regular
+    expression pass over the whole text for every prompt.
+    """
+    return _split(load_template(version, part))
+
+
+def _split(t: Template) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A template's literal runs and placeholder names (see :func:`_pieces`)."""
+    text, literals, names, run, pos = t.template, [], [], [], 0
+    for m in t.pattern.finditer(text):
+        run.append(text[pos : m.start()])
+        name = m.group("named") or m.group("braced")
+        if name is not None:
+            literals.append("".join(run))
+            names.append(name)
+            run = []
+        elif m.group("escaped") is not None:
+            run.append(t.delimiter)
+        else:
+            raise ValueError(f"invalid placeholder at character {m.start()} of a prompt template")
+        pos = m.end()
+    run.append(text[pos:])
+    literals.append("".join(run))
+    return tuple(literals), tuple(names)
+
+
+def _fill(version: str, part: str, values: dict[str, Any]) -> str:
+    """``load_template(version, part).substitute(values)``, from the template's pieces."""
+    return _fill_pieces(_pieces(version, part), values)
+
+
+def _fill_pieces(pieces: tuple[tuple[str, ...], tuple[str, ...]], values: dict[str, Any]) -> str:
+    literals, names = pieces
+    out = [literals[0]]
+    for name, literal in zip(names, literals[1:], strict=True):
+        out.append(str(values[name]))
+        out.append(literal)
+    return "".join(out)
+
+
+class _Memo:
+    """Texts made from a day's shared data, kept while the day's teams are rendered.
+
+    The key holds everything a text is made from (arrays by dtype, shape and bytes, so ``-0.0``
+    and ``0.0`` differ), so a hit returns exactly what making it again would. Its first item
+    names the kind of text; each kind is bounded on its own (emptied when full: a new day
+    brings new keys), so that texts which differ by team (a skill's research sentence) never
+    push out the day's shared ones. Safe across threads: at worst two make the same text.
+    """
+
+    def __init__(self, size: int = 512):
+        self.size = size
+        self.kinds: dict[str, dict[Any, Any]] = {}
+
+    def get(self, key: tuple[Any, ...], make: Any) -> Any:
+        """The value stored under ``key`` (its first item the kind), made on a miss."""
+        items = self.kinds.get(key[0])
+        if items is None:
+            items = self.kinds.setdefault(key[0], {})
+        try:
+            return items[key]
+        except KeyError:
+            pass
+        if len(items) >= self.size:
+            items.clear()
+        value = items[key] = make()
+        return value
+
+
+_MEMO = _Memo()
+
+
+def _ak(a: Any) -> tuple[Any, ...]:
+    """An array's content as a memo key (dtype, shape, bytes)."""
+    if type(a) is not np.ndarray:
+        a = np.asarray(a)
+    dtype = a.dtype
+    if dtype.hasobject:
+        raise TypeError("object arrays are not memo keys")
+    return (dtype.str, a.shape, a.tobytes())
+
+
+def _fk(x: Any) -> str:
+    """A float as a memo key that tells ``-0.0`` from ``0.0`` (and any two bit patterns)."""
+    return float(x).hex()
 
 
 def question_key(qid: int) -> str:
@@ -272,6 +365,31 @@ def _example(question_keys: tuple[str, ...], good_keys: tuple[str, ...], has_uni
     return json.dumps(ex)
 
 
+def _keys(v: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The day's question keys and good keys."""
+    qid, goods = v.questions.qid, v.ref_price.size
+    return _MEMO.get(
+        ("keys", _ak(qid), goods),
+        lambda: (tuple(question_key(x) for x in qid), tuple(good_key(k) for k in range(goods))),
+    )
+
+
+def _schema(
+    question_keys: tuple[str, ...], good_keys: tuple[str, ...], has_units: bool, chars: int
+) -> tuple[dict[str, Any], str]:
+    """The reply schema and its compact JSON (as the system message shows it).
+
+    The schema is shared by the prompts of every team with the same keys: it is read, never
+    changed (:func:`grammar_schema` and :func:`~.llm.batch_schema` build new objects).
+    """
+
+    def make() -> tuple[dict[str, Any], str]:
+        schema = action_schema(question_keys, good_keys, has_units, chars)
+        return schema, json.dumps(schema, separators=(",", ":"))
+
+    return _MEMO.get(("schema", question_keys, good_keys, has_units, chars), make)
+
+
 def render(
     obs: Observation,
     version: str = TEMPLATE_VERSION,
@@ -294,10 +412,9 @@ def render(
     if version != "v1":
         return render_v2(obs, version, call_cost, options or PromptOptions(), persona)
     v = obs.market
-    qkeys = tuple(question_key(x) for x in v.questions.qid)
-    gkeys = tuple(good_key(k) for k in range(v.ref_price.size))
+    qkeys, gkeys = _keys(v)
     has_units = v.marginal_cost.size > 0
-    schema = action_schema(qkeys, gkeys, has_units)
+    schema, schema_json = _schema(qkeys, gkeys, has_units, 0)
     spec = PromptSpec(
         team=int(obs.team),
         day=int(v.day),
@@ -310,25 +427,29 @@ def render(
     costs = ", ".join(_money(c) for c in v.marginal_cost) if has_units else "(no reports)"
     # The system message depends only on the day's questions and goods, never on the team: servers
     # that cache prompt prefixes (llama.cpp, hosted APIs) reuse it across the day's teams.
-    system = load_template(version, "system").substitute(
-        schema=json.dumps(schema, separators=(",", ":")),
+    system = _MEMO.get(
+        ("system", version, schema_json), lambda: _fill(version, "system", {"schema": schema_json})
     )
-    user = load_template(version, "user").substitute(
-        team=obs.team,
-        max_spend=_money(max(obs.budget, 0.0)),
-        call_cost=_g(call_cost, 2),
-        day=v.day,
-        days_left_in_month=obs.days_left_in_month,
-        budget=_money(obs.budget),
-        allocation=_money(obs.monthly_allocation),
-        cash=_money(obs.cash),
-        skill=_g(obs.profile.skill, 3),
-        brier=_g(obs.recent_brier, 3) if math.isfinite(obs.recent_brier) else "none yet",
-        indices=_indices(obs),
-        costs=costs,
-        signals=_signals(obs),
-        questions=_questions(obs, qkeys),
-        example=_example(qkeys, gkeys, has_units),
+    user = _fill(
+        version,
+        "user",
+        dict(
+            team=obs.team,
+            max_spend=_money(max(obs.budget, 0.0)),
+            call_cost=_g(call_cost, 2),
+            day=v.day,
+            days_left_in_month=obs.days_left_in_month,
+            budget=_money(obs.budget),
+            allocation=_money(obs.monthly_allocation),
+            cash=_money(obs.cash),
+            skill=_g(obs.profile.skill, 3),
+            brier=_g(obs.recent_brier, 3) if math.isfinite(obs.recent_brier) else "none yet",
+            indices=_indices(obs),
+            costs=costs,
+            signals=_signals(obs),
+            questions=_questions(obs, qkeys),
+            example=_example(qkeys, gkeys, has_units),
+        ),
     )
     return Prompt([{"role": "system", "content": system}, {"role": "user", "content": user}], spec)
 
@@ -362,6 +483,12 @@ def _research(obs: Observation) -> str:
     k, h = obs.belief_mean.shape
     scale = v.research_productivity * obs.profile.skill
     cost = v.research_cost
+    return _MEMO.get(
+        ("research", k, h, _fk(scale), _fk(cost)), lambda: _research_text(k, h, scale, cost)
+    )
+
+
+def _research_text(k: int, h: int, scale: float, cost: float) -> str:
     examples = ", ".join(
         f"spending {_money(m * cost)} buys {_g(scale * math.log1p(m), 2)}"
         for m in RESEARCH_EXAMPLES
@@ -379,15 +506,22 @@ def _record(obs: Observation) -> str:
     rep = np.asarray(v.reputation, dtype=float)
     if t >= rep.size or not math.isfinite(rep[t]):
         return "no question has resolved yet, so there is no published record."
-    others = rep[np.isfinite(rep)]
-    rank = 1 + int(np.sum(others < rep[t]))
+    ranked, teams, median = _MEMO.get(("record", _ak(rep)), lambda: _reputations(rep))
+    # Teams with a lower (finite) score than this one's: the count of sorted scores below it.
+    rank = 1 + bisect_left(ranked, float(rep[t]))
     noinfo = f"{v.noinfo_brier:.3f}" if math.isfinite(v.noinfo_brier) else "none"
     own = f"{obs.recent_brier:.3f}" if math.isfinite(obs.recent_brier) else "none yet"
     return (
-        f"published Brier score {rep[t]:.3f}, rank {rank} of {others.size} teams (1 = best, "
-        f"lower scores are better); the median team {float(np.median(others)):.3f}; forecasting "
+        f"published Brier score {rep[t]:.3f}, rank {rank} of {teams} teams (1 = best, "
+        f"lower scores are better); the median team {median}; forecasting "
         f"from the index path alone scores {noinfo}. Your own rolling Brier score: {own}."
     )
+
+
+def _reputations(rep: np.ndarray) -> tuple[list[float], int, str]:
+    """The day's finite published scores sorted, their count, and their median as shown."""
+    others = rep[np.isfinite(rep)]
+    return sorted(others.tolist()), int(others.size), f"{float(np.median(others)):.3f}"
 
 
 def _sales(obs: Observation, history: TeamHistory | None) -> str:
@@ -396,13 +530,18 @@ def _sales(obs: Observation, history: TeamHistory | None) -> str:
             f"none remembered; average daily revenue {_money(obs.recent_revenue)}, reports sold "
             f"yesterday {int(np.sum(obs.units_sold))}."
         )
-    revenue = ", ".join(_money(r) for r in history.revenue)
-    units = ", ".join(str(u) for u in history.units)
+    revenue = ", ".join([f"{r:.2f}" for r in history.revenue])  # _money, inlined
+    units = ", ".join([str(u) for u in history.units])
     return f"revenue {revenue}; reports sold {units}."
 
 
 def _indices_v2(obs: Observation) -> str:
     v = obs.market
+    key = (_ak(v.step_mean), _ak(v.step_sd), _ak(v.index_level), _ak(v.marginal_cost))
+    return _MEMO.get(("indices", v.ref_price.size, *key), lambda: _indices_v2_text(v))
+
+
+def _indices_v2_text(v: Any) -> str:
     rows = [
         f"- index {k}: drift {_g(float(v.step_mean[k]), 3)}, volatility "
         f"{_g(float(v.step_sd[k]), 3)}, level {_g(float(v.index_level[k]), 5)}"
@@ -415,6 +554,14 @@ def _indices_v2(obs: Observation) -> str:
 
 def _prices(obs: Observation, history: TeamHistory | None) -> str:
     v = obs.market
+    if history is None or history.levels.shape[1] == 0:
+        key: tuple[Any, ...] = ("prices", None, _ak(v.index_level), _ak(v.ref_price))
+    else:
+        key = ("prices", v.ref_price.size, _ak(history.levels), _ak(history.prices))
+    return _MEMO.get(key, lambda: _prices_text(v, history))
+
+
+def _prices_text(v: Any, history: TeamHistory | None) -> str:
     if history is None or history.levels.shape[1] == 0:
         return "\n".join(
             f"- index {k}: level {_g(float(v.index_level[k]), 5)}; report price "
@@ -459,13 +606,14 @@ def _resolved(history: TeamHistory | None) -> str:
     ]
     for r in history.resolved[-RESOLVED_SHOWN:]:
         rows.append(
-            f"{question_key(r.qid)} | {r.index} | {r.horizon} | {r.resolve_day} | "
+            f"q{int(r.qid)} | {r.index} | {r.horizon} | {r.resolve_day} | "  # question_key
             f"{'yes' if r.outcome else 'no'} | {r.last_p:.2f} | {r.brier:.3f} | "
             f"{r.crowd_brier:.3f}"
         )
     return "\n".join(rows)
 
 
+@cache
 def _columns(mode: str) -> str:
     text = {
         "raw": "",
@@ -489,19 +637,38 @@ def _questions_v2(
     rows = [
         f"id | index | days left | return needed | drift | typical move{extra} | neighbours | yours"
     ]
+    key = (keys, _ak(q.qid), _ak(q.index), _ak(q.days_left), _ak(q.log_moneyness))
+    shared, qids = _MEMO.get(
+        ("questions", *key, _ak(v.step_mean), _ak(v.step_sd)), lambda: _question_columns(v, keys)
+    )
+    neighbours = np.asarray(obs.neighbour_forecast).tolist()
+    forecasts = history.forecasts if history else {}
+    isfinite, shown = math.isfinite, OWN_FORECASTS_SHOWN
+    for j, head in enumerate(shared):
+        nbr = neighbours[j] if j < len(neighbours) else math.nan
+        mine = forecasts.get(qids[j], ())[-shown:]
+        # "%.2f" formats a number as f"{x:.2f}" does, in one call for the row's forecasts.
+        mine_text = _OWN_FORMATS[len(mine)] % tuple(mine) if mine else "none"
+        implied = f" | {p[j]:.3f}" if p is not None else ""
+        rows.append(f"{head}{implied} | {f'{nbr:.3f}' if isfinite(nbr) else 'none'} | {mine_text}")
+    return "\n".join(rows)
+
+
+_OWN_FORMATS = [", ".join(["%.2f"] * n) for n in range(OWN_FORECASTS_SHOWN + 1)]
+
+
+def _question_columns(v: Any, keys: tuple[str, ...]) -> tuple[list[str], list[int]]:
+    """The columns of the questions table every team shares, and the questions' ids."""
+    q = v.questions
+    rows = []
     for j, key in enumerate(keys):
         k, days = int(q.index[j]), int(q.days_left[j])
-        nbr = obs.neighbour_forecast[j] if j < obs.neighbour_forecast.size else float("nan")
-        mine = history.forecasts.get(int(q.qid[j]), ()) if history else ()
-        mine_text = ", ".join(f"{x:.2f}" for x in mine[-OWN_FORECASTS_SHOWN:]) or "none"
-        implied = f" | {p[j]:.3f}" if p is not None else ""
         rows.append(
             f"{key} | {k} | {days} | {_g(float(q.log_moneyness[j]), 3)} | "
             f"{_g(float(v.step_mean[k]) * days, 3)} | "
             f"{_g(float(v.step_sd[k]) * math.sqrt(days), 3)}"
-            f"{implied} | {f'{nbr:.3f}' if math.isfinite(nbr) else 'none'} | {mine_text}"
         )
-    return "\n".join(rows)
+    return rows, [int(x) for x in q.qid[: len(keys)]]
 
 
 def _placeholders(
@@ -536,11 +703,10 @@ def render_v2(
     """Render a v2 prompt (see :func:`render`)."""
     v = obs.market
     history = obs.history
-    qkeys = tuple(question_key(x) for x in v.questions.qid)
-    gkeys = tuple(good_key(k) for k in range(v.ref_price.size))
+    qkeys, gkeys = _keys(v)
     has_units = v.marginal_cost.size > 0
     chars = int(options.reasoning_chars) if options.reasoning else 0
-    schema = action_schema(qkeys, gkeys, has_units, chars)
+    schema, schema_json = _schema(qkeys, gkeys, has_units, chars)
     spec = PromptSpec(
         team=int(obs.team),
         day=int(v.day),
@@ -552,42 +718,61 @@ def render_v2(
         reasoning_chars=chars,
     )
     persona = persona or persona_from_profile(obs.profile)
+    # The team's persona comes last: servers that cache prompt prefixes reuse everything
+    # before it (the instructions and the day's schema) across the day's teams.
+    system = _MEMO.get(
+        ("system", version, chars, schema_json, persona.text),
+        lambda: _system_v2(version, chars, schema_json, persona.text),
+    )
+    max_spend = _money(max(obs.budget, 0.0))
+    mode = options.information
+    example = _MEMO.get(
+        ("example", qkeys, gkeys, has_units, max_spend, bool(chars)),
+        lambda: _placeholders(qkeys, gkeys, has_units, max_spend, bool(chars)),
+    )
+    user = _fill(
+        version,
+        "user",
+        dict(
+            team=obs.team,
+            max_spend=max_spend,
+            call_cost=_g(call_cost, 2),
+            day=v.day,
+            days_left_in_month=obs.days_left_in_month,
+            budget=_money(obs.budget),
+            allocation=_money(obs.monthly_allocation),
+            cash=_money(obs.cash),
+            research=_research(obs),
+            record=_record(obs),
+            sales=_sales(obs, history),
+            indices=_indices_v2(obs),
+            prices=_prices(obs, history),
+            information=_information(obs, history, mode),
+            resolved=_resolved(history),
+            columns=_columns(mode),
+            questions=_questions_v2(obs, qkeys, history, mode),
+            example=example,
+        ),
+    )
+    return Prompt([{"role": "system", "content": system}, {"role": "user", "content": user}], spec)
+
+
+def _system_v2(version: str, chars: int, schema_json: str, persona: str) -> str:
     reply_rule = (
         f"\nStart your reply with reasoning: at most {chars} characters on what moves your\n"
         "forecasts and spending today; then give the numbers.\n"
         if chars
         else ""
     )
-    # The team's persona comes last: servers that cache prompt prefixes reuse everything
-    # before it (the instructions and the day's schema) across the day's teams.
-    system = load_template(version, "system").substitute(
-        reply_rule=reply_rule,
-        schema=json.dumps(schema, separators=(",", ":")),
-        persona=f"Your team's character: {persona.text}",
+    return _fill(
+        version,
+        "system",
+        {
+            "reply_rule": reply_rule,
+            "schema": schema_json,
+            "persona": f"Your team's character: {persona}",
+        },
     )
-    max_spend = _money(max(obs.budget, 0.0))
-    mode = options.information
-    user = load_template(version, "user").substitute(
-        team=obs.team,
-        max_spend=max_spend,
-        call_cost=_g(call_cost, 2),
-        day=v.day,
-        days_left_in_month=obs.days_left_in_month,
-        budget=_money(obs.budget),
-        allocation=_money(obs.monthly_allocation),
-        cash=_money(obs.cash),
-        research=_research(obs),
-        record=_record(obs),
-        sales=_sales(obs, history),
-        indices=_indices_v2(obs),
-        prices=_prices(obs, history),
-        information=_information(obs, history, mode),
-        resolved=_resolved(history),
-        columns=_columns(mode),
-        questions=_questions_v2(obs, qkeys, history, mode),
-        example=_placeholders(qkeys, gkeys, has_units, max_spend, bool(chars)),
-    )
-    return Prompt([{"role": "system", "content": system}, {"role": "user", "content": user}], spec)
 
 
 def retry_message(errors: list[str], version: str = TEMPLATE_VERSION) -> str:

@@ -129,7 +129,8 @@ def check_reply(
         ("asks", reply.asks, spec.good_keys if spec.marginal_cost.size else ()),
     ):
         missing = [k for k in want if k not in got]
-        unknown = [k for k in got if k not in set(want)]
+        wanted = set(want)
+        unknown = [k for k in got if k not in wanted]
         if missing:
             lines.append(f"{name}: missing {', '.join(missing)}")
         if unknown:
@@ -175,13 +176,17 @@ def to_action(reply: ActionReply, obs: Observation, spec: PromptSpec) -> Action:
     k_goods, units = view.ref_price.size, spec.marginal_cost.size
     asks = np.full((k_goods, units), np.nan)
     markup = np.array(obs.markup, dtype=float, copy=True)
+    low, high = MARKUP_BOUNDS
     for k, key in enumerate(spec.good_keys):
         price = reply.asks.get(key) if units else None
         if price is None:
             continue
         asks[k] = np.maximum(price, spec.marginal_cost)
-        if view.ref_price[k] > 0 and math.isfinite(view.ref_price[k]):
-            markup[k] = np.clip(math.log(price / view.ref_price[k]), *MARKUP_BOUNDS)
+        ref = float(view.ref_price[k])
+        if ref > 0 and math.isfinite(ref):
+            # np.clip on one number, without its overhead (NaN stays NaN, as with np.clip).
+            x = math.log(price / ref)
+            markup[k] = low if x < low else high if x > high else x
     return Action(
         research_spend=float(reply.research_spend),
         forecasts=q,
