@@ -229,7 +229,8 @@ class ContinuousDoubleAuction(Mechanism):
                 gain = float(surplus[k])
                 if gain > -inf:
                     if count(equal(surplus, gain, out=tied)) > 1:
-                        k = choose_best(surplus, rng)
+                        ties = tied.nonzero()[0]
+                        k = int(ties[rng.integers(ties.size)])
                 elif bid_market[b]:
                     continue
                 else:
