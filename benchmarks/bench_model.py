@@ -139,8 +139,9 @@ def print_scaling(sizes, step_budget_s: float) -> None:
     """Each size in a fresh process, then the table and the fitted exponent."""
     rows = []
     for n in sizes:
-        # About step_budget_s of CPU per size, from a rough cost of 2 us per team-client pair.
-        guess = 2e-6 * n * CLIENTS_PER_TEAM * n + 5e-3
+        # About step_budget_s of CPU per size, from a rough cost per team-client pair (the
+        # differentiated CDA's seller choice) and per step.
+        guess = 2e-8 * n * CLIENTS_PER_TEAM * n + 8e-3
         steps = int(min(200, max(2, step_budget_s / guess)))
         out = subprocess.run(
             [sys.executable, __file__, "--one-size", str(n), "--steps", str(steps)],
