@@ -358,6 +358,10 @@ class MarketModel(mesa.Model):
         """Stage 3b: at a month end the principals collect, pivot and fund their teams."""
         if not self.calendar.month_ends_today:
             return
+        with self.accounts.batched_log():
+            self._month_end()
+
+    def _month_end(self) -> None:
         p = self.params
         metric = self.record.metric(p.pivot_metric, self.prediction_markets is not None)
         for principal in self.principals:
