@@ -52,6 +52,100 @@ class DayView:
     neighbour_forecasts: np.ndarray
 
 
+class TeamState:
+    """The teams' own bookkeeping as arrays indexed by team (markups, sales, revenue).
+
+    The model decides and settles every team at once on these arrays; each :class:`Team`
+    reads and writes its own row through properties, so a team agent costs nothing per step.
+
+    Args:
+        n_teams: Number of teams.
+        n_goods: Number of goods each team sells reports on.
+        markup: Initial log markup on every ask.
+
+    Attributes:
+        markup: Each team's log markup per good, shape (teams, goods).
+        units_sold: Reports each team sold per good on the last day, shape (teams, goods).
+        revenue_today: Each team's revenue from reports on the last day.
+        recent_revenue: Its one-month moving average.
+    """
+
+    def __init__(self, n_teams: int, n_goods: int, markup: float):
+        self.markup = np.full((n_teams, n_goods), markup)
+        self.units_sold = np.zeros((n_teams, n_goods), dtype=np.int64)
+        self.revenue_today = np.zeros(n_teams)
+        self.recent_revenue = np.zeros(n_teams)
+        # The day's decisions, rows by team (see set_decisions); rows of teams that did not
+        # decide today are never read.
+        self.acted = np.zeros(n_teams, dtype=bool)
+        self.research_spend = np.zeros(n_teams)
+        self.forecasts = np.zeros((n_teams, 0))
+        self.ask_prices = np.zeros((n_teams, n_goods, 0))
+        self._actions: dict[int, Action] = {}
+
+    def set_decisions(
+        self,
+        teams: np.ndarray,
+        research_spend: np.ndarray,
+        forecasts: np.ndarray,
+        ask_prices: np.ndarray,
+        markup: np.ndarray | None,
+    ) -> None:
+        """Adopt the day's decisions of ``teams`` (rows in the order of ``teams``)."""
+        n = self.markup.shape[0]
+        self.acted = np.zeros(n, dtype=bool)
+        self.acted[teams] = True
+        self._actions = {}
+        self.research_spend = np.zeros(n)
+        self.research_spend[teams] = research_spend
+        self.forecasts = np.zeros((n, forecasts.shape[-1]))
+        self.forecasts[teams] = forecasts
+        self.ask_prices = np.full((n, *ask_prices.shape[1:]), np.nan)
+        self.ask_prices[teams] = ask_prices
+        if markup is not None:
+            self.markup[teams] = markup
+
+    def set_actions(self, teams: list[int], actions: list[Action]) -> None:
+        """Adopt the day's actions of ``teams``, one object per team (a policy's own actions)."""
+        if not actions:
+            k = self.markup.shape[1]
+            self.set_decisions(teams, np.zeros(0), np.zeros((0, 0)), np.zeros((0, k, 0)), None)
+            return
+        self.set_decisions(
+            np.asarray(teams, dtype=np.int64),
+            np.array([a.research_spend for a in actions]),
+            np.array([a.forecasts for a in actions]).reshape(len(actions), -1),
+            np.array([a.ask_prices for a in actions]),
+            None,
+        )
+        for team, action in zip(teams, actions, strict=True):
+            if action.markup is not None:
+                self.markup[team] = action.markup
+        self._actions = dict(zip(teams, actions, strict=True))
+
+    def action_of(self, team: int) -> Action | None:
+        """``team``'s action of the day (None if it did not decide)."""
+        if team in self._actions:
+            return self._actions[team]
+        if not self.acted[team]:
+            return None
+        return Action(
+            research_spend=float(self.research_spend[team]),
+            forecasts=self.forecasts[team],
+            ask_prices=self.ask_prices[team],
+            markup=self.markup[team].copy(),
+        )
+
+    def record_sales(self, units: np.ndarray, revenue: np.ndarray) -> None:
+        """Every team's sales of the day: units per good (teams, goods) and revenue (teams,)."""
+        self.units_sold = units
+        self.revenue_today = revenue
+        # Elementwise, the same arithmetic as a team updating its own average.
+        self.recent_revenue = self.recent_revenue + REVENUE_SMOOTHING * (
+            revenue - self.recent_revenue
+        )
+
+
 class Team(CellAgent):
     """A research team: buys research, forecasts every open question and sells reports.
 
@@ -60,8 +154,7 @@ class Team(CellAgent):
         idx: The team's position in the accounts' arrays.
         principal: The principal that owns the team.
         profile: The team's traits.
-        n_goods: Number of goods (indices) the team sells reports on.
-        markup: Initial log markup on its asks.
+        state: The teams' markups and sales (the team's row is its own).
         accounts: Where the team's money and funding state are kept.
         record: The teams' performance record (scores and profit over the pivot window).
     """
@@ -72,8 +165,7 @@ class Team(CellAgent):
         idx: int,
         principal: Principal,
         profile: Profile,
-        n_goods: int,
-        markup: float,
+        state: TeamState,
         accounts: Accounts,
         record: Performance,
     ):
@@ -81,13 +173,33 @@ class Team(CellAgent):
         self.idx = idx
         self.principal = principal
         self.profile = profile
+        self.state = state
         self.accounts = accounts
-        self.markup = np.full(n_goods, markup)
-        self.units_sold = np.zeros(n_goods, dtype=np.int64)
-        self.recent_revenue = 0.0
-        self.revenue_today = 0.0
         self.record = record
-        self.action: Action | None = None
+
+    @property
+    def markup(self) -> np.ndarray:
+        """Current log markup on each good (a copy: set it to change it)."""
+        return self.state.markup[self.idx].copy()
+
+    @markup.setter
+    def markup(self, value: np.ndarray) -> None:
+        self.state.markup[self.idx] = value
+
+    @property
+    def units_sold(self) -> np.ndarray:
+        """Reports sold per good on the last day."""
+        return self.state.units_sold[self.idx].copy()
+
+    @property
+    def revenue_today(self) -> float:
+        """Revenue from reports on the last day."""
+        return float(self.state.revenue_today[self.idx])
+
+    @property
+    def recent_revenue(self) -> float:
+        """Revenue from reports, a one-month moving average."""
+        return float(self.state.recent_revenue[self.idx])
 
     @property
     def active(self) -> bool:
@@ -155,17 +267,10 @@ class Team(CellAgent):
             history=history,
         )
 
-    def record_sales(self, units: np.ndarray, revenue: float) -> None:
-        """Remember today's sales: units per good, and revenue in a one-month moving average."""
-        self.units_sold = units
-        self.revenue_today = revenue
-        self.recent_revenue += REVENUE_SMOOTHING * (revenue - self.recent_revenue)
-
-    def apply(self, action: Action) -> None:
-        """Adopt the day's action (the market and research read it later in the step)."""
-        self.action = action
-        if action.markup is not None:
-            self.markup = action.markup
+    @property
+    def action(self) -> Action | None:
+        """The team's decisions of the day (None before it has decided)."""
+        return self.state.action_of(self.idx)
 
 
 class Principal(Agent):

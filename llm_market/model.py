@@ -20,7 +20,7 @@ from typing import Any
 import mesa
 import numpy as np
 
-from .agents import DayView, Principal, Team
+from .agents import DayView, Principal, Team, TeamState
 from .budgets.accounts import Accounts
 from .budgets.performance import Performance
 from .budgets.pivot import hhi, target_shares
@@ -37,7 +37,7 @@ from .market.report_market import ReportMarket
 from .network import SocialGraph, make_graph
 from .params import Params, make_params
 from .policies.base import MarketView, Profile, Questions, TeamHistory
-from .policies.heuristic import HeuristicPolicy
+from .policies.heuristic import HeuristicPolicy, TeamArrays
 from .recording.collector import make_datacollector
 from .recording.columns import CROWD_ID, MARKET_ID, NOINFO_ID
 from .recording.logs import ColumnLog, EventLogs
@@ -180,16 +180,19 @@ class MarketModel(mesa.Model):
         intensity = rng.lognormal(0.0, p.research_intensity_sd, n)
         self.teams: list[Team] = []
         books = (self.accounts, self.record)
+        self.team_state = TeamState(n, p.n_indices, p.markup_initial)
         for i in range(n):
             principal = self.principals[owner[i]]
             profile = Profile(
                 float(skill[i]), float(confidence[i]), float(herding[i]), float(intensity[i])
             )
-            team = Team(self, i, principal, profile, p.n_indices, p.markup_initial, *books)
+            team = Team(self, i, principal, profile, self.team_state, *books)
             principal.adopt(team)
             if self.social is not None:
                 team.cell = self.social.network[i]
             self.teams.append(team)
+        # The traits as arrays (the profiles hold the same floats), for deciding all at once.
+        self._traits = (skill, confidence, herding, intensity)
         self.news = NewsProcess(
             self.streams["news"],
             n,
@@ -213,7 +216,7 @@ class MarketModel(mesa.Model):
                 config_from_params(p, self.seed),
                 self.streams["llm_teams"],
             )
-        self._acting: list[Team] = []
+        self._acting_idx = np.zeros(0, dtype=np.int64)
         self._trading_profit = np.zeros(n)
         # Who decides each team, kept with the run so that a league table needs only its files.
         for team in self.teams:
@@ -237,18 +240,57 @@ class MarketModel(mesa.Model):
         self.advance_time()
 
     def agents_act(self) -> None:
-        """Stage 0: teams decide in a seeded random order; actions are applied in that order."""
+        """Stage 0: teams decide in a seeded random order; actions are applied in that order.
+
+        The heuristic policy decides every team in one pass over the model's arrays; any other
+        policy (language models, a person at the app) is handed one observation per team.
+        """
         order = self.streams["activation"].permutation(self.n_teams)
-        acting = [self.teams[i] for i in order if self.teams[i].active]
+        acting = order[self.active[order]]
+        self._acting_idx = acting
+        state = self.team_state
+        if type(self.policy) is HeuristicPolicy:
+            if acting.size:
+                d = self.policy.decide_arrays(self.view.market, self.team_arrays(acting))
+                state.set_decisions(acting, d.research_spend, d.forecasts, d.ask_prices, d.markup)
+            else:
+                state.set_actions([], [])
+            return
+        teams = [self.teams[i] for i in acting.tolist()]
         remember = self.policy.history_teams(self.n_teams)
         actions = self.policy.decide_all(
-            [t.observe(self.view, self.memory_of(t.idx, remember)) for t in acting]
+            [t.observe(self.view, self.memory_of(t.idx, remember)) for t in teams]
         )
-        for team, action in zip(acting, actions, strict=True):
-            team.apply(action)
-        self._acting = acting
+        state.set_actions(acting.tolist(), actions)
         if remember:
-            self.record_decisions([t for t in acting if t.idx in remember])
+            self.record_decisions([t for t in teams if t.idx in remember])
+
+    @property
+    def _acting(self) -> list[Team]:
+        """Today's deciding teams, in their order of decision."""
+        return [self.teams[i] for i in self._acting_idx.tolist()]
+
+    def team_arrays(self, teams: np.ndarray) -> TeamArrays:
+        """What ``teams`` see today, as arrays (the rows of their observations)."""
+        view, state, a = self.view, self.team_state, self.accounts
+        skill, confidence, herding, intensity = self._traits
+        return TeamArrays(
+            team=teams,
+            skill=skill[teams],
+            confidence=confidence[teams],
+            herding=herding[teams],
+            research_intensity=intensity[teams],
+            budget=a.budget[teams],
+            monthly_allocation=a.allocation[teams],
+            days_left_in_month=np.full(teams.size, view.days_left_in_month),
+            recent_brier=self.record.brier[teams],
+            recent_revenue=state.recent_revenue[teams],
+            belief_mean=view.belief_mean[teams],
+            belief_prec=view.belief_prec[teams],
+            neighbour_forecast=view.neighbour_forecasts[teams],
+            markup=state.markup[teams],
+            units_sold=state.units_sold[teams],
+        )
 
     def memory_of(self, team: int, remember: frozenset[int]) -> TeamHistory | None:
         """What ``team`` remembers today, if its policy reads it (else None: nothing built)."""
@@ -273,10 +315,10 @@ class MarketModel(mesa.Model):
 
     def run_market_dynamics(self) -> None:
         """Stage 1: match each good's asks and bids, settle money, record trades and surplus."""
-        sellers = [t for t in self.teams if t.active]
+        sellers = np.flatnonzero(self.active)
         days = self.market.trade(
-            np.array([t.idx for t in sellers], dtype=np.int64),
-            [t.action.ask_prices for t in sellers],
+            sellers,
+            self.team_state.ask_prices[sellers],
             self.streams["market"],
             self.view.market.quality,
         )
@@ -291,8 +333,7 @@ class MarketModel(mesa.Model):
             self.event_logs.record_trades(self.calendar.stamp, day, reputation)
             # A traded index: the day's buyers of reports trade on them as informed traders.
             self.indices.observe_reports(day.good, day.buyer)
-        for team in self.teams:
-            team.record_sales(sold[team.idx], revenue[team.idx])
+        self.team_state.record_sales(sold, revenue)
         self.trade_predictions()
         self.record_forecasts()
 
@@ -317,6 +358,10 @@ class MarketModel(mesa.Model):
         """Stage 3b: at a month end the principals collect, pivot and fund their teams."""
         if not self.calendar.month_ends_today:
             return
+        with self.accounts.batched_log():
+            self._month_end()
+
+    def _month_end(self) -> None:
         p = self.params
         metric = self.record.metric(p.pivot_metric, self.prediction_markets is not None)
         for principal in self.principals:
@@ -343,8 +388,8 @@ class MarketModel(mesa.Model):
         """Store today's forecasts of every team, the crowd and the benchmarks."""
         q = len(self.questions)
         f = np.full((q, self.questions.n_forecasters), 0.5)
-        for team in self._acting:
-            f[:, team.idx] = team.action.forecasts
+        acting = self._acting_idx
+        f[:, acting] = self.team_state.forecasts[acting].T
         teams = f[:, : self.n_teams]
         f[:, self.crowd_col] = teams[:, self.active].mean(axis=1) if q else 0.5
         f[:, self.noinfo_col] = no_information_forecast(self.view.market)
@@ -364,8 +409,8 @@ class MarketModel(mesa.Model):
         """Teams bet their forecasts in the prediction markets, in the day's acting order."""
         if self.prediction_markets is None:
             return
-        acting = [t.idx for t in self._acting]
-        forecasts = np.array([t.action.forecasts for t in self._acting])
+        acting = self._acting_idx.tolist()
+        forecasts = self.team_state.forecasts[self._acting_idx]
         paid = self.prediction_markets.trade(
             self.questions.qid, acting, forecasts.reshape(len(acting), -1), self.accounts.cash
         )
@@ -415,9 +460,9 @@ class MarketModel(mesa.Model):
         """Teams pay for the research they chose (and their language-model calls) and learn."""
         p = self.params
         wanted = np.zeros(self.n_teams)
-        for team in self.teams:
-            if team.active and team.action is not None:
-                wanted[team.idx] = max(team.action.research_spend, 0.0)
+        acting = self._acting_idx
+        spend = self.team_state.research_spend[acting]
+        wanted[acting] = np.where(0.0 > spend, 0.0, spend)  # max(spend, 0.0), as Python takes it
         llm_cost = self.charge_llm_calls()
         spend = self.accounts.buy_research(wanted, p.overbudget)
         team, values, precision = self.news.research(

@@ -83,3 +83,25 @@ def test_pivot_sharpness_concentrates_the_target():
     assert linear == pytest.approx(target_shares(metric))
     assert hhi(flat) < hhi(linear) < hhi(sharp)
     assert np.argmax(sharp) == 1
+
+
+def test_a_batched_month_end_logs_the_same_rows_as_one_by_one():
+    """allocate_budgets batches the budget log's appends; the rows and their order are unchanged."""
+    from llm_market import MarketModel
+
+    def month_end_rows(batched: bool):
+        m = MarketModel(n_teams=12, n_principals=3, seed=3, overbudget="penalize")
+        while not m.calendar.month_ends_today:
+            m.step()
+        before = m.event_logs.budgets.rows
+        if batched:
+            m.allocate_budgets()
+        else:
+            m._month_end()  # the same month end, each transfer appended on its own
+        frame = m.event_logs.budgets.to_frame().iloc[before:]
+        return frame.reset_index(drop=True), m.accounts.capital.copy()
+
+    (one_by_one, capital), (batched, capital_b) = month_end_rows(False), month_end_rows(True)
+    assert len(batched) > 12  # a row per team and more
+    assert batched.equals(one_by_one)
+    np.testing.assert_array_equal(capital, capital_b)

@@ -654,3 +654,41 @@ def test_differentiated_clear_good_values_trades_by_quality(name):
         max_surplus(flow.bid_value, flow.ask_quality, flow.ask_cost)
     )
     assert 0.0 < day.efficiency <= 1.0 + 1e-12
+
+
+def _seller_books_by_rows(ask_team: np.ndarray, quality: np.ndarray):
+    """The grouping by (seller, quality) rows that SellerBooks made before its fast path."""
+    keys = np.column_stack([ask_team.astype(float), quality])
+    unique, of_ask = np.unique(keys, axis=0, return_inverse=True)
+    team = ask_team[np.unique(of_ask, return_index=True)[1]]
+    return team, unique[:, 1], np.asarray(of_ask).ravel()
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_seller_books_group_as_the_row_wise_unique(seed):
+    """One quality per seller (the fast path) or not: the same books, in the same order."""
+    from llm_market.market.mechanisms.base import OrderFlow, SellerBooks
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    ask_team = rng.integers(0, 15, n)
+    per_team = rng.choice([0.0, 0.5, 1.25, 3.0], 15)
+    quality = per_team[ask_team]
+    if seed % 2:  # a seller whose units differ in quality takes the general path
+        quality = quality.copy()
+        quality[0] += 1.0
+    flow = OrderFlow(
+        ask_team=ask_team,
+        ask_price=np.ones(n),
+        ask_cost=np.zeros(n),
+        bid_client=np.zeros(0, dtype=np.int64),
+        bid_price=np.zeros(0),
+        bid_value=np.zeros(0),
+        bid_market=np.zeros(0, dtype=bool),
+        ask_quality=quality,
+    )
+    books = SellerBooks.of(flow, quality)
+    team, q, of_ask = _seller_books_by_rows(ask_team, quality)
+    np.testing.assert_array_equal(books.team, team)
+    np.testing.assert_array_equal(books.quality, q)
+    np.testing.assert_array_equal(books.of_ask, of_ask)

@@ -11,6 +11,8 @@ them, and each change is booked: money entering or leaving the economy in the
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -66,6 +68,7 @@ class Accounts:
         self.overbudget_count = 0
         self._overspend_seen = np.zeros(n)
         self.budget_log = budget_log
+        self._batch: list[tuple] | None = None
         self.calendar = calendar
         self.ledger = Ledger(self.money_held())
 
@@ -119,14 +122,46 @@ class Accounts:
         self._log(team, amount, kind)
 
     def _log(self, team: int, amount: float, kind: str) -> None:
+        self._row(self.owner[team], team, kind, amount, self.share[team])
+
+    def _row(self, principal, team, kind: str, amount, share) -> None:
+        if self._batch is not None:
+            self._batch.append((principal, team, kind, amount, share))
+            return
         self.budget_log.append(
             step=self.calendar.stamp,
-            principal=self.owner[team],
+            principal=principal,
             team=team,
             kind=kind,
             amount=amount,
-            share=self.share[team],
+            share=share,
         )
+
+    @contextmanager
+    def batched_log(self) -> Iterator[None]:
+        """Keep the budget log's rows while the block runs, then append them at once.
+
+        The rows, and their order, are those the transfers would have logged one by one (a
+        month end logs a few rows per team: one append for them all, not one each).
+        """
+        if self._batch is not None:  # already batching: the outer block appends
+            yield
+            return
+        self._batch = []
+        try:
+            yield
+        finally:
+            rows, self._batch = self._batch, None
+            if rows:
+                principal, team, kind, amount, share = zip(*rows, strict=True)
+                self.budget_log.append(
+                    step=self.calendar.stamp,
+                    principal=np.array(principal, dtype=np.int64),
+                    team=np.array(team, dtype=np.int64),
+                    kind=list(kind),
+                    amount=np.array(amount, dtype=float),
+                    share=np.array(share, dtype=float),
+                )
 
     def fund(self, team: int, amount: float) -> float:
         """Fund a team's month; a penalty it owes is cut from the allocation and leaves.
@@ -172,14 +207,7 @@ class Accounts:
             self._log_principal(int(principal), float(flow[principal]), "investor_flow")
 
     def _log_principal(self, principal: int, amount: float, kind: str) -> None:
-        self.budget_log.append(
-            step=self.calendar.stamp,
-            principal=principal,
-            team=-1,
-            kind=kind,
-            amount=amount,
-            share=float("nan"),
-        )
+        self._row(principal, -1, kind, amount, float("nan"))
 
     def exit(self, team: int) -> None:
         """Defund a team for good: it stops acting and its money goes back to its principal."""

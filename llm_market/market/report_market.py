@@ -139,7 +139,8 @@ class ReportMarket:
 
         Args:
             sellers: The teams that offer reports today.
-            asks: Each seller's ask prices, shape (goods, units) (NaN: a unit not offered).
+            asks: Each seller's ask prices, shape (goods, units) (NaN: a unit not offered), as
+                a sequence or one array of shape (sellers, goods, units).
             rng: The market stream.
             quality: What a report from each team saves a client per unit of stake, shape
                 (teams, goods) (the decision value of its published record; see MODEL.md).
@@ -151,8 +152,10 @@ class ReportMarket:
         ask_team = np.repeat(sellers, units)
         ask_cost = np.tile(self.marginal_cost, len(asks))
         days = []
+        # One (sellers, goods, units) array, so that a good's asks are one slice of it.
+        asks = np.asarray(asks, dtype=float).reshape(len(asks), self.n_goods, units)
         for k in range(self.n_goods):
-            prices = np.concatenate([a[k] for a in asks]) if len(asks) else np.zeros(0)
+            prices = asks[:, k, :].ravel()
             flow = self._flow(k, ask_team, prices, ask_cost, quality[:, k])
             days.append(clear_good(self.mechanism, k, flow, rng, self.marginal_cost))
         self._record(days)

@@ -25,14 +25,91 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.special import ndtr, ndtri
 
 from ..information.beliefs import event_probability
-from .base import Action, Observation, Policy
+from .base import Action, MarketView, Observation, Policy
 
 MARKUP_BOUNDS = (-0.5, 2.0)
 ASK_NOISE = 0.05
+
+
+@dataclass
+class TeamArrays:
+    """What the deciding teams see, one row per team in decision order (arrays, not objects).
+
+    The fields are those of :class:`~.base.Observation` stacked across teams; the model builds
+    them straight from its arrays, and :meth:`HeuristicPolicy.decide_all` from observations.
+    """
+
+    team: np.ndarray
+    skill: np.ndarray
+    confidence: np.ndarray
+    herding: np.ndarray
+    research_intensity: np.ndarray
+    budget: np.ndarray
+    monthly_allocation: np.ndarray
+    days_left_in_month: np.ndarray
+    recent_brier: np.ndarray
+    recent_revenue: np.ndarray
+    belief_mean: np.ndarray
+    belief_prec: np.ndarray
+    neighbour_forecast: np.ndarray
+    markup: np.ndarray
+    units_sold: np.ndarray
+
+    @classmethod
+    def of(cls, observations: list[Observation]) -> TeamArrays:
+        """Stack observations (all of one day) into arrays."""
+        return cls(
+            team=np.array([o.team for o in observations], dtype=np.int64),
+            skill=np.array([o.profile.skill for o in observations]),
+            confidence=np.array([o.profile.confidence for o in observations]),
+            herding=np.array([o.profile.herding for o in observations]),
+            research_intensity=np.array([o.profile.research_intensity for o in observations]),
+            budget=np.array([o.budget for o in observations]),
+            monthly_allocation=np.array([o.monthly_allocation for o in observations]),
+            days_left_in_month=np.array([o.days_left_in_month for o in observations]),
+            recent_brier=np.array([o.recent_brier for o in observations]),
+            recent_revenue=np.array([o.recent_revenue for o in observations]),
+            belief_mean=np.stack([o.belief_mean for o in observations]),
+            belief_prec=np.stack([o.belief_prec for o in observations]),
+            neighbour_forecast=np.stack([o.neighbour_forecast for o in observations]),
+            markup=np.stack([o.markup for o in observations]),
+            units_sold=np.stack([o.units_sold for o in observations]),
+        )
+
+
+@dataclass
+class Decisions:
+    """Every deciding team's actions as arrays, rows in decision order.
+
+    Attributes:
+        research_spend: Shape (n,).
+        forecasts: Shape (n, Q).
+        ask_prices: Shape (n, K, U).
+        markup: The new log markups, shape (n, K).
+    """
+
+    research_spend: np.ndarray
+    forecasts: np.ndarray
+    ask_prices: np.ndarray
+    markup: np.ndarray
+
+    def actions(self) -> list[Action]:
+        """One :class:`~.base.Action` per row."""
+        return [
+            Action(
+                research_spend=float(self.research_spend[i]),
+                forecasts=self.forecasts[i],
+                ask_prices=self.ask_prices[i],
+                markup=self.markup[i],
+            )
+            for i in range(self.research_spend.size)
+        ]
 
 
 class HeuristicPolicy(Policy):
@@ -58,46 +135,43 @@ class HeuristicPolicy(Policy):
         """Decide research, forecasts and asks for every observed team (see module docstring)."""
         if not observations:
             return []
-        view = observations[0].market
+        return self.decide_arrays(observations[0].market, TeamArrays.of(observations)).actions()
+
+    def decide_arrays(self, view: MarketView, teams: TeamArrays) -> Decisions:
+        """Decide for the teams in ``teams`` at once (one numpy pass; same as ``decide_all``)."""
         q = view.questions
-        n = len(observations)
-        spend = research_spend(observations)
+        n = teams.team.size
+        spend = spend_of(view, teams)
 
         forecasts = np.zeros((n, q.qid.size))
         if q.qid.size:
-            mean = np.stack([o.belief_mean for o in observations])
-            prec = np.stack([o.belief_prec for o in observations])
             p = event_probability(
-                mean, prec, q.index, q.days_left, q.log_moneyness, view.step_mean, view.step_sd
+                teams.belief_mean,
+                teams.belief_prec,
+                q.index,
+                q.days_left,
+                q.log_moneyness,
+                view.step_mean,
+                view.step_sd,
             )
-            conf = np.array([o.profile.confidence for o in observations])[:, None]
+            conf = teams.confidence[:, None]
             p = ndtr(conf * ndtri(np.clip(p, 1e-9, 1 - 1e-9)))
-            herd = np.array([o.profile.herding for o in observations])[:, None]
-            nbr = np.stack([o.neighbour_forecast for o in observations])
+            herd = teams.herding[:, None]
+            nbr = teams.neighbour_forecast
             forecasts = np.where(np.isfinite(nbr), (1 - herd) * p + herd * nbr, p)
 
-        markup = np.stack([o.markup for o in observations])
-        sold = np.stack([o.units_sold for o in observations])
         units = view.marginal_cost.size
-        markup = (1.0 - self.markup_decay) * markup
-        markup = markup + self.markup_step * np.where(sold >= units, 1.0, -1.0)
+        markup = (1.0 - self.markup_decay) * teams.markup
+        markup = markup + self.markup_step * np.where(teams.units_sold >= units, 1.0, -1.0)
         markup = np.clip(markup, *MARKUP_BOUNDS)
         noise = self.rng.normal(0.0, ASK_NOISE, (n, view.ref_price.size, units))
         # The reference is a price per unit of quality: a better record asks more.
-        quality = view.quality[[o.team for o in observations]]
+        quality = view.quality[teams.team]
         asks = np.maximum(
             view.marginal_cost[None, None, :],
             (view.ref_price[None, :] * quality)[:, :, None] * np.exp(markup[:, :, None] + noise),
         )
-        return [
-            Action(
-                research_spend=float(spend[i]),
-                forecasts=forecasts[i],
-                ask_prices=asks[i],
-                markup=markup[i],
-            )
-            for i in range(n)
-        ]
+        return Decisions(research_spend=spend, forecasts=forecasts, ask_prices=asks, markup=markup)
 
 
 # Before any question has resolved a team has no record: it assumes the no-information
@@ -108,24 +182,28 @@ BISECTIONS = 40
 
 
 def research_spend(observations: list[Observation]) -> np.ndarray:
+    """Each observed team's research spend today (see :func:`spend_of`)."""
+    return spend_of(observations[0].market, TeamArrays.of(observations))
+
+
+def spend_of(view: MarketView, teams: TeamArrays) -> np.ndarray:
     """Each team's research spend today, where its marginal gain meets the marginal cost.
 
     See the module docstring for the rule. The gain is concave in spend, so the first-order
     condition has one root, found by bisection for all teams at once.
     """
-    view = observations[0].market
-    a = view.research_productivity * np.array([o.profile.skill for o in observations])
+    a = view.research_productivity * teams.skill
     c = view.research_cost
-    cells = float(np.prod(observations[0].belief_prec.shape))
+    cells = float(np.prod(teams.belief_prec.shape[1:]))
     noinfo = view.noinfo_brier if np.isfinite(view.noinfo_brier) else PRIOR_BRIER
-    brier = np.array([o.recent_brier for o in observations])
+    brier = teams.recent_brier
     gap = np.where(np.isfinite(brier), np.maximum(noinfo - brier, MIN_GAP), PRIOR_GAP)
     # Money a unit of Brier score is worth to the team: revenue over the horizon (clients pay
     # in proportion to the gap, so revenue / gap per unit), and the part of next month's funding
     # the principal moves by performance.
-    revenue = np.array([o.recent_revenue for o in observations])
-    funding = np.array([o.monthly_allocation for o in observations])
-    intensity = np.array([o.profile.research_intensity for o in observations])
+    revenue = teams.recent_revenue
+    funding = teams.monthly_allocation
+    intensity = teams.research_intensity
     per_brier = intensity * (
         view.research_horizon * revenue / gap + view.pivot_factor * funding / noinfo
     )
@@ -135,7 +213,7 @@ def research_spend(observations: list[Observation]) -> np.ndarray:
         x = a * np.log1p(s / c) / cells
         return k * a / ((c + s) * (1.0 + x) ** 2)
 
-    lo = np.zeros(len(observations))
+    lo = np.zeros(teams.team.size)
     hi = np.maximum(k * a - c, 0.0)  # beyond it the gain is below k a / (c + s) < 1
     for _ in range(BISECTIONS):
         mid = 0.5 * (lo + hi)
@@ -145,6 +223,6 @@ def research_spend(observations: list[Observation]) -> np.ndarray:
     optimum = np.where(marginal_gain(np.zeros_like(lo)) > 1.0, 0.5 * (lo + hi), 0.0)
     # The month's budget spread over its days left is what the team plans with; its intensity
     # trait scales that plan (above 1 it overruns late in the month: validation then acts).
-    budget = np.array([max(o.budget, 0.0) / o.days_left_in_month for o in observations])
-    intensity = np.array([o.profile.research_intensity for o in observations])
+    # max(budget, 0) as Python's max takes it (a NaN or -0.0 budget is kept as it is).
+    budget = np.where(0.0 > teams.budget, 0.0, teams.budget) / teams.days_left_in_month
     return np.minimum(optimum, intensity * budget)

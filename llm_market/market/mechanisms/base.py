@@ -169,6 +169,17 @@ class SellerBooks:
     @classmethod
     def of(cls, flow: OrderFlow, quality: np.ndarray) -> SellerBooks:
         """Group the flow's asks by seller (and quality, should a seller's units differ)."""
+        team = np.asarray(flow.ask_team)
+        # The usual flow, one quality per seller: grouping by seller alone gives the same books
+        # in the same order as the row-wise unique below, at a fraction of its cost.
+        books, first, of_ask = np.unique(team, return_index=True, return_inverse=True)
+        q = np.asarray(quality, dtype=float)
+        if np.array_equal(q, q[first][of_ask]):
+            return cls(
+                team=books,
+                quality=q[first],
+                of_ask=np.asarray(of_ask, dtype=np.int64).ravel(),
+            )
         keys = np.column_stack([np.asarray(flow.ask_team, dtype=float), quality])
         unique, of_ask = np.unique(keys, axis=0, return_inverse=True)
         return cls(

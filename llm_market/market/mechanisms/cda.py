@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -163,66 +164,99 @@ class ContinuousDoubleAuction(Mechanism):
     def _clear_differentiated(
         self, good: int, flow: OrderFlow, quality: np.ndarray, rng: np.random.Generator
     ) -> Trades:
-        """One book per seller; each client chooses its seller on arrival (class docstring)."""
+        """One book per seller; each client chooses its seller on arrival (class docstring).
+
+        Every order is for one unit and no order is cancelled, so each seller's book is two
+        bare heaps of ``(key, order id, tag)`` with :class:`~..orderbook.OrderBook`'s rules
+        (price-time priority, trades at the resting order's price); building a thousand
+        ``OrderBook`` objects a day, and calling into them, cost more than the matching.
+        """
         sellers = SellerBooks.of(flow, quality)
-        books = [OrderBook() for _ in range(len(sellers))]
+        n_books = len(sellers)
+        ask_heaps: list[list] = [[] for _ in range(n_books)]  # (price, id, ask)
+        bid_heaps: list[list] = [[] for _ in range(n_books)]  # (-price, id, bid)
         n_ask, n_bid = flow.ask_price.size, flow.bid_price.size
         ask_price = flow.ask_price.tolist()
         of_ask = sellers.of_ask.tolist()
         bid_price = flow.bid_price.tolist()
         bid_market = flow.bid_market.tolist()
-        value = np.asarray(flow.bid_value, dtype=float)
+        value = np.asarray(flow.bid_value, dtype=float).tolist()
         book_quality = sellers.quality
+        quality_of = book_quality.tolist()
         worthless = book_quality <= 0
+        valued = (~worthless).tolist()
         # Best resting ask of each book (inf: none), kept up to date after every event there.
-        best_ask = np.full(len(sellers), np.inf)
-        seen = np.zeros(len(sellers), dtype=bool)
+        # A worthless seller's entry stays inf, so its surplus is -inf and it is never chosen.
+        best_ask = np.full(n_books, np.inf)
+        seen = np.zeros(n_books, dtype=bool)
         any_positive = not worthless.all()
+        surplus = np.empty(n_books)
+        tied = np.empty(n_books, dtype=bool)
+        multiply, subtract, equal, count = np.multiply, np.subtract, np.equal, np.count_nonzero
+        inf = np.inf
         bid, ask, price = [], [], []
         # Orders that entered a book; those that did not trade rest there at the close.
         resting_bid = np.zeros(n_bid, dtype=bool)
         resting_ask = np.zeros(n_ask, dtype=bool)
+        oid = 0
         for i in rng.permutation(n_ask + n_bid).tolist():
+            oid += 1
             if i < n_ask:
-                if ask_price[i] != ask_price[i]:  # NaN: this unit does not quote
+                p = ask_price[i]
+                if p != p:  # NaN: this unit does not quote
                     continue
                 k = of_ask[i]
                 seen[k] = True
                 resting_ask[i] = True
-                book = books[k]
-                before = book.n_trades
-                book.submit_limit(SELL, ask_price[i], 1, i)
+                asks = ask_heaps[k]
+                bids = bid_heaps[k]
+                if bids and bids[0][0] <= -p:
+                    top = heappop(bids)
+                    bid.append(top[2])
+                    ask.append(i)
+                    price.append(-top[0])
+                else:
+                    heappush(asks, (p, oid, i))
             else:
                 b = i - n_ask
                 if not any_positive:
                     continue
-                surplus = value[b] * book_quality - best_ask
-                surplus[worthless] = -np.inf
-                if np.isfinite(surplus).any():
-                    k = choose_best(surplus, rng)
-                    gain = surplus[k]
+                # surplus = value * quality - best ask, the largest first (ties at random):
+                # the same arithmetic, and the same draws, as choose_best on the full array.
+                multiply(book_quality, value[b], out=surplus)
+                subtract(surplus, best_ask, out=surplus)
+                k = int(surplus.argmax())
+                gain = float(surplus[k])
+                if gain > -inf:
+                    if count(equal(surplus, gain, out=tied)) > 1:
+                        ties = tied.nonzero()[0]
+                        k = int(ties[rng.integers(ties.size)])
                 elif bid_market[b]:
                     continue
                 else:
                     # Nothing rests: bid where the most valuable report has been offered.
                     pool = seen & ~worthless if (seen & ~worthless).any() else ~worthless
                     k = choose_best(np.where(pool, book_quality, -np.inf), rng)
-                    gain = -np.inf
-                book = books[k]
-                before = book.n_trades
+                asks = ask_heaps[k]
                 if bid_market[b]:
                     if gain < 0:
                         continue
-                    book.submit_market(BUY, 1, b)
+                    top = heappop(asks)
+                    bid.append(b)
+                    ask.append(top[2])
+                    price.append(top[0])
                 else:
                     resting_bid[b] = True
-                    book.submit_limit(BUY, bid_price[b] * float(book_quality[k]), 1, b)
-            if book.n_trades != before:
-                bid += book.trade_buy_tag[before:]
-                ask += book.trade_sell_tag[before:]
-                price += book.trade_price[before:]
-            top = book.best_ask()
-            best_ask[k] = np.inf if top is None else top
+                    limit = bid_price[b] * quality_of[k]
+                    if asks and asks[0][0] <= limit:
+                        top = heappop(asks)
+                        bid.append(b)
+                        ask.append(top[2])
+                        price.append(top[0])
+                    else:
+                        heappush(bid_heaps[k], (-limit, oid, b))
+            if valued[k]:
+                best_ask[k] = asks[0][0] if asks else inf
         resting_ask[np.asarray(ask, dtype=np.int64)] = False
         resting_bid[np.asarray(bid, dtype=np.int64)] = False
         self.quotes[good] = differentiated_quote(
