@@ -259,9 +259,29 @@ def test_fit_bad_spec_exits_2(tmp_path, capsys):
     assert "at least one {low, high}" in err and len(err.strip().splitlines()) == 1
 
 
-def test_the_shipped_example_is_valid():
+@pytest.mark.parametrize(
+    ("name", "scenario", "series"),
+    [
+        ("sp500_stylized", "stylized", "price"),
+        ("sp500_index", "stylized", "index"),
+        ("sp500_market", "market", "index"),
+    ],
+)
+def test_the_shipped_examples_are_valid(name, scenario, series, tmp_path):
+    import itertools
+
     from llm_market.cli.sweep import spec_path
     from llm_market.experiments.fit import load_fit_spec
 
-    s = load_fit_spec(spec_path("fits/sp500_stylized"))
-    assert s.scenario == "stylized" and s.check is not None and len(s.bounds) < len(s.moments)
+    s = load_fit_spec(spec_path(f"fits/{name}"))
+    assert (s.scenario, s.series) == (scenario, series)
+    assert s.check is not None and len(s.bounds) < len(s.moments)
+    assert s.target["start"] == "1999-01-01" and s.check["start"] == "2009-01-01"
+    if scenario == "market":
+        # The traded index is fitted on its own parameters, and every corner of the box is a
+        # model the candidates can run (the GARCH fits' corners may break alpha + beta < 1).
+        assert {"market_s", "market_v2", "market_sentiment_sd"} <= set(s.names)
+        sim = ModelSimulator(s, 2615, tmp_path)
+        for corner in itertools.product(*[(b.low, b.high) for b in s.bounds]):
+            assert sim.valid(dict(zip(s.names, corner, strict=True))), corner
+        assert make_params(s.scenario, **s.fixed).index_process == "market"
