@@ -30,6 +30,8 @@ from .columns import (
 )
 from .outputs import atomic_write
 
+MERGE_CHUNKS = 64  # appends after which a log's newest chunks are merged into one
+
 
 class ColumnLog:
     """An append-only table stored as chunks of columns.
@@ -46,6 +48,7 @@ class ColumnLog:
     Attributes:
         rows: Rows appended in all (on disk and in memory).
         buffered: Rows in memory (appended since the last part).
+        buffered_bytes: Their size in bytes.
         parts: The part files written so far, in row order.
     """
 
@@ -55,7 +58,9 @@ class ColumnLog:
         self._chunks: dict[str, list[np.ndarray]] = {c: [] for c in columns}
         self.rows = 0
         self.buffered = 0
+        self.buffered_bytes = 0
         self.parts: list[Path] = []
+        self._fresh = 0  # chunks appended since the last merge
 
     def append(self, **columns) -> None:
         """Append rows: arrays of one common length, or scalars broadcast to it."""
@@ -67,15 +72,23 @@ class ColumnLog:
             return
         for c, dtype in self.dtypes.items():
             v = np.asarray(columns[c], dtype=dtype)
-            self._chunks[c].append(np.broadcast_to(v, (n,)) if v.ndim == 0 else v)
+            chunk = np.broadcast_to(v, (n,)) if v.ndim == 0 else v
+            self._chunks[c].append(chunk)
+            self.buffered_bytes += chunk.nbytes
         self.rows += n
         self.buffered += n
+        self._fresh += 1
+        if self._fresh >= MERGE_CHUNKS:
+            # A chunk costs about 100 bytes besides its data, and a day appends a few small
+            # ones per log: the newest chunks become one, so each row is copied once more.
+            for chunks in self._chunks.values():
+                chunks[-self._fresh :] = [np.concatenate(chunks[-self._fresh :])]
+            self._fresh = 0
 
     def _buffered_column(self, name: str) -> np.ndarray:
         chunks = self._chunks[name]
         if len(chunks) > 1:
-            # Keep one chunk: a long buffer of small appends then costs one array, not many.
-            chunks[:] = [np.concatenate(chunks)]
+            return np.concatenate(chunks)
         return chunks[0] if chunks else np.zeros(0, dtype=self.dtypes[name])
 
     def column(self, name: str) -> np.ndarray:
@@ -122,7 +135,7 @@ class ColumnLog:
         """Note that ``path`` holds the buffered rows (written elsewhere) and forget them."""
         self.parts.append(Path(path))
         self._chunks = {c: [] for c in self.dtypes}
-        self.buffered = 0
+        self.buffered = self.buffered_bytes = self._fresh = 0
 
 
 def canonical_bytes(frame: pd.DataFrame) -> bytes:

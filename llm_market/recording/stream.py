@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ..model import MarketModel
 
 PART_ROWS = 1 << 16  # rows of an event log (or of the team series) per part and row group
+PART_BYTES = 1 << 24  # or fewer rows, when they hold this many bytes (long headlines)
 MODEL_ROWS = 1 << 12  # days of the model series per part
 PART_PATTERN = re.compile(r"^(?P<name>.+)\.part(?P<k>\d{5})\.parquet$")
 
@@ -104,7 +105,7 @@ report.write_run` then calls :meth:`write_files` and, once the final summary is 
         """Spill every buffer that has reached its part size (between days only)."""
         logs = self.model.event_logs
         for name, log in logs.by_name().items():
-            if log.buffered >= self.part_rows:
+            if log.buffered >= self.part_rows or log.buffered_bytes >= PART_BYTES:
                 bound = self.question_bound() if log is logs.predictions else None
                 logs.spill(log, self.folder / part_name(name, len(log.parts)), bound)
         dc = self.model.datacollector
