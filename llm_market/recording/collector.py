@@ -129,3 +129,18 @@ class RunCollector(mesa.DataCollector):
         if len(memory):
             frames.append(memory.reset_index())
         return pd.concat(frames, ignore_index=True).set_index(["Step", "AgentID"])
+
+    def team_series(self, columns: list[str]) -> pd.DataFrame:
+        """A few team series (with ``Step`` and ``AgentID``), reading only those from the parts.
+
+        Equal to ``get_agenttype_vars_dataframe(Team).reset_index()[["Step", "AgentID",
+        *columns]]`` in the memory of those columns.
+        """
+        if Team not in (self.agenttype_reporters or {}):
+            return pd.DataFrame()  # a sweep's model records no team series
+        keep = ["Step", "AgentID", *columns]
+        frames = [pd.read_parquet(p, columns=keep) for p in self.team_parts]
+        memory = super().get_agenttype_vars_dataframe(Team)
+        if len(memory) or not frames:
+            frames.append(memory.reset_index()[keep])
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)

@@ -101,6 +101,18 @@ class ColumnLog:
         disk = [pq.read_table(p, columns=[name]).column(name).to_numpy() for p in self.parts]
         return np.concatenate([*(d.astype(memory.dtype) for d in disk), memory])
 
+    def iter_columns(self, names: list[str]):
+        """Yield the log's rows part by part: dicts of the columns ``names``, in row order.
+
+        A reader that can fold the log one piece at a time (a sum, a minimum per day) reads a
+        spilled log in the memory of one part; an in-memory log is one piece.
+        """
+        for path in self.parts:
+            table = pq.read_table(path, columns=list(names))
+            yield {n: table.column(n).to_numpy().astype(self.dtypes[n], copy=False) for n in names}
+        if self.buffered or not self.parts:
+            yield {n: self._buffered_column(n) for n in names}
+
     def buffer_frame(self) -> pd.DataFrame:
         """Return the rows in memory (all of them unless parts were spilled) as a DataFrame."""
         return pd.DataFrame({c: self._buffered_column(c) for c in self.dtypes})

@@ -71,7 +71,13 @@ def plot_report(model: MarketModel, path: str | Path) -> Path:
         The path written.
     """
     df = model.datacollector.get_model_vars_dataframe()
-    teams = team_frame(model)
+    dc = model.datacollector
+    # Only the two team series drawn: a long streamed run reads just those from its parts.
+    teams = (
+        dc.team_series([TEAM_BRIER, TEAM_ALLOCATION])
+        if hasattr(dc, "team_series")
+        else team_frame(model)
+    )
     k = model.n_goods
     colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     league = _league(model)
@@ -246,10 +252,14 @@ def _league(model: MarketModel) -> pd.DataFrame | None:
     """The run's league table, or None when every team follows one policy."""
     from ..stats.league import frames_from_model, league_table, policy_groups
 
-    frames = frames_from_model(model)
-    if len(policy_groups(frames.roster)) < 2:
+    # The policies first: a one-policy run never reads its logs whole for a table it lacks.
+    roster = pd.DataFrame(
+        [{"team": t.idx, **model.policy.describe_team(t.idx)} for t in model.teams],
+        columns=["team", "policy", "model", "persona"],
+    )
+    if len(policy_groups(roster)) < 2:
         return None
-    return league_table(frames)
+    return league_table(frames_from_model(model))
 
 
 def _league_panels(ax_brier, ax_skill, league: pd.DataFrame) -> None:
