@@ -98,8 +98,13 @@ class ColumnLog:
         memory = self._buffered_column(name)
         if not self.parts:
             return memory
-        disk = [pq.read_table(p, columns=[name]).column(name).to_numpy() for p in self.parts]
-        return np.concatenate([*(d.astype(memory.dtype) for d in disk), memory])
+        dtype = self.dtypes[name]
+        disk = [
+            np.asarray(pq.read_table(p, columns=[name]).column(name).to_numpy(), dtype=dtype)
+            for p in self.parts
+        ]
+        # Concatenated in their own dtypes: text keeps the width of its longest piece.
+        return np.concatenate([*disk, memory] if len(memory) else disk)
 
     def iter_columns(self, names: list[str]):
         """Yield the log's rows part by part: dicts of the columns ``names``, in row order.

@@ -74,21 +74,23 @@ report.write_run` then calls :meth:`write_files` and, once the final summary is 
     Args:
         model: The model, before its first day (before any spill).
         folder: The run's folder.
-        part_rows: Rows per part of an event log and of the team series.
-        model_rows: Days per part of the model series.
+        part_rows: Rows per part of an event log and of the team series (default
+            :data:`PART_ROWS`).
+        model_rows: Days per part of the model series (default :data:`MODEL_ROWS`).
     """
 
     def __init__(
         self,
         model: MarketModel,
         folder: str | Path,
-        part_rows: int = PART_ROWS,
-        model_rows: int = MODEL_ROWS,
+        part_rows: int | None = None,
+        model_rows: int | None = None,
     ):
         self.model = model
         self.folder = Path(folder)
-        self.part_rows = part_rows
-        self.model_rows = model_rows
+        self.part_rows = part_rows or PART_ROWS
+        self.model_rows = model_rows or MODEL_ROWS
+        self.part_bytes = PART_BYTES
         self.model_parts: list[Path] = []
         self.model_written = 0  # days of the model series in parts
         self._records: dict[Path, dict[str, Any]] = {}
@@ -105,7 +107,7 @@ report.write_run` then calls :meth:`write_files` and, once the final summary is 
         """Spill every buffer that has reached its part size (between days only)."""
         logs = self.model.event_logs
         for name, log in logs.by_name().items():
-            if log.buffered >= self.part_rows or log.buffered_bytes >= PART_BYTES:
+            if log.buffered >= self.part_rows or log.buffered_bytes >= self.part_bytes:
                 bound = self.question_bound() if log is logs.predictions else None
                 logs.spill(log, self.folder / part_name(name, len(log.parts)), bound)
         dc = self.model.datacollector
