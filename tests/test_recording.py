@@ -104,7 +104,7 @@ def test_a_checkpoint_appends_and_holds_exactly_its_days(streamed, reference):
     expected = trades[trades["step"] <= days].reset_index(drop=True)
     assert checkpoint["trades"].reset_index(drop=True).equals(expected)
     model = checkpoint["model"]
-    assert model.index.min() == 0 and model.index.max() == days and model.index.is_monotonic_increasing
+    assert list(model.index) == list(range(days + 1))
     teams = checkpoint["teams"]
     assert teams["Step"].max() == days and len(teams) == (days + 1) * reference.n_teams
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from .. import __version__
 from . import columns as c
@@ -48,7 +49,7 @@ def run_summary(model: MarketModel) -> dict[str, Any]:
     """
     # The two model series read here, without building the whole frame at every checkpoint.
     series = model.datacollector.model_vars
-    efficiency = np.asarray(series[c.EFFICIENCY], dtype=float)
+    efficiency = pd.Series(series[c.EFFICIENCY], dtype=float)
     money_errors = np.asarray(series[c.MONEY_ERROR], dtype=float)
     streaming = model.event_logs.streaming
     scores, accounts = model.scores, model.accounts
@@ -67,7 +68,7 @@ def run_summary(model: MarketModel) -> dict[str, Any]:
         "digest": model.digest() if streaming is None or streaming.value else None,
         "results": {
             "trades": int(model.logs[c.TRADES].rows),
-            "mean_efficiency": finite(nanmean(efficiency)),
+            "mean_efficiency": finite(efficiency.mean()),  # pandas' NaN-skipping mean, as before
             "questions_resolved": int(scores.total_questions),
             "base_rate": finite(scores.base_rate),
             "crowd_brier": finite(brier[crowd]),
