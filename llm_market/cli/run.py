@@ -5,7 +5,9 @@ model is built. A run cut short keeps what it simulated, ending on a whole day: 
 SIGTERM finishes the day under way, writes the days run and exits 130 (143); a stopping error of
 the language-model policy (a replay miss, a refused endpoint) writes them and exits 2 with the
 cause, an endpoint that stays down exits 1. Every ``--checkpoint-every`` days the logs and a
-summary (status ``running``) are written, so a SIGKILL loses at most that many days. See
+summary (status ``running``) are written, so a SIGKILL loses at most that many days. The logs
+are streamed to Parquet parts in the run's folder as the run goes (:mod:`~llm_market.recording.\
+stream`), so a checkpoint writes only what is new and memory stays flat. See
 ``docs/reliability.md``.
 """
 
@@ -171,9 +173,13 @@ def simulate(
     from ..errors import EXIT_FAILURE, MoneyError
     from ..experiments.runner import run_steps
     from ..model import MarketModel
+    from ..recording.stream import RunStream
     from ..viz.report import write_run
 
     model = MarketModel(scenario=scenario, seed=seed, **settings)
+    # The logs go to disk as the run goes; checkpoints append; the digest is computed once.
+    stream = RunStream(model, out)
+    write_run = partial(write_run, stream=stream)
     total = model.params.steps
     # soft_wrap: a message stays one line however narrow the terminal.
     console = Console(stderr=True, soft_wrap=True)
@@ -196,6 +202,8 @@ def simulate(
 
     def after_step(task) -> None:
         stops.stepping = False
+        with stops.writing():
+            stream.after_step()
         progress.advance(task)
         if stops.requested:
             raise KeyboardInterrupt  # between days: the run ends on a whole day

@@ -8,9 +8,11 @@ there.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import mesa
+import pandas as pd
 
 from ..agents import Team
 from ..budgets.pivot import gini
@@ -77,7 +79,68 @@ def make_datacollector(
     """
     reporters = model_reporters(model.n_goods)
     reporters.update(extra or {})
-    return mesa.DataCollector(
+    return RunCollector(
         model_reporters=reporters,
         agenttype_reporters={Team: TEAM_REPORTERS} if teams else None,
     )
+
+
+class RunCollector(mesa.DataCollector):
+    """Mesa's DataCollector whose team series can be spilled to Parquet parts on disk.
+
+    The team series are most of what a long run's collector holds (a tuple per team and day);
+    :meth:`spill_teams` moves the days collected so far to a part file and forgets them.
+    :meth:`get_agenttype_vars_dataframe` reads the parts back, so it returns the same frame
+    either way. The model series stay in memory (one value per series and day).
+
+    Attributes:
+        team_parts: The team-series part files, in day order.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.team_parts: list[Path] = []
+
+    @property
+    def buffered_team_steps(self) -> int:
+        """Days of team series held in memory."""
+        return len(self._agenttype_records)
+
+    def spill_teams(self, path: str | Path) -> Path:
+        """Move the team series held in memory to the Parquet part ``path`` and forget them."""
+        from .outputs import atomic_write
+
+        frame = super().get_agenttype_vars_dataframe(Team).reset_index()
+        path = atomic_write(path, lambda p: frame.to_parquet(p, index=False))
+        self.team_parts.append(path)
+        self._agenttype_records = {}
+        return path
+
+    def team_buffer_frame(self) -> pd.DataFrame:
+        """The team series held in memory, one row per team and day (``Step``, ``AgentID``)."""
+        return super().get_agenttype_vars_dataframe(Team).reset_index()
+
+    def get_agenttype_vars_dataframe(self, agent_type):
+        """Mesa's frame of an agent type's series, with the spilled days read back first."""
+        memory = super().get_agenttype_vars_dataframe(agent_type)
+        if agent_type is not Team or not self.team_parts:
+            return memory
+        frames = [pd.read_parquet(p) for p in self.team_parts]
+        if len(memory):
+            frames.append(memory.reset_index())
+        return pd.concat(frames, ignore_index=True).set_index(["Step", "AgentID"])
+
+    def team_series(self, columns: list[str]) -> pd.DataFrame:
+        """A few team series (with ``Step`` and ``AgentID``), reading only those from the parts.
+
+        Equal to ``get_agenttype_vars_dataframe(Team).reset_index()[["Step", "AgentID",
+        *columns]]`` in the memory of those columns.
+        """
+        if Team not in (self.agenttype_reporters or {}):
+            return pd.DataFrame()  # a sweep's model records no team series
+        keep = ["Step", "AgentID", *columns]
+        frames = [pd.read_parquet(p, columns=keep) for p in self.team_parts]
+        memory = super().get_agenttype_vars_dataframe(Team)
+        if len(memory) or not frames:
+            frames.append(memory.reset_index()[keep])
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)

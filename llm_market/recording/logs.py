@@ -30,13 +30,26 @@ from .columns import (
 )
 from .outputs import atomic_write
 
+MERGE_CHUNKS = 64  # appends after which a log's newest chunks are merged into one
+
 
 class ColumnLog:
     """An append-only table stored as chunks of columns.
 
+    In memory by default. A log that :meth:`spill` is called on moves its buffered rows to a
+    Parquet file (a *part*) and forgets them: reads (:meth:`column`, :meth:`to_frame`) then
+    return the parts' rows followed by the buffer's, so its readers see the same table either
+    way while a long run keeps only its last rows in memory.
+
     Args:
         name: The log's name (and file stem when written).
         columns: Column names mapped to NumPy dtypes.
+
+    Attributes:
+        rows: Rows appended in all (on disk and in memory).
+        buffered: Rows in memory (appended since the last part).
+        buffered_bytes: Their size in bytes.
+        parts: The part files written so far, in row order.
     """
 
     def __init__(self, name: str, columns: dict[str, str]):
@@ -44,6 +57,10 @@ class ColumnLog:
         self.dtypes = dict(columns)
         self._chunks: dict[str, list[np.ndarray]] = {c: [] for c in columns}
         self.rows = 0
+        self.buffered = 0
+        self.buffered_bytes = 0
+        self.parts: list[Path] = []
+        self._fresh = 0  # chunks appended since the last merge
 
     def append(self, **columns) -> None:
         """Append rows: arrays of one common length, or scalars broadcast to it."""
@@ -55,22 +72,87 @@ class ColumnLog:
             return
         for c, dtype in self.dtypes.items():
             v = np.asarray(columns[c], dtype=dtype)
-            self._chunks[c].append(np.broadcast_to(v, (n,)) if v.ndim == 0 else v)
+            chunk = np.broadcast_to(v, (n,)) if v.ndim == 0 else v
+            self._chunks[c].append(chunk)
+            self.buffered_bytes += chunk.nbytes
         self.rows += n
+        self.buffered += n
+        self._fresh += 1
+        if self._fresh >= MERGE_CHUNKS:
+            # A chunk costs about 100 bytes besides its data, and a day appends a few small
+            # ones per log: the newest chunks become one, so each row is copied once more.
+            for chunks in self._chunks.values():
+                chunks[-self._fresh :] = [np.concatenate(chunks[-self._fresh :])]
+            self._fresh = 0
+
+    def _buffered_column(self, name: str) -> np.ndarray:
+        chunks = self._chunks[name]
+        if len(chunks) > 1:
+            return np.concatenate(chunks)
+        return chunks[0] if chunks else np.zeros(0, dtype=self.dtypes[name])
 
     def column(self, name: str) -> np.ndarray:
-        """Return one whole column."""
-        chunks = self._chunks[name]
-        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=self.dtypes[name])
+        """Return one whole column (the parts' rows, then the buffer's)."""
+        if name not in self.dtypes:
+            raise KeyError(name)
+        memory = self._buffered_column(name)
+        if not self.parts:
+            return memory
+        dtype = self.dtypes[name]
+        disk = [
+            np.asarray(pq.read_table(p, columns=[name]).column(name).to_numpy(), dtype=dtype)
+            for p in self.parts
+        ]
+        # Concatenated in their own dtypes: text keeps the width of its longest piece.
+        return np.concatenate([*disk, memory] if len(memory) else disk)
+
+    def iter_columns(self, names: list[str]):
+        """Yield the log's rows part by part: dicts of the columns ``names``, in row order.
+
+        A reader that can fold the log one piece at a time (a sum, a minimum per day) reads a
+        spilled log in the memory of one part; an in-memory log is one piece.
+        """
+        for path in self.parts:
+            table = pq.read_table(path, columns=list(names))
+            yield {n: table.column(n).to_numpy().astype(self.dtypes[n], copy=False) for n in names}
+        if self.buffered or not self.parts:
+            yield {n: self._buffered_column(n) for n in names}
+
+    def buffer_frame(self) -> pd.DataFrame:
+        """Return the rows in memory (all of them unless parts were spilled) as a DataFrame."""
+        return pd.DataFrame({c: self._buffered_column(c) for c in self.dtypes})
 
     def to_frame(self) -> pd.DataFrame:
         """Return the log as a DataFrame."""
+        if not self.parts:
+            return self.buffer_frame()
         return pd.DataFrame({c: self.column(c) for c in self.dtypes})
+
+    def buffer_table(self) -> pa.Table:
+        """Return the rows in memory as an Arrow table."""
+        return pa.table({c: self._buffered_column(c) for c in self.dtypes})
 
     def to_parquet(self, path: str | Path) -> Path:
         """Write the log as a Parquet file (atomically: all or nothing) and return its path."""
         table = pa.table({c: self.column(c) for c in self.dtypes})
         return atomic_write(path, lambda p: pq.write_table(table, p))
+
+    def spill(self, path: str | Path) -> Path:
+        """Move the buffered rows to the Parquet part ``path`` and forget them.
+
+        Returns:
+            ``path``, now last in :attr:`parts`.
+        """
+        table = self.buffer_table()
+        path = atomic_write(path, lambda p: pq.write_table(table, p))
+        self.spill_record(path)
+        return path
+
+    def spill_record(self, path: Path) -> None:
+        """Note that ``path`` holds the buffered rows (written elsewhere) and forget them."""
+        self.parts.append(Path(path))
+        self._chunks = {c: [] for c in self.dtypes}
+        self.buffered = self.buffered_bytes = self._fresh = 0
 
 
 def canonical_bytes(frame: pd.DataFrame) -> bytes:
@@ -88,6 +170,100 @@ def digest(*frames: pd.DataFrame) -> str:
         h.update(canonical_bytes(frame))
         h.update(b"\x00")
     return h.hexdigest()
+
+
+def canonical_rows(frame: pd.DataFrame) -> bytes:
+    """The rows of :func:`canonical_bytes` without its header: sorted, 12 significant digits."""
+    ordered = frame.sort_values(list(frame.columns), kind="mergesort")
+    return ordered.to_csv(
+        index=False, header=False, float_format="%.12g", lineterminator="\n"
+    ).encode()
+
+
+class CanonicalStream:
+    """:func:`canonical_bytes` of a log fed as its rows become final, in the same bytes.
+
+    The canonical form sorts all rows by all columns, first column first. Rows are passed to
+    :meth:`feed` with a bound: those whose first column is below it can no longer be preceded
+    by a later row (a day's trades once the day is over; a question's scores once every older
+    question is resolved), so they are sorted among themselves and written out; the others wait
+    for a later bound. The output is header, then each batch's sorted rows: the whole log's
+    sorted CSV, byte for byte, without ever holding the log.
+
+    Args:
+        columns: The log's columns, in order.
+        write: Receives the bytes, in order.
+    """
+
+    def __init__(self, columns: list[str], write):
+        self.columns = list(columns)
+        self.write = write
+        self.started = False
+        self.held: pd.DataFrame | None = None
+
+    def feed(self, frame: pd.DataFrame, bound: float | None = None) -> None:
+        """Take new rows; write every row held or new whose first column is below ``bound``.
+
+        Args:
+            frame: The new rows (any order).
+            bound: None: every row is final.
+        """
+        if self.held is not None and len(self.held):
+            frame = pd.concat([self.held, frame], ignore_index=True)
+        if bound is None:
+            ready, self.held = frame, None
+        else:
+            final = frame[self.columns[0]].to_numpy() < bound
+            ready, self.held = frame[final], frame[~final]
+        if len(ready):
+            if not self.started:
+                self.write((",".join(self.columns) + "\n").encode())
+                self.started = True
+            self.write(canonical_rows(ready))
+
+    def close(self) -> None:
+        """Write the rows still held; an empty log writes its bare header, as before."""
+        if self.held is not None:
+            self.feed(self.held.iloc[:0])
+        if not self.started:
+            self.write(",".join(self.columns).encode())
+            self.started = True
+
+
+class StreamingDigest:
+    """The run digest (:meth:`EventLogs.digest`) computed while the logs are spilled.
+
+    The trade log's canonical bytes go straight into the hash; the prediction log's, which
+    the hash takes after all of the trades, go to an unnamed temporary file in ``folder``
+    (removed by the system when closed or when the process dies) and into the hash at the
+    end. Each row is formatted once.
+
+    Args:
+        folder: Where the temporary file goes (the run's folder: the same disk as its logs).
+    """
+
+    def __init__(self, folder: str | Path):
+        import tempfile
+
+        self.hash = hashlib.sha256()
+        self.spool = tempfile.TemporaryFile(dir=folder)
+        self.trades = CanonicalStream(list(LOG_SCHEMAS[TRADES]), self.hash.update)
+        self.predictions = CanonicalStream(list(LOG_SCHEMAS[PREDICTIONS]), self.spool.write)
+        self.value: str | None = None
+
+    def finish(self) -> str:
+        """Close both streams and return the digest (once; later calls return the same)."""
+        if self.value is None:
+            self.trades.close()
+            self.predictions.close()
+            self.hash.update(b"\x00")
+            self.spool.seek(0)
+            for block in iter(lambda: self.spool.read(1 << 20), b""):
+                self.hash.update(block)
+            self.spool.close()
+            self.hash.update(b"\x00")
+            self.value = self.hash.hexdigest()
+        return self.value
 
 
 class EventLogs:
@@ -121,6 +297,8 @@ class EventLogs:
         self.index_trades = ColumnLog(INDEX_TRADES, LOG_SCHEMAS[INDEX_TRADES])
         self.index_traders = ColumnLog(INDEX_TRADERS, LOG_SCHEMAS[INDEX_TRADERS])
         self.index_market = index_market
+        self.streaming: StreamingDigest | None = None
+        self._digest_cache: tuple[tuple[int, int], str] | None = None
 
     def by_name(self) -> dict[str, ColumnLog]:
         """The logs by name, in the order they are written."""
@@ -137,8 +315,47 @@ class EventLogs:
         return {log.name: log for log in logs}
 
     def digest(self) -> str:
-        """SHA-256 over the trade and prediction logs in canonical form."""
-        return digest(self.trades.to_frame(), self.predictions.to_frame())
+        """SHA-256 over the trade and prediction logs in canonical form.
+
+        Computed once per state of the logs (a second call without new rows is free). When
+        the logs are spilled (:meth:`stream_digest`), the value is the same, computed as the
+        rows are spilled, and is only known once the run is over: the call ends the stream.
+        """
+        if self.streaming is not None and self.streaming.value is not None:
+            return self.streaming.value
+        if self.streaming is not None:
+            self.streaming.trades.feed(self.trades.buffer_frame())
+            self.streaming.predictions.feed(self.predictions.buffer_frame())
+            return self.streaming.finish()
+        state = (self.trades.rows, self.predictions.rows)
+        if self._digest_cache is None or self._digest_cache[0] != state:
+            value = digest(self.trades.to_frame(), self.predictions.to_frame())
+            self._digest_cache = (state, value)
+        return self._digest_cache[1]
+
+    def stream_digest(self, folder: str | Path) -> None:
+        """Compute the digest as the trade and prediction logs are spilled (before any spill).
+
+        See :class:`StreamingDigest`; rows still in memory join at :meth:`digest`.
+        """
+        if self.trades.parts or self.predictions.parts:
+            raise ValueError("stream_digest: the logs were already spilled")
+        self.streaming = StreamingDigest(folder)
+
+    def spill(self, log: ColumnLog, path: str | Path, bound: float | None = None) -> Path:
+        """Move one log's buffered rows to the part ``path``, feeding the streaming digest.
+
+        Args:
+            log: One of these logs.
+            path: The part file.
+            bound: For the prediction log: the smallest question id still open (every row of
+                an older question is final); None: no question is open.
+        """
+        if self.streaming is not None and log is self.trades:
+            self.streaming.trades.feed(log.buffer_frame())
+        elif self.streaming is not None and log is self.predictions:
+            self.streaming.predictions.feed(log.buffer_frame(), bound)
+        return log.spill(path)
 
     def record_trades(self, step: int, day, reputation: np.ndarray) -> None:
         """Log one good's trades of the day (a :class:`~llm_market.market.clearing.GoodDay`).

@@ -94,7 +94,8 @@ def file_record(path: Path) -> dict[str, Any]:
 def owned_files(out: Path) -> list[Path]:
     """The files in ``out`` that a run wrote.
 
-    The known names, the names its summary lists, and temporary files left by a killed write.
+    The known names, the names its summary lists, the parts of a streamed run's logs, and
+    temporary files left by a killed write.
     Nothing else in the folder is ever included.
     """
     names = set(RUN_FILES)
@@ -103,6 +104,10 @@ def owned_files(out: Path) -> list[Path]:
         # Only plain names: a summary cannot point outside its folder.
         names.update(n for n in listed if isinstance(n, str) and n == Path(n).name)
     found = [out / n for n in sorted(names) if (out / n).is_file()]
+    # The parts a streamed run had not merged yet (recording.stream), whether listed or not.
+    for name in sorted(n for n in names if n.endswith(".parquet")):
+        stem = name.removesuffix(".parquet")
+        found += sorted(p for p in out.glob(f"{stem}.part[0-9]*.parquet") if p.is_file())
     for name in sorted(names):
         stem, suffix = Path(name).stem, Path(name).suffix
         found += sorted(p for p in out.glob(f".{stem}{TMP_MARK}*{suffix}") if p.is_file())

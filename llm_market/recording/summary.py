@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from .. import __version__
 from . import columns as c
@@ -42,9 +43,15 @@ def run_summary(model: MarketModel) -> dict[str, Any]:
     """Headline results of the run so far.
 
     Brier scores and skills are over every question resolved so far (not the pivot window);
-    ``steps`` counts the days completed (a failed step does not count).
+    ``steps`` counts the days completed (a failed step does not count). ``digest`` is None in
+    a streamed run until its end (:class:`~llm_market.recording.stream.RunStream`): it is
+    computed once, when the last rows are in.
     """
-    df = model.datacollector.get_model_vars_dataframe()
+    # The two model series read here, without building the whole frame at every checkpoint.
+    series = model.datacollector.model_vars
+    efficiency = pd.Series(series[c.EFFICIENCY], dtype=float)
+    money_errors = np.asarray(series[c.MONEY_ERROR], dtype=float)
+    streaming = model.event_logs.streaming
     scores, accounts = model.scores, model.accounts
     skill, brier = scores.skill(), scores.mean_brier()
     # Skill against the no-information forecaster: what signals and research add.
@@ -58,10 +65,10 @@ def run_summary(model: MarketModel) -> dict[str, Any]:
         "scenario": model.scenario_name,
         "seed": model.seed,
         "steps": int(model.day),
-        "digest": model.digest(),
+        "digest": model.digest() if streaming is None or streaming.value else None,
         "results": {
             "trades": int(model.logs[c.TRADES].rows),
-            "mean_efficiency": finite(df[c.EFFICIENCY].mean()),
+            "mean_efficiency": finite(efficiency.mean()),  # pandas' NaN-skipping mean, as before
             "questions_resolved": int(scores.total_questions),
             "base_rate": finite(scores.base_rate),
             "crowd_brier": finite(brier[crowd]),
@@ -82,7 +89,7 @@ def run_summary(model: MarketModel) -> dict[str, Any]:
             "active_teams": int(accounts.active.sum()),
             "principal_capital": [round(float(x), 6) for x in accounts.capital],
             "overbudget_team_days": int(accounts.overbudget_days.sum()),
-            "money_error_max": money_error_max(df[c.MONEY_ERROR].to_numpy()),
+            "money_error_max": money_error_max(money_errors),
             "money_in": {k: round(v, 6) for k, v in sorted(accounts.ledger.inflows.items())},
             "money_out": {k: round(v, 6) for k, v in sorted(accounts.ledger.outflows.items())},
             **_index_market(model),

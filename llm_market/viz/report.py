@@ -43,6 +43,7 @@ from .style import ROLLING, VOLUME_WINDOW, principal_color
 
 if TYPE_CHECKING:
     from ..model import MarketModel
+    from ..recording.stream import RunStream
 
 
 def team_frame(model: MarketModel) -> pd.DataFrame:
@@ -70,7 +71,13 @@ def plot_report(model: MarketModel, path: str | Path) -> Path:
         The path written.
     """
     df = model.datacollector.get_model_vars_dataframe()
-    teams = team_frame(model)
+    dc = model.datacollector
+    # Only the two team series drawn: a long streamed run reads just those from its parts.
+    teams = (
+        dc.team_series([TEAM_BRIER, TEAM_ALLOCATION])
+        if hasattr(dc, "team_series")
+        else team_frame(model)
+    )
     k = model.n_goods
     colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     league = _league(model)
@@ -245,10 +252,14 @@ def _league(model: MarketModel) -> pd.DataFrame | None:
     """The run's league table, or None when every team follows one policy."""
     from ..stats.league import frames_from_model, league_table, policy_groups
 
-    frames = frames_from_model(model)
-    if len(policy_groups(frames.roster)) < 2:
+    # The policies first: a one-policy run never reads its logs whole for a table it lacks.
+    roster = pd.DataFrame(
+        [{"team": t.idx, **model.policy.describe_team(t.idx)} for t in model.teams],
+        columns=["team", "policy", "model", "persona"],
+    )
+    if len(policy_groups(roster)) < 2:
         return None
-    return league_table(frames)
+    return league_table(frames_from_model(model))
 
 
 def _league_panels(ax_brier, ax_skill, league: pd.DataFrame) -> None:
@@ -307,6 +318,7 @@ def write_run(
     *,
     status: str = "complete",
     report: bool = True,
+    stream: RunStream | None = None,
 ) -> Path:
     """Write a run's files into ``out``: Parquet logs and series, report.png, then summary.json.
 
@@ -326,12 +338,18 @@ def write_run(
         status: ``summary.json``'s ``status``: running (a checkpoint), complete, interrupted,
             stopped.
         report: Also draw report.png.
+        stream: The run's logs are streamed to parts in ``out``
+            (:class:`~llm_market.recording.stream.RunStream`): a checkpoint writes only the
+            rows since the last part, and the final write merges the parts into whole files.
 
     Returns:
         The path of summary.json.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    final = status != "running"
+    if stream is not None and final:
+        model.digest()  # ends the streamed digest: the summary reads it
     summary = model.summary()
     # Every Parquet file carries the run's identity (key, seed, version) in its metadata.
     summary["key"] = overrides_key(model.scenario_name, model.params, model.seed)
@@ -341,17 +359,23 @@ def write_run(
     def put(name: str, write) -> None:
         files[name] = file_record(atomic_write(out / name, write))
 
-    for name, log in model.logs.items():
-        frame = log.to_frame()
-        put(f"{name}.parquet", lambda p, f=frame: write_parquet(f, p, identity, index=False))
-    model_frame = model.datacollector.get_model_vars_dataframe().rename_axis("step")
-    put("model.parquet", lambda p: write_parquet(model_frame, p, identity))
-    teams = team_frame(model)
-    put("teams.parquet", lambda p: write_parquet(teams, p, identity, index=False))
+    if stream is not None:
+        stream.write_files(identity, final, put, files)
+    else:
+        for name, log in model.logs.items():
+            frame = log.to_frame()
+            put(f"{name}.parquet", lambda p, f=frame: write_parquet(f, p, identity, index=False))
+        model_frame = model.datacollector.get_model_vars_dataframe().rename_axis("step")
+        put("model.parquet", lambda p: write_parquet(model_frame, p, identity))
+        teams = team_frame(model)
+        put("teams.parquet", lambda p: write_parquet(teams, p, identity, index=False))
     if report:
         put(REPORT_FILE, lambda p: plot_report(model, p))
     summary["parameters"] = parameters_for_json(model)
     summary["status"] = status
     summary["files"] = dict(sorted(files.items()))
     summary.update(extra or {})
-    return write_json(out / SUMMARY_FILE, summary)
+    path = write_json(out / SUMMARY_FILE, summary)
+    if stream is not None and final:
+        stream.remove_parts()
+    return path

@@ -96,26 +96,32 @@ def trade_price_range(model: MarketModel, n_days: int) -> tuple[np.ndarray, np.n
     k = model.n_goods
     low = np.full((k, n_days), np.nan)
     high = np.full((k, n_days), np.nan)
-    step, good, price = log.column("step"), log.column("good"), log.column("price")
-    keep = step < n_days  # a redraw overlapping a step may see a day not yet collected
-    key = step[keep] * k + good[keep]
-    price = price[keep]
-    if not key.size:
-        return low, high
-    if np.any(np.diff(key) < 0):  # the log is written day by day, good by good; be safe anyway
-        order = np.argsort(key, kind="stable")
-        key, price = key[order], price[order]
-    # One contiguous run of rows per (day, good): reduceat is far cheaper than a groupby.
-    start = np.flatnonzero(np.r_[True, np.diff(key) > 0])
-    day, g = np.divmod(key[start], k)
-    low[g, day] = np.minimum.reduceat(price, start)
-    high[g, day] = np.maximum.reduceat(price, start)
+    # Part by part: a streamed run's log is read in the memory of one part.
+    for rows in log.iter_columns(["step", "good", "price"]):
+        step, good, price = rows["step"], rows["good"], rows["price"]
+        keep = step < n_days  # a redraw overlapping a step may see a day not yet collected
+        key = step[keep] * k + good[keep]
+        price = price[keep]
+        if not key.size:
+            continue
+        if np.any(np.diff(key) < 0):  # the log is written day by day, good by good; be safe
+            order = np.argsort(key, kind="stable")
+            key, price = key[order], price[order]
+        # One contiguous run of rows per (day, good): reduceat is far cheaper than a groupby.
+        start = np.flatnonzero(np.r_[True, np.diff(key) > 0])
+        day, g = np.divmod(key[start], k)
+        # fmin/fmax: a (day, good) split across two parts keeps its extremes.
+        low[g, day] = np.fmin(low[g, day], np.minimum.reduceat(price, start))
+        high[g, day] = np.fmax(high[g, day], np.maximum.reduceat(price, start))
     return low, high
 
 
 def window_revenue(model: MarketModel, window: int) -> np.ndarray:
     """Each team's revenue from report sales over the last ``window`` days (trades log)."""
-    log = model.logs[TRADES]
-    step, seller, price = log.column("step"), log.column("seller"), log.column("price")
-    recent = step > model.day - window
-    return np.bincount(seller[recent], weights=price[recent], minlength=model.n_teams)
+    revenue = np.zeros(model.n_teams)
+    for rows in model.logs[TRADES].iter_columns(["step", "seller", "price"]):
+        recent = rows["step"] > model.day - window
+        if recent.any():
+            seller, price = rows["seller"][recent], rows["price"][recent]
+            revenue += np.bincount(seller, weights=price, minlength=model.n_teams)
+    return revenue
