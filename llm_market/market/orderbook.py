@@ -282,35 +282,51 @@ class OrderBook:
             qty = _check_qty(qty)
         if side == 1:
             heap = self._asks
-            book = self._live
         elif side == -1:
             heap = self._bids
-            book = self._live
         else:
             raise _bad_side(side)
         oid = self._next_id
         self._next_id = oid + 1
+        book = self._live
         rows = self._rows
-        while heap:
-            key, rid, rtag = heap[0]
-            rqty = book.get(rid)
-            if rqty is None:
-                heappop(heap)
-                continue
-            if rqty <= qty:
-                fill = rqty
-                del book[rid]
-                heappop(heap)
-            else:
-                fill = qty
-                book[rid] = rqty - qty
-            if side == 1:
+        # Mirrored like submit_limit, so the side is not tested again for every fill.
+        if side == 1:
+            while heap:
+                key, rid, rtag = heap[0]
+                rqty = book.get(rid)
+                if rqty is None:
+                    heappop(heap)
+                    continue
+                if rqty <= qty:
+                    fill = rqty
+                    del book[rid]
+                    heappop(heap)
+                else:
+                    fill = qty
+                    book[rid] = rqty - qty
                 rows.append((key, fill, tag, rtag, oid, rid, 1))
-            else:
+                qty -= fill
+                if not qty:
+                    break
+        else:
+            while heap:
+                key, rid, rtag = heap[0]
+                rqty = book.get(rid)
+                if rqty is None:
+                    heappop(heap)
+                    continue
+                if rqty <= qty:
+                    fill = rqty
+                    del book[rid]
+                    heappop(heap)
+                else:
+                    fill = qty
+                    book[rid] = rqty - qty
                 rows.append((-key, fill, rtag, tag, rid, oid, -1))
-            qty -= fill
-            if not qty:
-                break
+                qty -= fill
+                if not qty:
+                    break
         return oid
 
     def cancel(self, order_id: int) -> int:
