@@ -34,6 +34,11 @@ The baselines
 Before timing, the script checks that the three books agree fill for fill on the stream (the
 bare matcher on every trade field; ABIDES on resting id, incoming id and quantity of every fill).
 
+Last, it times ``OrderBook.depth(side, 5)`` on both sides of a book shaped like the cda
+mechanism's at the close (unit orders of ``--depth-clients`` buyers and as many sellers at
+continuous prices, seeded) against the former implementation, a scan of the whole side
+(:func:`full_scan_depth`), after checking both give the same levels.
+
 Timing: contenders run interleaved in this one process (A, B, C, A, B, C, ... with the first of
 each round rotating), timed with :func:`time.process_time` (CPU time, robust to other processes on
 this noisy 2-core machine), and the medians of ``--repeats`` rounds are reported, with the median

@@ -197,9 +197,9 @@ class OrderBook:
         self._next_id = oid + 1
 
         # The buy and sell loops mirror each other on purpose: merging them into one loop
-        # parameterised by side (heap, key sign, trade columns) costs about 10% of throughput
-        # (median of 15 interleaved runs of the 200k-op benchmark stream, CPU time, 0-28% across
-        # runs); see benchmarks/bench_orderbook_variants.py.
+        # parameterised by side (heap, key sign; the side still picks the fill row's layout)
+        # costs 2-5% of throughput (median per-round ratios of 15 interleaved runs of the
+        # 200k-op benchmark streams, CPU time); see benchmarks/bench_orderbook_variants.py.
         if side == 1:
             asks = self._asks
             # Most orders do not cross: test that before binding what matching needs.
@@ -367,7 +367,7 @@ class OrderBook:
     # ------------------------------------------------------------------ queries
 
     # best_bid and best_ask mirror each other on purpose: routing both through one helper costs
-    # an extra call, about 70% slower (benchmarks/bench_orderbook_variants.py), and the cda
+    # an extra call, about 50% slower (benchmarks/bench_orderbook_variants.py), and the cda
     # mechanism reads the best ask for every market order it considers.
 
     def best_bid(self) -> float | None:
