@@ -1,15 +1,60 @@
-"""Throughput benchmark for ``llm_market.market.orderbook.OrderBook``.
+"""Throughput of ``llm_market.market.orderbook.OrderBook`` against two baselines.
 
-Generates a seeded stream of 200,000 operations (~60% limit, ~20% market, ~20% cancel) around a
-drifting mid price on a 0.01 tick and reports the best of three timed runs.
+The reference stream
+--------------------
+:func:`make_stream` draws a seeded stream (``numpy.random.default_rng(seed)``) of operations:
+~60% limit orders, ~20% market orders and ~20% cancels. Limit prices sit on a 0.01 tick around a
+mid price that drifts as a Gaussian random walk (step sd 0.01 from 100.0); buys rest mostly below
+the mid and sells mostly above (offset ``|N(0, 0.10)| - 0.03``), so a fair share of limit orders
+cross on arrival. Limit quantities are uniform on 1..100, market quantities on 1..50, tags on
+0..999. A cancel names a uniformly random earlier order id (so most hit orders that are already
+filled or cancelled), or with ``cancel_window`` one of the last ``cancel_window`` ids (most of
+those are still resting, which leaves stale heap entries behind). The stream is a list of plain
+Python tuples built before any timing starts.
 
-Run with ``python benchmarks/bench_orderbook.py``.
+The baselines
+-------------
+* ``heapq``: :class:`BareHeapqBook`, defined below, the textbook price-time matcher with no
+  extras: two :mod:`heapq` heaps of ``(key, order_id, tag)`` (``key`` = ``-price`` for bids),
+  one dict of live quantities shared by both sides, lazy cancellation (a cancel only drops the
+  dict entry) with no heap compaction, no input checks, and one tuple appended per fill.
+* ``ABIDES``: the order book of ABIDES (``abides_markets.order_book.OrderBook`` from the
+  ``abides-markets`` and ``abides-core`` packages of github.com/jpmorganchase/abides-jpmc-public),
+  fed the same stream: prices in integer cents (ABIDES takes integer prices), one ``LimitOrder``
+  or ``MarketOrder`` object per operation built *before* timing (ABIDES consumes them, so they are
+  rebuilt for every repetition outside the timer), the owner a stub exchange whose
+  ``send_message`` and ``logEvent`` do nothing, and a cancel calling ``cancel_order`` with the
+  order object of that id (cancels of market-order ids are skipped: ABIDES never rests them).
+  ABIDES is not on PyPI and this script fetches nothing; when ``abides_markets`` cannot be
+  imported the ABIDES column is skipped. To include it, put a checkout of that repository on
+  the path, e.g. ``pip install --no-deps ./abides-core ./abides-markets`` from its top folder
+  into any directory ``D`` with ``--target D`` and run with ``PYTHONPATH=D`` (its other imports,
+  numpy and pandas, are already installed here).
+
+Before timing, the script checks that the three books agree fill for fill on the stream (the
+bare matcher on every trade field; ABIDES on resting id, incoming id and quantity of every fill).
+
+Last, it times ``OrderBook.depth(side, 5)`` on both sides of a book shaped like the cda
+mechanism's at the close (unit orders of ``--depth-clients`` buyers and as many sellers at
+continuous prices, seeded) against the former implementation, a scan of the whole side
+(:func:`full_scan_depth`), after checking both give the same levels.
+
+Timing: contenders run interleaved in this one process (A, B, C, A, B, C, ... with the first of
+each round rotating), timed with :func:`time.process_time` (CPU time, robust to other processes on
+this noisy 2-core machine), and the medians of ``--repeats`` rounds are reported, with the median
+of the per-round throughput ratios (ours / baseline; above 1 means ours is faster).
+
+Run with ``python benchmarks/bench_orderbook.py`` (``--ops``, ``--repeats`` to change sizes).
 """
 
 from __future__ import annotations
 
+import argparse
+import gc
+import statistics
 import time
 from collections.abc import Callable
+from heapq import heappop, heappush
 
 import numpy as np
 
@@ -68,7 +113,7 @@ def make_stream(
 
 def run(
     stream: list[tuple[int, int, float, int, int]],
-    book_cls: type[OrderBook] = OrderBook,
+    book_cls: type = OrderBook,
     clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[float, OrderBook, int]:
     """Feed the stream through a fresh ``book_cls()``; return seconds by ``clock``, the book and
@@ -90,36 +135,349 @@ def run(
     return elapsed, book, book.n_trades
 
 
-def bench(stream: list[tuple[int, int, float, int, int]]) -> tuple[float, OrderBook, int]:
-    """Best-of-``REPEATS`` throughput in ops/s, with the last run's book and trade count."""
-    best = float("inf")
-    for _ in range(REPEATS):
-        elapsed, book, n_trades = run(stream)
-        best = min(best, elapsed)
-    return len(stream) / best, book, n_trades
+class BareHeapqBook:
+    """The bare heapq baseline (module docstring): same matching rule, nothing else."""
+
+    def __init__(self) -> None:
+        self.bids: list[tuple[float, int, int]] = []
+        self.asks: list[tuple[float, int, int]] = []
+        self.live: dict[int, int] = {}
+        self.next_id = 1
+        # (price, qty, buy_tag, sell_tag, buy_order, sell_order, aggressor) per fill.
+        self.trades: list[tuple] = []
+
+    @property
+    def n_trades(self) -> int:
+        """Number of fills so far."""
+        return len(self.trades)
+
+    def submit_limit(self, side: int, price: float, qty: int, tag: int) -> int:
+        """Match what crosses, rest the remainder; return the order id."""
+        oid = self.next_id
+        self.next_id = oid + 1
+        live = self.live
+        trades = self.trades
+        if side == 1:
+            heap = self.asks
+            while heap and heap[0][0] <= price:
+                key, rid, rtag = heap[0]
+                rqty = live.get(rid)
+                if rqty is None:
+                    heappop(heap)
+                    continue
+                if rqty <= qty:
+                    fill = rqty
+                    del live[rid]
+                    heappop(heap)
+                else:
+                    fill = qty
+                    live[rid] = rqty - qty
+                trades.append((key, fill, tag, rtag, oid, rid, 1))
+                qty -= fill
+                if not qty:
+                    return oid
+            heappush(self.bids, (-price, oid, tag))
+        else:
+            heap = self.bids
+            while heap and heap[0][0] <= -price:
+                key, rid, rtag = heap[0]
+                rqty = live.get(rid)
+                if rqty is None:
+                    heappop(heap)
+                    continue
+                if rqty <= qty:
+                    fill = rqty
+                    del live[rid]
+                    heappop(heap)
+                else:
+                    fill = qty
+                    live[rid] = rqty - qty
+                trades.append((-key, fill, rtag, tag, rid, oid, -1))
+                qty -= fill
+                if not qty:
+                    return oid
+            heappush(self.asks, (price, oid, tag))
+        live[oid] = qty
+        return oid
+
+    def submit_market(self, side: int, qty: int, tag: int) -> int:
+        """Match at resting prices, discard the remainder; return the order id."""
+        oid = self.next_id
+        self.next_id = oid + 1
+        live = self.live
+        trades = self.trades
+        heap = self.asks if side == 1 else self.bids
+        while heap:
+            key, rid, rtag = heap[0]
+            rqty = live.get(rid)
+            if rqty is None:
+                heappop(heap)
+                continue
+            if rqty <= qty:
+                fill = rqty
+                del live[rid]
+                heappop(heap)
+            else:
+                fill = qty
+                live[rid] = rqty - qty
+            if side == 1:
+                trades.append((key, fill, tag, rtag, oid, rid, 1))
+            else:
+                trades.append((-key, fill, rtag, tag, rid, oid, -1))
+            qty -= fill
+            if not qty:
+                break
+        return oid
+
+    def cancel(self, order_id: int) -> int:
+        """Drop a resting order; return its remaining quantity (0 if not resting)."""
+        return self.live.pop(order_id, 0)
+
+
+# ----------------------------------------------------------------------------- ABIDES
+
+
+def load_abides():
+    """Return ABIDES's ``(OrderBook, LimitOrder, MarketOrder, Side)``, or ``None`` if absent."""
+    try:
+        from abides_markets.order_book import OrderBook as AbidesBook
+        from abides_markets.orders import LimitOrder, MarketOrder, Side
+    except ImportError:
+        return None
+    return AbidesBook, LimitOrder, MarketOrder, Side
+
+
+class _StubExchange:
+    """The owner ABIDES's book requires, with messaging and event logging switched off."""
+
+    def __init__(self) -> None:
+        self.current_time = 0
+        self.mkt_open = 0
+        self.book_logging = None
+        self.stream_history = 10
+
+    def send_message(self, *args, **kwargs) -> None:
+        pass
+
+    def logEvent(self, *args, **kwargs) -> None:  # noqa: N802 - ABIDES's name
+        pass
+
+
+def abides_ops(stream: list[tuple], abides) -> list[tuple[int, object]]:
+    """Translate the stream into ABIDES order objects: ``(kind, order)`` pairs."""
+    _, limit_order, market_order, side_enum = abides
+    ops = []
+    orders = {}  # order id -> the LimitOrder a later cancel names
+    oid = 0
+    for kind, side, price, qty, tag in stream:
+        if kind == CANCEL:
+            order = orders.get(qty)
+            if order is not None:
+                ops.append((CANCEL, order))
+            continue
+        oid += 1
+        s = side_enum.BID if side == BUY else side_enum.ASK
+        if kind == LIMIT:
+            order = limit_order(tag, 0, "X", qty, s, round(price * 100), order_id=oid)
+            orders[oid] = order
+        else:
+            order = market_order(tag, 0, "X", qty, s, order_id=oid)
+        ops.append((kind, order))
+    return ops
+
+
+def run_abides(ops: list[tuple[int, object]], abides, clock: Callable[[], float]) -> tuple:
+    """Feed the translated stream through a fresh ABIDES book; return seconds and the book."""
+    book = abides[0](_StubExchange(), "X")
+    limit, market, cancel = book.handle_limit_order, book.handle_market_order, book.cancel_order
+    t0 = clock()
+    for kind, order in ops:
+        if kind == LIMIT:
+            limit(order)
+        elif kind == MARKET:
+            market(order)
+        else:
+            cancel(order)
+    return clock() - t0, book
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def our_rows(book: OrderBook) -> list[tuple]:
+    """Every fill of our book as ``(price, qty, buy_tag, sell_tag, buy_id, sell_id, side)``."""
+    t = book.take_trades()
+    return list(
+        zip(
+            t["trade_price"],
+            t["trade_qty"],
+            t["trade_buy_tag"],
+            t["trade_sell_tag"],
+            t["trade_buy_order"],
+            t["trade_sell_order"],
+            t["trade_aggressor"],
+            strict=True,
+        )
+    )
+
+
+def check_agreement(stream: list[tuple], abides) -> int:
+    """Raise ``SystemExit`` unless the books agree fill for fill; return the number of fills."""
+    _, ours, _ = run(stream)
+    rows = our_rows(ours)
+    _, bare, _ = run(stream, BareHeapqBook)
+    if bare.trades != rows:
+        raise SystemExit("the bare heapq matcher disagrees with OrderBook")
+    if abides is not None:
+        _, book = run_abides(abides_ops(stream, abides), abides, time.perf_counter)
+        # (resting id, incoming id, qty) of every ABIDES execution, in order.
+        got = [
+            (h["order_id"], h["oppos_order_id"], h["quantity"])
+            for h in book.history
+            if h["type"] == "EXEC"
+        ]
+        want = [
+            (sell, buy, q) if side == BUY else (buy, sell, q)
+            for _, q, _, _, buy, sell, side in rows
+        ]
+        if got != want:
+            raise SystemExit("ABIDES's book disagrees with OrderBook")
+    return len(rows)
+
+
+# ----------------------------------------------------------------------------- depth
+
+
+def full_scan_depth(book: OrderBook, side: int, levels: int) -> list[tuple[float, int]]:
+    """``depth`` as the book computed it before: aggregate every heap entry, then sort."""
+    heap, live = (book._bids, book._live) if side == BUY else (book._asks, book._live)
+    totals: dict[float, int] = {}
+    for key, oid, _tag in heap:
+        qty = live.get(oid)
+        if qty is not None:
+            totals[key] = totals.get(key, 0) + qty
+    keys = sorted(totals)[: max(levels, 0)]
+    return [(-k if side == BUY else k, totals[k]) for k in keys]
+
+
+def cda_close_book(n_clients: int, seed: int = 0) -> OrderBook:
+    """A book shaped like the cda mechanism's at the close: unit orders of ``n_clients``
+    buyers and as many sellers at continuous prices, half of them crossed and traded."""
+    rng = np.random.default_rng(seed)
+    book = OrderBook()
+    asks = rng.uniform(0.2, 1.0, n_clients).tolist()
+    bids = rng.uniform(0.0, 0.8, n_clients).tolist()
+    for i in rng.permutation(2 * n_clients).tolist():
+        if i < n_clients:
+            book.submit_limit(SELL, asks[i], 1, i)
+        else:
+            book.submit_limit(BUY, bids[i - n_clients], 1, i - n_clients)
+    book.take_trades()
+    return book
+
+
+def bench_depth(n_clients: int, repeats: int, levels: int = 5) -> None:
+    """Time ``depth`` on both sides against the former full scan, interleaved, CPU time."""
+    book = cda_close_book(n_clients)
+    for side in (BUY, SELL):
+        if book.depth(side, levels) != full_scan_depth(book, side, levels):
+            raise SystemExit("depth disagrees with the full scan")
+    times: dict[str, list[float]] = {"depth": [], "full scan": []}
+    inner = 200  # calls per timing, so each timing is well above the clock's resolution
+    for _ in range(repeats):
+        t0 = time.process_time()
+        for _ in range(inner):
+            book.depth(BUY, levels)
+            book.depth(SELL, levels)
+        times["depth"].append((time.process_time() - t0) / inner)
+        t0 = time.process_time()
+        for _ in range(max(inner // 100, 1)):
+            full_scan_depth(book, BUY, levels)
+            full_scan_depth(book, SELL, levels)
+        times["full scan"].append((time.process_time() - t0) / max(inner // 100, 1))
+    new, old = statistics.median(times["depth"]), statistics.median(times["full scan"])
+    print(
+        f"depth({levels}) of both sides, cda-like close book of {n_clients:,} buyers and sellers "
+        f"({len(book):,} resting): {new * 1e6:,.1f} us against {old * 1e6:,.0f} us for the "
+        f"former full scan ({old / new:,.0f}x), median of {repeats}"
+    )
+
+
+# ----------------------------------------------------------------------------- timing
+
+
+def compare(stream: list[tuple], abides, repeats: int) -> dict[str, list[float]]:
+    """CPU seconds of each contender on ``stream``, ``repeats`` interleaved rounds."""
+    clock = time.process_time
+    timers: dict[str, Callable[[], float]] = {
+        "OrderBook": lambda: run(stream, OrderBook, clock)[0],
+        "heapq": lambda: run(stream, BareHeapqBook, clock)[0],
+    }
+    if abides is not None:
+
+        def abides_timer() -> float:
+            ops = abides_ops(stream, abides)  # consumed by a run, so built afresh, untimed
+            return run_abides(ops, abides, clock)[0]
+
+        timers["ABIDES"] = abides_timer
+    names = list(timers)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for name in names:  # warm-up outside the timed rounds
+        timers[name]()
+    for i in range(repeats):
+        # Rotate who goes first so no contender always runs right after the same neighbour.
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            gc.collect()
+            times[name].append(timers[name]())
+    return times
+
+
+def report(label: str, n_ops: int, times: dict[str, list[float]], repeats: int) -> None:
+    """Print ops/s of each contender and our throughput relative to each baseline."""
+    print(f"{label}: median of {repeats} interleaved rounds, CPU time")
+    ours = times["OrderBook"]
+    for name, t in times.items():
+        line = f"  {name:10s} {n_ops / statistics.median(t):>12,.0f} ops/s"
+        if name != "OrderBook":
+            ratio = statistics.median(b / o for b, o in zip(t, ours, strict=True))
+            line += (
+                f"   OrderBook / {name} throughput: {ratio:.3f} per-round median "
+                f"({statistics.median(t) / statistics.median(ours):.3f} of medians)"
+            )
+        print(line)
 
 
 def main() -> None:
-    """Run the benchmark and print throughput."""
-    stream = make_stream()
-    kinds = [op[0] for op in stream]
-    print(
-        f"stream: {len(stream):,} ops ({kinds.count(LIMIT):,} limit, {kinds.count(MARKET):,} "
-        f"market, {kinds.count(CANCEL):,} cancel of uniformly random earlier ids)"
+    """Check agreement, then time OrderBook, the bare heapq matcher and ABIDES interleaved."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ops", type=int, default=100_000, help="operations per stream")
+    parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds")
+    parser.add_argument(
+        "--depth-clients", type=int, default=150_000, help="buyers (and sellers) in the depth test"
     )
-    rate, book, n_trades = bench(stream)
-    print(f"orderbook: {rate:,.0f} orders/s (best of {REPEATS})")
-    print(
-        f"trades: {n_trades:,}; resting at end: {len(book):,}; "
-        f"bid/ask: {book.best_bid()} / {book.best_ask()}"
-    )
-    # Uniform cancels mostly hit dead orders (cheap no-ops); also time a stream whose cancels
-    # target recent ids, so many of them remove live orders and leave stale heap entries.
-    rate, book, n_trades = bench(make_stream(cancel_window=200))
-    print(
-        f"orderbook (cancels of last 200 ids): {rate:,.0f} orders/s (best of {REPEATS}); "
-        f"trades: {n_trades:,}"
-    )
+    args = parser.parse_args()
+    abides = load_abides()
+    if abides is None:
+        print("ABIDES (abides_markets) is not importable: skipping it; see the module docstring")
+    streams = {
+        "uniform cancels": make_stream(args.ops),
+        "cancels of last 200 ids": make_stream(args.ops, cancel_window=200),
+    }
+    for label, stream in streams.items():
+        kinds = [op[0] for op in stream]
+        n_fills = check_agreement(stream, abides)
+        print(
+            f"stream '{label}': {len(stream):,} ops ({kinds.count(LIMIT):,} limit, "
+            f"{kinds.count(MARKET):,} market, {kinds.count(CANCEL):,} cancel), {n_fills:,} "
+            f"fills; {'all three' if abides else 'both'} books agree fill for fill"
+        )
+    # The streams are long-lived; freezing them keeps the cyclic collector from re-scanning
+    # their tuples in whichever run happens to trigger a full collection.
+    gc.collect()
+    gc.freeze()
+    for label, stream in streams.items():
+        report(label, len(stream), compare(stream, abides, args.repeats), args.repeats)
+    bench_depth(args.depth_clients, args.repeats)
 
 
 if __name__ == "__main__":

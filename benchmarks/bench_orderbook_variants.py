@@ -5,9 +5,10 @@ bid heap) and ``best_bid``/``best_ask`` are mirrored too. This script times the 
 against merged variants defined here, kept out of the package:
 
 * ``merged``: one matching loop in ``submit_limit`` parameterised by side (the opposite heap,
-  the sign of its key, which trade columns take the incoming and the resting order). Each side's
-  aliases are prebuilt in one tuple, the cheapest merged form found; setting them up on every
-  call instead, or sharing one ``_match`` method with ``submit_market``, cost more still.
+  the sign of its key; a fill row lists the buyer first, so the side still picks the row's
+  layout). Each side's aliases are prebuilt in one tuple, the cheapest merged form found;
+  setting them up on every call instead, or sharing one ``_match`` method with
+  ``submit_market``, cost more still.
 * ``merged-best``: ``best_bid``/``best_ask`` delegate to one ``_best`` helper.
 
 The noisy 2-core machine this runs on makes wall time swing, so the contenders run in this one
@@ -46,25 +47,9 @@ class MergedBook(OrderBook):
 
     def __init__(self) -> None:
         super().__init__()
-        self._build_sides()
-
-    def _build_sides(self) -> None:
-        # (sign, opposite heap, its live dict, own heap, own live dict, trade columns of the
-        # incoming order's tag and of the resting order's tag, then of their order ids).
-        self._as_buyer = (
-            1, self._asks, self._ask_qty, self._bids, self._bid_qty,
-            self.trade_buy_tag, self.trade_sell_tag, self.trade_buy_order, self.trade_sell_order,
-        )  # fmt: skip
-        self._as_seller = (
-            -1, self._bids, self._bid_qty, self._asks, self._ask_qty,
-            self.trade_sell_tag, self.trade_buy_tag, self.trade_sell_order, self.trade_buy_order,
-        )  # fmt: skip
-
-    def take_trades(self) -> dict[str, list]:
-        """Same contract as :meth:`OrderBook.take_trades`."""
-        out = super().take_trades()
-        self._build_sides()  # the aliases must follow the fresh trade lists
-        return out
+        # (sign, opposite heap, its live dict, own heap, own live dict).
+        self._as_buyer = (1, self._asks, self._live, self._bids, self._live)
+        self._as_seller = (-1, self._bids, self._live, self._asks, self._live)
 
     def submit_limit(self, side: int, price: float, qty: int, tag: int) -> int:
         """Same contract as :meth:`OrderBook.submit_limit`."""
@@ -78,19 +63,18 @@ class MergedBook(OrderBook):
             ctx = self._as_seller
         else:
             raise ValueError(f"side must be BUY (1) or SELL (-1), got {side!r}")
-        sign, heap, live, own_heap, own_live, my_tag, their_tag, my_order, their_order = ctx
+        sign, heap, live, own_heap, own_live = ctx
         oid = self._next_id
         self._next_id = oid + 1
         # The opposite heap's keys are sign * resting price, so the order crosses while
         # key <= sign * price; its own heap's key is -sign * price. ``sign`` is a plain int even
         # for a numpy ``side``, so keys and trade columns stay Python numbers.
         limit = sign * price
+        rows = self._rows
         while heap:
-            top = heap[0]
-            key = top[0]
+            key, rid, rtag = heap[0]
             if key > limit:
                 break
-            rid = top[1]
             rqty = live.get(rid)
             if rqty is None:
                 heappop(heap)
@@ -102,13 +86,11 @@ class MergedBook(OrderBook):
             else:
                 fill = qty
                 live[rid] = rqty - qty
-            self.trade_price.append(sign * key)
-            self.trade_qty.append(fill)
-            my_tag.append(tag)
-            their_tag.append(top[2])
-            my_order.append(oid)
-            their_order.append(rid)
-            self.trade_aggressor.append(sign)
+            # A fill row lists the buyer before the seller, so the side decides the order.
+            if sign == 1:
+                rows.append((key, fill, tag, rtag, oid, rid, 1))
+            else:
+                rows.append((-key, fill, rtag, tag, rid, oid, -1))
             qty -= fill
             if not qty:
                 return oid
@@ -133,11 +115,11 @@ class MergedBestBook(OrderBook):
 
     def best_bid(self) -> float | None:
         """Same contract as :meth:`OrderBook.best_bid`."""
-        return self._best(self._bids, self._bid_qty, -1)
+        return self._best(self._bids, self._live, -1)
 
     def best_ask(self) -> float | None:
         """Same contract as :meth:`OrderBook.best_ask`."""
-        return self._best(self._asks, self._ask_qty, 1)
+        return self._best(self._asks, self._live, 1)
 
 
 def time_quotes(book_cls: type[OrderBook], stream: list) -> float:

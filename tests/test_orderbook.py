@@ -293,6 +293,39 @@ def test_depth_aggregates_levels_best_first():
     assert book.depth(SELL, levels=0) == []
 
 
+def test_depth_walks_only_the_best_levels_and_agrees_with_a_full_scan():
+    # Many orders per level, stale entries among them, and more levels than asked for: the
+    # best-first walk must aggregate exactly what a scan of every live order would.
+    rng = np.random.default_rng(3)
+    book = OrderBook()
+    ref = ReferenceBook()
+    ids = []
+    for _ in range(3000):
+        side = BUY if rng.random() < 0.5 else SELL
+        price = float(100 - side * int(rng.integers(1, 40)))
+        qty = int(rng.integers(1, 9))
+        ids.append(book.submit_limit(side, price, qty, 0))
+        ref.submit_limit(side, price, qty, 0)
+    for oid in rng.choice(ids, size=1200, replace=False).tolist():
+        assert book.cancel(oid) == ref.cancel(oid)
+    for side in (BUY, SELL):
+        for levels in (1, 2, 5, 17, 39, 40, 1000):
+            assert book.depth(side, levels) == ref.depth(side, levels)
+
+
+def test_trade_columns_follow_fills_between_reads():
+    book = OrderBook()
+    book.submit_limit(SELL, 100.0, 3, tag=1)
+    book.submit_market(BUY, 1, tag=2)
+    prices = book.trade_price
+    assert prices == [100.0] and book.n_trades == 1
+    book.submit_limit(BUY, 100.0, 1, tag=3)
+    # Reading any column brings every column up to date, in fill order.
+    assert book.trade_buy_tag == [2, 3]
+    assert book.trade_price is prices and prices == [100.0, 100.0]
+    assert book.n_trades == 2
+
+
 def test_take_trades_drains():
     book = OrderBook()
     book.submit_limit(SELL, 100.0, 2, tag=1)

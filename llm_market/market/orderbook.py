@@ -7,23 +7,30 @@ Each side of the book is a binary heap (:mod:`heapq`) of ``(key, order_id, tag)`
 so the tuple order *is* price-time priority: the best price first and, within a price level, the
 oldest order first (FIFO). Ids are unique, hence the tag in the third slot is never compared.
 
-The remaining quantity of every resting order lives in one dict per side (``order_id -> qty``).
-That dict is the single source of truth for whether an order is live:
+The remaining quantity of every resting order lives in one dict (``order_id -> qty``) shared by
+both sides (ids are unique), so a cancel is one dict operation. That dict is the single source of
+truth for whether an order is live:
 
 * A cancel only deletes the dict entry; the heap entry becomes stale and is discarded the next
   time it reaches the top of its heap (lazy deletion). That makes cancel O(1) instead of O(n).
-* When stale entries outnumber live ones on a side, that heap is rebuilt from live entries, so
+* When stale heap entries outnumber live orders, both heaps are rebuilt from live entries, so
   memory and heap depth stay proportional to the live book (amortised O(1) per cancel).
-* The number of resting orders is ``len(bids) + len(asks)`` of the dicts, hence always exact.
+* The number of resting orders is the size of the dict, hence always exact.
 
 Matching walks the top of the opposite heap while the incoming order crosses, trades at the
 *resting* order's price, and pops fully filled orders immediately, so after every public call the
 book is uncrossed: every live bid is strictly below every live ask. Queries such as
 :meth:`OrderBook.best_bid` first drop stale heap tops, so they never report a cancelled order.
 
-Trades are recorded in columnar lists (``trade_price``, ``trade_qty``, ...) which are cheap to
-append to in the hot loop and convenient to turn into arrays; :meth:`OrderBook.take_trades`
-hands them over and starts fresh lists so the caller can drain fills once per model step.
+:meth:`OrderBook.depth` walks a heap best-first from its root instead of scanning the side: it
+visits only the entries at the price levels it returns (and their children), so its cost does not
+grow with the book. It aggregates the same entries the former full scan did, hence the same
+result.
+
+The hot loop records each fill as one tuple, one ``append`` instead of seven. The columnar lists
+(``trade_price``, ``trade_qty``, ...), convenient to turn into arrays, are filled from those
+tuples in C (``zip``, ``list.extend``) when one is read; :meth:`OrderBook.take_trades` hands them
+over and starts fresh lists so the caller can drain fills once per model step.
 
 Self-trade is allowed: an incoming order may match a resting order carrying the same tag. The
 book does not know who the tags belong to; preventing or netting self-trades is the caller's job.
@@ -100,6 +107,17 @@ def _bad_side(side: object) -> ValueError:
     return ValueError(f"side must be BUY (1) or SELL (-1), got {side!r}")
 
 
+def _column(index: int, doc: str) -> property:
+    """A read-only trade column: pending rows are moved into the columns when one is read."""
+
+    def get(self: OrderBook) -> list:
+        if self._rows:
+            self._sync()
+        return self._cols[index]
+
+    return property(get, doc=doc + " A list, since the last take_trades.")
+
+
 class OrderBook:
     """Price-time priority limit order book for one good.
 
@@ -117,30 +135,34 @@ class OrderBook:
         trade_aggressor: Side (``BUY`` or ``SELL``) of the incoming order in each fill.
     """
 
-    __slots__ = (
-        "_bids",
-        "_asks",
-        "_bid_qty",
-        "_ask_qty",
-        "_next_id",
-        *_TRADE_FIELDS,
-    )
+    __slots__ = ("_bids", "_asks", "_live", "_next_id", "_rows", "_cols")
 
     def __init__(self) -> None:
         # Heaps of (-price, order_id, tag) and (price, order_id, tag); may hold stale entries.
         self._bids: list[tuple[float, int, int]] = []
         self._asks: list[tuple[float, int, int]] = []
         # Live resting orders: order_id -> remaining qty. Membership here defines liveness.
-        self._bid_qty: dict[int, int] = {}
-        self._ask_qty: dict[int, int] = {}
+        self._live: dict[int, int] = {}
         self._next_id = 1
-        self.trade_price: list[float] = []
-        self.trade_qty: list[int] = []
-        self.trade_buy_tag: list[int] = []
-        self.trade_sell_tag: list[int] = []
-        self.trade_buy_order: list[int] = []
-        self.trade_sell_order: list[int] = []
-        self.trade_aggressor: list[int] = []
+        # Fills not yet moved into the columns, one tuple each: (price, qty, buy_tag, sell_tag,
+        # buy_order, sell_order, aggressor). One append per fill instead of seven.
+        self._rows: list[tuple] = []
+        self._cols: tuple[list, ...] = tuple([] for _ in _TRADE_FIELDS)
+
+    trade_price = _column(0, "Execution price of each fill (always the resting order's price).")
+    trade_qty = _column(1, "Quantity of each fill.")
+    trade_buy_tag = _column(2, "Tag of the buy order in each fill.")
+    trade_sell_tag = _column(3, "Tag of the sell order in each fill.")
+    trade_buy_order = _column(4, "Order id of the buy order in each fill.")
+    trade_sell_order = _column(5, "Order id of the sell order in each fill.")
+    trade_aggressor = _column(6, "Side (``BUY`` or ``SELL``) of the incoming order in each fill.")
+
+    def _sync(self) -> None:
+        """Move the pending fill rows into the columns (in C: ``zip`` and ``list.extend``)."""
+        rows = self._rows
+        for col, values in zip(self._cols, zip(*rows, strict=True), strict=True):
+            col.extend(values)
+        rows.clear()
 
     # ------------------------------------------------------------------ order entry
 
@@ -164,81 +186,74 @@ class OrderBook:
             ValueError: If ``side``, ``price`` or ``qty`` is invalid.
         """
         # Fast path skips the helpers for the common exact-type case; the helpers also accept
-        # numpy scalars and normalise them so trade lists hold plain Python numbers.
-        if type(qty) is not int or qty <= 0:
+        # numpy scalars and normalise them so trade lists hold plain Python numbers. Reading
+        # ``__class__`` is cheaper than calling ``type()`` here (fewer instructions under
+        # callgrind on the benchmark stream) and equivalent for the exact-type test.
+        if qty.__class__ is not int or qty <= 0:
             qty = _check_qty(qty)
-        if type(price) is not float or not 0.0 < price < _INF:
+        if price.__class__ is not float or not 0.0 < price < _INF:
             price = _check_price(price)
         oid = self._next_id
         self._next_id = oid + 1
 
         # The buy and sell loops mirror each other on purpose: merging them into one loop
-        # parameterised by side (heap, key sign, trade columns) costs about 10% of throughput
-        # (median of 15 interleaved runs of the 200k-op benchmark stream, CPU time, 0-28% across
-        # runs); see benchmarks/bench_orderbook_variants.py.
+        # parameterised by side (heap, key sign; the side still picks the fill row's layout)
+        # costs 2-5% of throughput (median per-round ratios of 15 interleaved runs of the
+        # 200k-op benchmark streams, CPU time); see benchmarks/bench_orderbook_variants.py.
         if side == 1:
             asks = self._asks
-            book = self._ask_qty
-            while asks:
-                top = asks[0]
-                if top[0] > price:
-                    break
-                rid = top[1]
-                rqty = book.get(rid)
-                if rqty is None:
-                    heappop(asks)
-                    continue
-                if rqty <= qty:
-                    fill = rqty
-                    del book[rid]
-                    heappop(asks)
-                else:
-                    fill = qty
-                    book[rid] = rqty - qty
-                self.trade_price.append(top[0])
-                self.trade_qty.append(fill)
-                self.trade_buy_tag.append(tag)
-                self.trade_sell_tag.append(top[2])
-                self.trade_buy_order.append(oid)
-                self.trade_sell_order.append(rid)
-                self.trade_aggressor.append(1)
-                qty -= fill
-                if not qty:
-                    return oid
+            # Most orders do not cross: test that before binding what matching needs.
+            if asks and asks[0][0] <= price:
+                book = self._live
+                rows = self._rows
+                while asks:
+                    key, rid, rtag = asks[0]
+                    if key > price:
+                        break
+                    rqty = book.get(rid)
+                    if rqty is None:
+                        heappop(asks)
+                        continue
+                    if rqty <= qty:
+                        fill = rqty
+                        del book[rid]
+                        heappop(asks)
+                    else:
+                        fill = qty
+                        book[rid] = rqty - qty
+                    rows.append((key, fill, tag, rtag, oid, rid, 1))
+                    qty -= fill
+                    if not qty:
+                        return oid
             heappush(self._bids, (-price, oid, tag))
-            self._bid_qty[oid] = qty
+            self._live[oid] = qty
         elif side == -1:
             bids = self._bids
-            book = self._bid_qty
             neg = -price
-            while bids:
-                top = bids[0]
-                if top[0] > neg:
-                    break
-                rid = top[1]
-                rqty = book.get(rid)
-                if rqty is None:
-                    heappop(bids)
-                    continue
-                if rqty <= qty:
-                    fill = rqty
-                    del book[rid]
-                    heappop(bids)
-                else:
-                    fill = qty
-                    book[rid] = rqty - qty
-                self.trade_price.append(-top[0])
-                self.trade_qty.append(fill)
-                self.trade_buy_tag.append(top[2])
-                self.trade_sell_tag.append(tag)
-                self.trade_buy_order.append(rid)
-                self.trade_sell_order.append(oid)
-                self.trade_aggressor.append(-1)
-                qty -= fill
-                if not qty:
-                    return oid
+            if bids and bids[0][0] <= neg:
+                book = self._live
+                rows = self._rows
+                while bids:
+                    key, rid, rtag = bids[0]
+                    if key > neg:
+                        break
+                    rqty = book.get(rid)
+                    if rqty is None:
+                        heappop(bids)
+                        continue
+                    if rqty <= qty:
+                        fill = rqty
+                        del book[rid]
+                        heappop(bids)
+                    else:
+                        fill = qty
+                        book[rid] = rqty - qty
+                    rows.append((-key, fill, rtag, tag, rid, oid, -1))
+                    qty -= fill
+                    if not qty:
+                        return oid
             heappush(self._asks, (price, oid, tag))
-            self._ask_qty[oid] = qty
+            self._live[oid] = qty
         else:
             # The id was already consumed; give it back so a rejected order leaves no trace.
             self._next_id = oid
@@ -263,50 +278,55 @@ class OrderBook:
         Raises:
             ValueError: If ``side`` or ``qty`` is invalid.
         """
-        if type(qty) is not int or qty <= 0:
+        if qty.__class__ is not int or qty <= 0:
             qty = _check_qty(qty)
         if side == 1:
             heap = self._asks
-            book = self._ask_qty
         elif side == -1:
             heap = self._bids
-            book = self._bid_qty
         else:
             raise _bad_side(side)
         oid = self._next_id
         self._next_id = oid + 1
-
-        while heap:
-            top = heap[0]
-            rid = top[1]
-            rqty = book.get(rid)
-            if rqty is None:
-                heappop(heap)
-                continue
-            if rqty <= qty:
-                fill = rqty
-                del book[rid]
-                heappop(heap)
-            else:
-                fill = qty
-                book[rid] = rqty - qty
-            if side == 1:
-                self.trade_price.append(top[0])
-                self.trade_buy_tag.append(tag)
-                self.trade_sell_tag.append(top[2])
-                self.trade_buy_order.append(oid)
-                self.trade_sell_order.append(rid)
-            else:
-                self.trade_price.append(-top[0])
-                self.trade_buy_tag.append(top[2])
-                self.trade_sell_tag.append(tag)
-                self.trade_buy_order.append(rid)
-                self.trade_sell_order.append(oid)
-            self.trade_qty.append(fill)
-            self.trade_aggressor.append(side)
-            qty -= fill
-            if not qty:
-                break
+        book = self._live
+        rows = self._rows
+        # Mirrored like submit_limit, so the side is not tested again for every fill.
+        if side == 1:
+            while heap:
+                key, rid, rtag = heap[0]
+                rqty = book.get(rid)
+                if rqty is None:
+                    heappop(heap)
+                    continue
+                if rqty <= qty:
+                    fill = rqty
+                    del book[rid]
+                    heappop(heap)
+                else:
+                    fill = qty
+                    book[rid] = rqty - qty
+                rows.append((key, fill, tag, rtag, oid, rid, 1))
+                qty -= fill
+                if not qty:
+                    break
+        else:
+            while heap:
+                key, rid, rtag = heap[0]
+                rqty = book.get(rid)
+                if rqty is None:
+                    heappop(heap)
+                    continue
+                if rqty <= qty:
+                    fill = rqty
+                    del book[rid]
+                    heappop(heap)
+                else:
+                    fill = qty
+                    book[rid] = rqty - qty
+                rows.append((-key, fill, rtag, tag, rid, oid, -1))
+                qty -= fill
+                if not qty:
+                    break
         return oid
 
     def cancel(self, order_id: int) -> int:
@@ -319,21 +339,17 @@ class OrderBook:
             The quantity that was still resting and is now cancelled, or 0 if the order is not
             resting (unknown id, market order, already filled, cancelled or expired).
         """
-        qty = self._bid_qty.pop(order_id, 0)
+        live = self._live
+        qty = live.pop(order_id, 0)
         if qty:
-            heap = self._bids
-            live = self._bid_qty
-        else:
-            qty = self._ask_qty.pop(order_id, 0)
-            if not qty:
-                return 0
-            heap = self._asks
-            live = self._ask_qty
-        stale = len(heap) - len(live)
-        if stale > _COMPACT_MIN_STALE and stale > len(live):
-            # Rebuild in place so local aliases of the heap list stay valid.
-            heap[:] = [entry for entry in heap if entry[1] in live]
-            heapify(heap)
+            bids, asks = self._bids, self._asks
+            stale = len(bids) + len(asks) - len(live)
+            if stale > _COMPACT_MIN_STALE and stale > len(live):
+                # Rebuild in place so local aliases of the heap lists stay valid.
+                bids[:] = [entry for entry in bids if entry[1] in live]
+                heapify(bids)
+                asks[:] = [entry for entry in asks if entry[1] in live]
+                heapify(asks)
         return qty
 
     def expire(self) -> int:
@@ -342,23 +358,22 @@ class OrderBook:
         Returns:
             The number of orders removed. The book is empty afterwards.
         """
-        n = len(self._bid_qty) + len(self._ask_qty)
+        n = len(self._live)
         self._bids.clear()
         self._asks.clear()
-        self._bid_qty.clear()
-        self._ask_qty.clear()
+        self._live.clear()
         return n
 
     # ------------------------------------------------------------------ queries
 
     # best_bid and best_ask mirror each other on purpose: routing both through one helper costs
-    # an extra call, about 70% slower (benchmarks/bench_orderbook_variants.py), and the cda
+    # an extra call, about 50% slower (benchmarks/bench_orderbook_variants.py), and the cda
     # mechanism reads the best ask for every market order it considers.
 
     def best_bid(self) -> float | None:
         """Return the highest live bid price, or ``None`` if there are no bids."""
         heap = self._bids
-        live = self._bid_qty
+        live = self._live
         while heap:
             top = heap[0]
             if top[1] in live:
@@ -369,7 +384,7 @@ class OrderBook:
     def best_ask(self) -> float | None:
         """Return the lowest live ask price, or ``None`` if there are no asks."""
         heap = self._asks
-        live = self._ask_qty
+        live = self._live
         while heap:
             top = heap[0]
             if top[1] in live:
@@ -396,8 +411,10 @@ class OrderBook:
     def depth(self, side: int, levels: int = 5) -> list[tuple[float, int]]:
         """Aggregate resting quantity per price level.
 
-        This scans the whole side (O(n log n)); it is meant for occasional inspection, not for
-        use inside matching loops.
+        Walks the side's heap best-first from its root, so it visits only the heap entries at
+        the returned price levels (stale ones included), never the whole book: O(k log k) for
+        ``k`` such entries, which is O(levels log levels) when each level holds one order (as in
+        the cda mechanism, whose unit orders rest at distinct prices and are never cancelled).
 
         Args:
             side: ``BUY`` for the bid side or ``SELL`` for the ask side.
@@ -410,32 +427,56 @@ class OrderBook:
             ValueError: If ``side`` is invalid.
         """
         if side == 1:
-            heap, live = self._bids, self._bid_qty
+            heap, sign = self._bids, -1
         elif side == -1:
-            heap, live = self._asks, self._ask_qty
+            heap, sign = self._asks, 1
         else:
             raise _bad_side(side)
-        totals: dict[float, int] = {}
-        for key, oid, _tag in heap:
-            qty = live.get(oid)
+        live = self._live
+        n = len(heap)
+        out: list[tuple[float, int]] = []
+        if not n or levels <= 0:
+            return out
+        # A heap node is never better than its parent, so repeatedly taking the best node of
+        # the frontier (the children of the nodes taken so far) yields the entries in key then
+        # id order. Entries are unique, so the frontier's tuples never compare their index.
+        frontier = [(heap[0], 0)]
+        key = total = None
+        while frontier:
+            entry, i = heappop(frontier)
+            qty = live.get(entry[1])
             if qty is not None:
-                totals[key] = totals.get(key, 0) + qty
-        keys = sorted(totals)[: max(levels, 0)]
-        return [(-k if side == 1 else k, totals[k]) for k in keys]
+                if entry[0] == key:
+                    total += qty
+                else:
+                    if key is not None:
+                        out.append((sign * key, total))
+                        if len(out) == levels:
+                            return out
+                    key, total = entry[0], qty
+            child = 2 * i + 1
+            if child < n:
+                heappush(frontier, (heap[child], child))
+                child += 1
+                if child < n:
+                    heappush(frontier, (heap[child], child))
+        if key is not None:
+            out.append((sign * key, total))
+        return out
 
     def resting_orders(self) -> int:
         """Return the exact number of live resting orders on both sides."""
-        return len(self._bid_qty) + len(self._ask_qty)
+        return len(self._live)
 
     def __len__(self) -> int:
-        return len(self._bid_qty) + len(self._ask_qty)
+        return len(self._live)
 
     # ------------------------------------------------------------------ trades
 
     @property
     def n_trades(self) -> int:
         """Number of fills recorded since the last :meth:`take_trades`."""
-        return len(self.trade_qty)
+        return len(self._cols[0]) + len(self._rows)
 
     def take_trades(self) -> dict[str, list]:
         """Hand over the recorded fills and start new, empty trade lists.
@@ -446,8 +487,8 @@ class OrderBook:
             ``"trade_sell_order"``, ``"trade_aggressor"``) to its list; row ``i`` of every list
             describes fill ``i``, in execution order. The book keeps no reference to them.
         """
-        out = {}
-        for name in _TRADE_FIELDS:
-            out[name] = getattr(self, name)
-            setattr(self, name, [])
+        if self._rows:
+            self._sync()
+        out = dict(zip(_TRADE_FIELDS, self._cols, strict=True))
+        self._cols = tuple([] for _ in _TRADE_FIELDS)
         return out
