@@ -35,13 +35,21 @@ terms, which nearly cancel near the fundamental, are left out.
 ``market_switching=False`` freezes the groups; ``market_imitation=False`` sets ``a1 = 0`` and
 replaces the group-size factors by a constant, so switching follows fitness alone.
 
-*Informed traders.* Fundamentalists estimate the log fundamental with an error of sd
-``market_uninformed_noise``. The clients who bought a report on an index today (the report
-market's buyers) trade on that index as informed fundamentalists for ``market_informed_days``:
-their estimate has error sd ``market_informed_noise``. A report's value to its buyer is thus
-realised as a trading gain; :attr:`IndexMarket.gain` books the mark-to-market gain of informed
-and uninformed fundamentalists each day so that the two can be compared with the decision value
-clients pay for (docs/stylized-facts.md).
+*Informed traders: Grossman & Stiglitz (1980, AER 70:393-408).* Each day's move of the log
+fundamental splits into a part everyone sees and a hidden part (a share ``hidden_share`` of its
+variance); the *public estimate* ``P`` moves with the seen part, and the hidden parts add up until
+the fundamental is published (every ``public_lag`` days, and on public news: :meth:`publish`).
+Every fundamentalist anchors on ``P`` with an idiosyncratic error of sd ``uninformed_noise``; the
+gap ``D = log F - P`` is common to the uninformed, a systematic error only the informed correct.
+The clients who bought a report on an index today trade on it as informed fundamentalists for
+``informed_days``: a report of quality ``rho`` (its seller's research, see
+:class:`~llm_market.information.indices.MarketIndexProcess`) moves the estimate by
+``rho (D + e)``, ``e`` the report's error, and replaces a share ``rho`` of the buyer's own noisy
+opinion. A trader's order size grows with the precision of its estimate (CARA demand). Each day
+:attr:`IndexMarket.value` books what the day's trades of informed and uninformed fundamentalists
+are worth at the fundamental, and :attr:`IndexMarket.report_gain` smooths their gap: what a
+report earns its buyer, the price clients pay under ``client_valuation="trading"``.
+:attr:`IndexMarket.gain` keeps the mark-to-market gain of both groups.
 
 *Speed.* The population is numpy arrays (type, cash, shares, estimate error), not Mesa agents.
 Each day has ``market_rounds`` order rounds; in a round a random share ``market_activity`` of
@@ -177,6 +185,12 @@ class IndexMarket:
         trades: The fills of the last day, as columns (index, round, buyer, seller, price, qty).
         gain: Mark-to-market gain per trader of the last day, informed and uninformed
             fundamentalists, shape (K, 2).
+        value: What the last day's trades of a trader are worth at the fundamental, mean per
+            informed and uninformed fundamentalist, shape (K, 2).
+        public_log: The public estimate of each log fundamental; ``public_age`` the days since
+            its last publication and ``public_gap`` the last day's ``log F - P``.
+        report_gain: The smoothed daily gain of a report (the value gap, times the share of
+            buyers who trade on it), shape (K,).
     """
 
     def __init__(
