@@ -332,7 +332,7 @@ class MarketModel(mesa.Model):
             reputation = self.view.market.reputation[day.seller]
             self.event_logs.record_trades(self.calendar.stamp, day, reputation)
             # A traded index: the day's buyers of reports trade on them as informed traders.
-            self.indices.observe_reports(day.good, day.buyer)
+            self.indices.observe_reports(day.good, day.buyer, day.seller)
         self.team_state.record_sales(sold, revenue)
         self.trade_predictions()
         self.record_forecasts()
@@ -343,7 +343,7 @@ class MarketModel(mesa.Model):
         if self.params.index_process == "market":
             self.event_logs.record_index_market(self.calendar.stamp, self.indices)
         self.beliefs.advance()
-        self.market.observe_index(r, self.indices.level)
+        self.market.observe_index(r, self.indices.level, self.indices.report_gain)
         day = self.calendar.closing_day
         self.score(self.questions.resolve(day, self.indices.level))
         self.open_questions(day)
@@ -448,6 +448,7 @@ class MarketModel(mesa.Model):
         # headlines are handed them.
         log["headline"] = [self.headlines.headline(item) for item in news_items(log)]
         self.event_logs.news.append(step=self.calendar.stamp, **log)
+        self.indices.observe_news(log)  # a traded index: public news publishes fundamentals
         remember = self.policy.history_teams(self.n_teams)
         if not remember:  # nobody reads headlines: nothing to deliver or to keep for relays
             return
@@ -469,6 +470,7 @@ class MarketModel(mesa.Model):
             spend, self.indices.buffer, p.research_productivity, p.research_cost
         )
         self.beliefs.observe_all_days(team, values, precision)
+        self.indices.observe_research(team, precision)  # a traded index: report quality
         self.remember_research(team, values, precision)
         self.record.add_profit(self._trading_profit - llm_cost - spend)
 

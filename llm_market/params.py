@@ -162,6 +162,25 @@ class Params(BaseModel):
     market_initial_shares: int = Field(
         50, ge=1, le=1_000_000, description="shares per trader at the start"
     )
+    # Grossman-Stiglitz economics of the traded index (gs, issue 13 items 1 and 4)
+    market_public_lag: int = Field(
+        21,
+        ge=0,
+        le=MAX_HORIZON,
+        description="days between publications of a fundamental (0: always)",
+    )
+    market_hidden_share: Probability = Field(
+        0.5, description="share of a fundamental move's variance hidden until publication"
+    )
+    market_gain_prior: float = Field(
+        1.0,
+        ge=0.0,
+        le=MAX_VALUE,
+        description="report's daily trading gain believed before any is booked",
+    )
+    market_gain_smoothing: float = Field(
+        1.0 / 21, gt=0.0, le=1.0, description="weight of the day's booked gain gap in its average"
+    )
     garch_omega: float | None = Field(
         None,
         gt=0.0,
@@ -225,9 +244,10 @@ class Params(BaseModel):
     value_level_elasticity: float = Field(
         0.0, ge=0.0, le=10.0, description="WTP ~ (index level / initial)^e"
     )
-    client_valuation: Literal["decision", "induced"] = Field(
+    client_valuation: Literal["decision", "induced", "trading"] = Field(
         "decision",
-        description="WTP: decision value of the seller's record | induced (Gode-Sunder values)",
+        description="WTP: decision value of the seller's record | induced (Gode-Sunder values)"
+        " | trading (booked index-market gain)",
     )
     client_base_value: float = Field(
         10.0,
@@ -444,6 +464,11 @@ class Params(BaseModel):
         if self.zi_traders != "off" and self.mechanism != "cda":
             raise ValueError(
                 "zi_traders: zero-intelligence quoting runs in the CDA only (mechanism='cda')"
+            )
+        if self.client_valuation == "trading" and self.index_process != "market":
+            raise ValueError(
+                "client_valuation: 'trading' values reports by the index market's booked gain "
+                "and needs index_process='market'"
             )
         if self.garch_alpha + self.garch_beta >= 1.0:
             raise ValueError(

@@ -79,8 +79,20 @@ SCENARIOS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "market": (
         "a traded index: GBM fundamental, price made by fundamentalists, chartists and noise "
-        "traders in an order book (Lux-Marchesi switching), report buyers informed, 2,100 days",
-        {"index_process": "market", "market_fundamental": "gbm", "steps": 2100},
+        "traders in an order book (Lux-Marchesi switching), report buyers informed and paying "
+        "what a report earns them in it, 2,100 days",
+        {
+            "index_process": "market",
+            "market_fundamental": "gbm",
+            # Grossman-Stiglitz economics (docs/sweeps.md): half of each fundamental move is
+            # hidden until the monthly publication or public news; reports are worth their
+            # booked trading gain, a client trading one index trader's book (stake 1).
+            "market_hidden_share": 0.5,
+            "market_public_lag": 21,
+            "client_valuation": "trading",
+            "client_base_value": 1.0,
+            "steps": 2100,
+        },
     ),
     "large": (
         "benchmark size: 1,000 teams, 50 principals, 10,000 clients on a scale-free graph",

@@ -17,8 +17,10 @@ index's *fundamental value* and forms the index's *price* in an order book of in
 Every process is built from the run's parameters by :func:`make_index_process`, through the
 registry :data:`INDEX_PROCESSES` (name -> class with a ``from_params`` constructor), and has
 the same interface: ``level``, ``step_mean``, ``step_sd``, ``unconditional_sd``, ``buffer``,
-``lookahead``, ``future_log_return``, ``advance`` and ``observe_reports`` (what the report
-market's buyers bought today; only the traded index uses it).
+``lookahead``, ``future_log_return``, ``advance``, ``report_gain`` and the ``observe_reports``,
+``observe_research`` and ``observe_news`` hooks (what the report market's buyers bought today,
+what research the teams bought, which indices had public news; only the traded index uses
+them, and only it has a ``report_gain``: what a report earned in its market).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.special import ndtr, stdtrit
+
+from .news import PUBLIC
 
 if TYPE_CHECKING:
     from ..params import Params
@@ -90,8 +94,16 @@ class IndexProcess:
         """Build the process of a run (stream ``indices``)."""
         return cls(streams["indices"], *_common_args(p, lookahead))
 
-    def observe_reports(self, good: int, buyers: np.ndarray) -> None:
+    report_gain = None  # what a report earned in an index market: no market here
+
+    def observe_reports(self, good: int, buyers: np.ndarray, sellers=None) -> None:
         """Reports bought today do not move an exogenous index."""
+
+    def observe_research(self, team: np.ndarray, precision: np.ndarray) -> None:
+        """Research bought today does not move an exogenous index."""
+
+    def observe_news(self, log: dict[str, np.ndarray]) -> None:
+        """News does not move an exogenous index."""
 
     def _draw(self, days: int) -> np.ndarray:
         eps = self.rng.standard_normal((days, self.n))
@@ -234,8 +246,16 @@ class GarchIndexProcess:
             nu=p.garch_nu,
         )
 
-    def observe_reports(self, good: int, buyers: np.ndarray) -> None:
+    report_gain = None  # what a report earned in an index market: no market here
+
+    def observe_reports(self, good: int, buyers: np.ndarray, sellers=None) -> None:
         """Reports bought today do not move an exogenous index."""
+
+    def observe_research(self, team: np.ndarray, precision: np.ndarray) -> None:
+        """Research bought today does not move an exogenous index."""
+
+    def observe_news(self, log: dict[str, np.ndarray]) -> None:
+        """News does not move an exogenous index."""
 
     def _draw(self, days: int) -> np.ndarray:
         g = (self.rng.standard_normal((days, self.n)) @ self.chol.T).T
@@ -306,13 +326,23 @@ class MarketIndexProcess:
         market: The index traders.
     """
 
-    def __init__(self, fundamental: IndexProcess | GarchIndexProcess, market: Any):
+    def __init__(
+        self,
+        fundamental: IndexProcess | GarchIndexProcess,
+        market: Any,
+        n_teams: int = 0,
+        rng: np.random.Generator | None = None,
+    ):
         self.fundamental = fundamental
         self.market = market
         self.n = fundamental.n
         self.level = market.price.copy()
         self.day = 0
         self.last_log_return = np.zeros(self.n)
+        # Each team's research precision per cell of the last `lookahead` days, one row a day:
+        # their sum is the research part of its precision on tomorrow's shock.
+        self.research = np.zeros((fundamental.lookahead, n_teams))
+        self.rng = rng if rng is not None else market.rng
 
     @classmethod
     def from_params(cls, p: Params, streams: Streams, lookahead: int) -> MarketIndexProcess:
@@ -327,7 +357,7 @@ class MarketIndexProcess:
             p.n_indices,
             p.n_clients,
         )
-        return cls(fundamental, market)
+        return cls(fundamental, market, p.n_teams)
 
     @property
     def step_mean(self):
@@ -363,14 +393,57 @@ class MarketIndexProcess:
         """The fundamental's log return over the next ``days`` days (the price's is not known)."""
         return self.fundamental.future_log_return(days)
 
-    def observe_reports(self, good: int, buyers: np.ndarray) -> None:
-        """The clients who bought a report on ``good`` today trade on it as informed traders."""
-        self.market.inform(good, buyers)
+    @property
+    def report_quality(self) -> np.ndarray:
+        """Each team's report quality rho: the share of the public estimate's gap it resolves.
+
+        ``x / (1 + x)`` with ``x`` the team's research precision on tomorrow's shock (the sum of
+        its research precision per cell over the last ``lookahead`` days; the prior precision
+        of a shock is 1): the share the heuristic policy expects research to resolve.
+        """
+        x = self.research.sum(axis=0)
+        return x / (1.0 + x)
+
+    @property
+    def report_gain(self) -> np.ndarray:
+        """What a report earns its buyer a day in the index market, smoothed, shape (K,)."""
+        return self.market.report_gain
+
+    def observe_reports(self, good: int, buyers: np.ndarray, sellers=None) -> None:
+        """The clients who bought a report on ``good`` today trade on it as informed traders.
+
+        A report's quality is its seller's (:attr:`report_quality`; 1 when ``sellers`` is None
+        or no team is known), and the buyers of one seller's report share its error draw.
+        """
+        if sellers is None or self.research.shape[1] == 0:
+            self.market.inform(good, buyers)
+            return
+        sellers = np.asarray(sellers, dtype=np.int64)
+        # One error draw per seller of the day (drawn for every team: the stream's use does
+        # not depend on who sold).
+        z = self.rng.standard_normal(self.research.shape[1])
+        self.market.inform(good, buyers, self.report_quality[sellers], z[sellers])
+
+    def observe_research(self, team: np.ndarray, precision: np.ndarray) -> None:
+        """Book the research precision per cell each team bought today."""
+        if self.research.shape[1] == 0:
+            return
+        self.research = np.roll(self.research, 1, axis=0)
+        self.research[0] = 0.0
+        self.research[0, np.asarray(team, dtype=np.int64)] = precision
+
+    def observe_news(self, log: dict[str, np.ndarray]) -> None:
+        """Public news on an index publishes its fundamental (as an earnings release does)."""
+        public = np.asarray(log["kind"]) == PUBLIC
+        if public.any():
+            self.market.publish(np.asarray(log["index"])[public])
 
     def advance(self) -> np.ndarray:
         """Move the fundamental one day, trade the day, and return the price's log returns."""
         self.fundamental.advance()
-        close = self.market.trade_day(np.log(self.fundamental.level))
+        close = self.market.trade_day(
+            np.log(self.fundamental.level), self.fundamental.unconditional_sd
+        )
         r = np.log(close / self.level)
         self.level = close
         self.day += 1

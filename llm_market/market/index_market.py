@@ -35,13 +35,21 @@ terms, which nearly cancel near the fundamental, are left out.
 ``market_switching=False`` freezes the groups; ``market_imitation=False`` sets ``a1 = 0`` and
 replaces the group-size factors by a constant, so switching follows fitness alone.
 
-*Informed traders.* Fundamentalists estimate the log fundamental with an error of sd
-``market_uninformed_noise``. The clients who bought a report on an index today (the report
-market's buyers) trade on that index as informed fundamentalists for ``market_informed_days``:
-their estimate has error sd ``market_informed_noise``. A report's value to its buyer is thus
-realised as a trading gain; :attr:`IndexMarket.gain` books the mark-to-market gain of informed
-and uninformed fundamentalists each day so that the two can be compared with the decision value
-clients pay for (docs/stylized-facts.md).
+*Informed traders: Grossman & Stiglitz (1980, AER 70:393-408).* Each day's move of the log
+fundamental splits into a part everyone sees and a hidden part (a share ``hidden_share`` of its
+variance); the *public estimate* ``P`` moves with the seen part, and the hidden parts add up until
+the fundamental is published (every ``public_lag`` days, and on public news: :meth:`publish`).
+Every fundamentalist anchors on ``P`` with an idiosyncratic error of sd ``uninformed_noise``; the
+gap ``D = log F - P`` is common to the uninformed, a systematic error only the informed correct.
+The clients who bought a report on an index today trade on it as informed fundamentalists for
+``informed_days``: a report of quality ``rho`` (its seller's research, see
+:class:`~llm_market.information.indices.MarketIndexProcess`) moves the estimate by
+``rho (D + e)``, ``e`` the report's error, and replaces a share ``rho`` of the buyer's own noisy
+opinion. A trader's order size grows with the precision of its estimate (CARA demand). Each day
+:attr:`IndexMarket.value` books what the day's trades of informed and uninformed fundamentalists
+are worth at the fundamental, and :attr:`IndexMarket.report_gain` smooths their gap: what a
+report earns its buyer, the price clients pay under ``client_valuation="trading"``.
+:attr:`IndexMarket.gain` keeps the mark-to-market gain of both groups.
 
 *Speed.* The population is numpy arrays (type, cash, shares, estimate error), not Mesa agents.
 Each day has ``market_rounds`` order rounds; in a round a random share ``market_activity`` of
@@ -71,6 +79,10 @@ MIN_GROUP = 2
 # Transition probabilities per round are capped below 1 (a rate times dt can exceed 1 in a
 # frenzy, where the process is then simply "switch now").
 MAX_SWITCH_PROB = 0.5
+# Most shares in one order, and most times an uninformed trader's size a trader with a precise
+# estimate orders (the CARA size ratio Var_U / Var_I is unbounded as a report becomes exact).
+MAX_ORDER = 50
+MAX_WEIGHT = 50.0
 
 
 @dataclass(frozen=True)
@@ -96,6 +108,15 @@ class MarketConfig:
             informed fundamentalists.
         informed_days: Days a report keeps its buyer informed.
         informed: Whether report buyers trade as informed traders (the ablation turns it off).
+        public_lag: Days between the calendar's publications of each index's fundamental (an
+            earnings calendar; public news on an index publishes it too). 0: the fundamental is
+            public every day, so the uninformed err only idiosyncratically.
+        hidden_share: Share of the variance of each day's fundamental move that is hidden
+            until the next publication (0: none, the uninformed err only idiosyncratically;
+            1: the public estimate stays at the last publication).
+        gain_prior: What a report is believed to earn its buyer a day before the market has
+            booked any informed trader's gain.
+        gain_smoothing: Weight of the day's booked gain gap in the smoothed report gain.
         sentiment_sd: Sd of the chartists' common mood of the day, added to ``U1`` (the
             group-level noise of Franke & Westerhoff 2012).
         idiosyncratic: Switching that does not imitate (Kirman's 1993 epsilon): added to each
@@ -128,6 +149,10 @@ class MarketConfig:
     informed_noise: float = 0.002
     informed_days: int = 1
     informed: bool = True
+    public_lag: int = 21
+    hidden_share: float = 0.5
+    gain_prior: float = 1.0
+    gain_smoothing: float = 1.0 / 21
     switching: bool = True
     imitation: bool = True
     initial_shares: int = 50
@@ -160,6 +185,12 @@ class IndexMarket:
         trades: The fills of the last day, as columns (index, round, buyer, seller, price, qty).
         gain: Mark-to-market gain per trader of the last day, informed and uninformed
             fundamentalists, shape (K, 2).
+        value: What the last day's trades of a trader are worth at the fundamental, mean per
+            informed and uninformed fundamentalist, shape (K, 2).
+        public_log: The public estimate of each log fundamental; ``public_age`` the days since
+            its last publication and ``public_gap`` the last day's ``log F - P``.
+        report_gain: The smoothed daily gain of a report (the value gap, times the share of
+            buyers who trade on it), shape (K,).
     """
 
     def __init__(
@@ -195,15 +226,54 @@ class IndexMarket:
         self.sentiment = np.zeros(n_indices)
         self.informed_today = np.zeros((n_indices, c.traders), dtype=bool)
         self.volume = np.zeros(n_indices, dtype=np.int64)
+        # The public estimate: each index's log fundamental as last published, and the
+        # fundamental's steps since (its staleness).
+        self.log_fundamental = np.full(n_indices, np.log(float(initial)))
+        self.public_log = self.log_fundamental.copy()
+        self.public_age = np.zeros(n_indices, dtype=np.int64)
+        # The calendar publishes index k on the days d with (d + offset_k) % lag == 0: the
+        # indices' publications are spread over the cycle, not on one day.
+        lag = max(c.public_lag, 1)
+        self.public_offset = (np.arange(n_indices) * lag) // max(n_indices, 1)
+        # The report each trader holds: the share rho of the public estimate's staleness it
+        # resolves, and its common error draw (one per report: its buyers share it).
+        self.report_rho = np.zeros((n_indices, c.traders))
+        self.report_z = np.zeros((n_indices, c.traders))
+        self.public_gap = np.zeros(n_indices)
+        self.report_gain = np.full(n_indices, float(c.gain_prior))
+        self.trade_value = np.zeros((n_indices, c.traders))
+        self.value = np.full((n_indices, 2), np.nan)
 
     # ------------------------------------------------------------------ informed traders
 
-    def inform(self, good: int, clients: np.ndarray) -> None:
-        """Make the clients who bought a report on ``good`` today informed traders on it."""
+    def inform(
+        self,
+        good: int,
+        clients: np.ndarray,
+        rho: np.ndarray | float = 1.0,
+        z: np.ndarray | float = 0.0,
+    ) -> None:
+        """Make the clients who bought a report on ``good`` today informed traders on it.
+
+        Args:
+            good: The index the reports are about.
+            clients: The buyers (client ``c`` trades as trader ``c mod N``).
+            rho: Each report's quality: the share of the public estimate's staleness it
+                resolves, in [0, 1] (1: it reveals the fundamental).
+            z: Each report's standard normal error draw (buyers of one report share it).
+        """
         if clients.size == 0 or not self.config.informed:
             return
         traders = np.asarray(clients, dtype=np.int64) % self.n
         self.informed_until[good, traders] = self.day + self.config.informed_days - 1
+        self.report_rho[good, traders] = np.clip(np.broadcast_to(rho, traders.shape), 0.0, 1.0)
+        self.report_z[good, traders] = np.broadcast_to(z, traders.shape)
+
+    def publish(self, indices: np.ndarray) -> None:
+        """Public news on ``indices``: their fundamental as of today becomes public."""
+        k = np.unique(np.asarray(indices, dtype=np.int64))
+        self.public_log[k] = self.log_fundamental[k]
+        self.public_age[k] = 0
 
     @property
     def informed(self) -> np.ndarray:
@@ -212,35 +282,84 @@ class IndexMarket:
 
     # ------------------------------------------------------------------ a trading day
 
-    def trade_day(self, log_fundamental: np.ndarray) -> np.ndarray:
+    def trade_day(self, log_fundamental: np.ndarray, step_sd=None) -> np.ndarray:
         """Trade one day on every index; return each index's closing price.
 
         Args:
             log_fundamental: Today's log fundamental value of each index, shape (K,).
+            step_sd: The fundamental's daily sd of log returns (scalar or (K,)): the variance
+                of the public estimate's staleness is its square times the days since
+                publication. None: the realised squared gap is taken as that variance.
         """
         c = self.config
         wealth_before = self.cash + self.shares * self.price[:, None]
         informed = self.informed_today = self.informed
-        noise_sd = np.where(informed, c.informed_noise, c.uninformed_noise)
-        # Estimates are redrawn each day: yesterday's error does not persist.
-        self.error = self.rng.standard_normal((self.k, self.n))
-        estimate = log_fundamental[:, None] + noise_sd * self.error
+        log_f = np.asarray(log_fundamental, dtype=float)
+        self._move_public_estimate(log_f - self.log_fundamental, step_sd)
+        self.log_fundamental = log_f.copy()
+        if c.public_lag == 0:
+            self.publish(np.arange(self.k))
+        estimate, weight = self._estimates(informed, step_sd)
         # The chartists' common mood of the day (Franke & Westerhoff's group-level noise).
         self.sentiment = self.rng.standard_normal(self.k)
         cols = {name: [] for name in ("index", "round", "buyer", "seller", "price", "qty")}
         self.volume[:] = 0
+        self.trade_value = np.zeros((self.k, self.n))
         for r in range(c.rounds):
             for k in range(self.k):
-                self._round(k, r, estimate[k], log_fundamental[k], cols)
+                self._round(k, r, estimate[k], weight[k], cols)
             if c.switching:
-                self._switch(log_fundamental)
+                self._switch()
         self.trades = {name: np.concatenate(v) if v else np.zeros(0) for name, v in cols.items()}
         wealth_after = self.cash + self.shares * self.price[:, None]
         self._book_gains(wealth_after - wealth_before, informed)
         self.day += 1
+        if c.public_lag > 0:
+            # The calendar's publications happen after the close, like the day's news.
+            self.publish(np.flatnonzero((self.day + self.public_offset) % c.public_lag == 0))
         return self.price.copy()
 
-    def _round(self, k: int, r: int, estimate, log_f: float, cols) -> None:
+    def _move_public_estimate(self, r: np.ndarray, step_sd) -> None:
+        # The fundamental's move r splits into a part everyone sees and a hidden part
+        # h r + sqrt(h (1 - h)) sd eps (variance h sd^2, uncorrelated with the seen part: the
+        # conditional law of a share h of a Gaussian shock given the whole). The public estimate
+        # moves by the seen part; the hidden parts add up until the next publication.
+        h = self.config.hidden_share
+        eps = self.rng.standard_normal(self.k)
+        sd = 0.0 if step_sd is None else np.broadcast_to(step_sd, r.shape)
+        hidden = h * r + np.sqrt(h * (1.0 - h)) * sd * eps
+        self.public_log += r - hidden
+        self.public_age += 1
+
+    def _estimates(self, informed: np.ndarray, step_sd) -> tuple[np.ndarray, np.ndarray]:
+        # Every fundamentalist anchors on the public estimate P (the last published log
+        # fundamental) with an idiosyncratic error. The gap D = log F - P is common to all
+        # uninformed: a systematic error only the informed correct (Grossman & Stiglitz 1980).
+        # A report of quality rho is a Gaussian signal on D with posterior mean rho (D + e),
+        # e ~ N(0, V (1 - rho) / rho), V = age * sd^2 the variance of the staleness: it
+        # leaves (1 - rho) V of it. It also replaces a share rho of the buyer's own noisy
+        # opinion (so a worthless report, rho = 0, earns nothing). Each trader's order size
+        # grows with the precision of its estimate, as a CARA demand (E - p) / (a Var) does.
+        c = self.config
+        d = self.log_fundamental - self.public_log
+        self.public_gap = d
+        if step_sd is None:
+            v = (d**2)[:, None]
+        else:
+            sd2 = c.hidden_share * np.broadcast_to(step_sd, d.shape) ** 2
+            v = (self.public_age * sd2)[:, None]
+        rho = np.where(informed, self.report_rho, 0.0)
+        var_u = c.uninformed_noise**2 + v
+        opinion_sd = np.sqrt((1.0 - rho) * c.uninformed_noise**2 + rho * c.informed_noise**2)
+        self.error = self.rng.standard_normal((self.k, self.n))
+        signal = rho * d[:, None] + np.sqrt(rho * (1.0 - rho) * v) * self.report_z
+        estimate = self.public_log[:, None] + signal + opinion_sd * self.error
+        var_i = (1.0 - rho) * var_u + rho * c.informed_noise**2
+        with np.errstate(divide="ignore"):
+            weight = np.where(var_i > 0, var_u / np.maximum(var_i, 1e-300), 1.0)
+        return estimate, np.minimum(weight, MAX_WEIGHT)
+
+    def _round(self, k: int, r: int, estimate, weight, cols) -> None:
         c = self.config
         rng = self.rng
         n = self.n
@@ -262,7 +381,8 @@ class IndexMarket:
         # that limits (and trade prices) do not sit on a grid of q +- reach.
         step = np.minimum(np.abs(gap), c.fundamentalist_reach) * rng.random(gap.size)
         logp[f] = q + np.sign(gap) * step
-        qty[f] = np.minimum(1 + (c.fundamentalist_gain * np.abs(gap)).astype(np.int64), 50)
+        size = c.fundamentalist_gain * weight[active[f]] * np.abs(gap)
+        qty[f] = np.minimum(1 + size.astype(np.int64), MAX_ORDER)
         # Chartists: marketable orders in the direction of their opinion.
         up, down = t == OPTIMIST, t == PESSIMIST
         side[up], side[down] = 1, -1
@@ -304,6 +424,10 @@ class IndexMarket:
         self.shares[k] += np.bincount(buyer, fq, n).astype(np.int64) - np.bincount(
             seller, fq, n
         ).astype(np.int64)
+        # What the round's trades are worth at the fundamental: the value they realise when
+        # it is published (the informed traders' edge, in Grossman & Stiglitz's x (F - p)).
+        worth = (np.exp(self.log_fundamental[k]) - price) * fq
+        self.trade_value[k] += np.bincount(buyer, worth, n) - np.bincount(seller, worth, n)
         new = float(price[-1])
         # The trend chartists follow: an average of round returns, in log per day.
         ret = np.log(new / p) * c.rounds
@@ -318,7 +442,7 @@ class IndexMarket:
         cols["price"].append(price)
         cols["qty"].append(fq)
 
-    def _switch(self, log_fundamental: np.ndarray) -> None:
+    def _switch(self) -> None:
         # LM (2000) transition rates, per round (dt = 1 / rounds), vectorised over traders.
         c = self.config
         dt = 1.0 / c.rounds
@@ -330,7 +454,8 @@ class IndexMarket:
             n_m = max(int(np.sum(t == PESSIMIST)), MIN_GROUP)
             n_c = n_p + n_m
             trend = self.log_trend[k]
-            mis = abs(log_fundamental[k] - np.log(self.price[k]))
+            # Fundamentalists see the mispricing against the public estimate they anchor on.
+            mis = abs(self.public_log[k] - np.log(self.price[k]))
             a1 = c.a1 if c.imitation else 0.0
             x = (n_p - n_m) / n_c
             u1 = a1 * x + c.a2 * trend + c.sentiment_sd * self.sentiment[k]
@@ -373,6 +498,22 @@ class IndexMarket:
             total = np.where(mask, change, 0.0).sum(axis=1)
             with np.errstate(invalid="ignore", divide="ignore"):
                 self.gain[:, j] = np.where(n > 0, total / np.maximum(n, 1), np.nan)
+        # What a report earned its buyer today: the gap between what the day's trades of
+        # informed and of uninformed fundamentalists are worth at the fundamental, times the
+        # share of buyers who trade on it (chartists and noise traders do not). Smoothed, it
+        # is what clients pay for under "trading" valuation.
+        value = np.full((self.k, 2), np.nan)
+        for j, mask in enumerate((fund & informed, fund & ~informed)):
+            n = mask.sum(axis=1)
+            total = np.where(mask, self.trade_value, 0.0).sum(axis=1)
+            value[:, j] = np.where(n > 0, total / np.maximum(n, 1), np.nan)
+        self.value = value
+        n_inf = informed.sum(axis=1)
+        used = (fund & informed).sum(axis=1) / np.maximum(n_inf, 1)
+        today = (value[:, 0] - value[:, 1]) * used
+        ok = np.isfinite(today)
+        w = self.config.gain_smoothing
+        self.report_gain[ok] = (1 - w) * self.report_gain[ok] + w * today[ok]
 
     # ------------------------------------------------------------------ reading the market
 
@@ -389,19 +530,23 @@ class IndexMarket:
         return self.shares.sum(axis=1)
 
 
-def market_results(frame, traders: int) -> dict[str, float | None]:
+def market_results(frame, traders: int, trades=None) -> dict[str, float | None]:
     """A traded run's headline figures, from its ``index_traders`` log (for ``summary.json``).
 
     Args:
         frame: The ``index_traders`` log as a DataFrame.
         traders: Index traders per index.
+        trades: The report market's ``trades`` log (for ``report_price``), or None.
 
     Returns:
         ``informed_share`` and ``chartist_share`` (mean shares of the traders),
         ``rmse_log_gap`` (RMSE of log price - log fundamental: lower is a more informative
         price), ``return_corr`` (correlation of the price's and the fundamental's daily log
         returns), the mean daily gain per ``informed_gain`` and ``uninformed_gain``
-        fundamentalist, and the mean daily ``volume`` per index.
+        fundamentalist, and the mean daily ``volume`` per index; ``public_rmse`` (RMSE of the
+        public estimate's gap to the log fundamental: what only the informed correct),
+        ``report_gain`` (the smoothed gain of a report booked in the index market, mean over
+        days and indices) and ``report_price`` (mean price of a report sold).
     """
     if frame is None or not len(frame):
         return {}
@@ -427,4 +572,11 @@ def market_results(frame, traders: int) -> dict[str, float | None]:
         "informed_gain": mean("informed_gain"),
         "uninformed_gain": mean("uninformed_gain"),
         "volume": mean("volume"),
+        "public_rmse": round(float(np.sqrt(np.mean(frame["public_gap"] ** 2))), 9)
+        if "public_gap" in frame
+        else None,
+        "report_gain": mean("report_gain") if "report_gain" in frame else None,
+        "report_price": round(float(trades["price"].mean()), 9)
+        if trades is not None and len(trades)
+        else None,
     }

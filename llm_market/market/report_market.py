@@ -15,7 +15,16 @@ What clients will pay (``client_valuation=``):
   demand regime is high, when the index is volatile (``value_volatility_elasticity``) and when
   teams forecast well (``value_quality_weight``).
 
-In both, a report can also be worth more when the index is high (``value_level_elasticity``).
+* ``"trading"`` (the traded index, ``index_process="market"``): a report on index ``k`` is
+  worth what it earns its buyer in the index market, as the market has booked it: the smoothed
+  daily gain of informed over uninformed fundamentalists on ``k``
+  (:attr:`~llm_market.market.index_market.IndexMarket.report_gain`), times the seller's
+  relative quality (its gap ``B_noinfo - B_j`` over the mean gap of the teams, from the
+  published records), times the days a report informs, times the client's stake. When public
+  news narrows the informed traders' edge, the booked gain, and with it the price clients pay,
+  falls (Grossman & Stiglitz 1980).
+
+In all, a report can also be worth more when the index is high (``value_level_elasticity``).
 """
 
 from __future__ import annotations
@@ -87,6 +96,8 @@ class ReportMarket:
         self.ce_price = np.full(k, np.nan)
         self.info_value = np.ones(k)
         self.level_value = np.ones(k)
+        # What a report earns in the index market a day (trading valuation), per good.
+        self.report_gain = np.full(k, np.nan)
         self.day_surplus = {"buyer": 0.0, "seller": 0.0, "realised": 0.0, "maximum": 0.0}
 
     @property
@@ -96,8 +107,13 @@ class ReportMarket:
 
     @property
     def decision_valued(self) -> bool:
-        """Whether clients value reports by their decision value (so sellers differ)."""
-        return self.params.client_valuation == "decision"
+        """Whether clients value reports by their seller (decision or trading value)."""
+        return self.params.client_valuation in ("decision", "trading")
+
+    @property
+    def trading_valued(self) -> bool:
+        """Whether clients value reports by their booked gain in the index market."""
+        return self.params.client_valuation == "trading"
 
     def report_quality(
         self, reputation: np.ndarray, noinfo_brier: float, open_questions: np.ndarray
@@ -121,7 +137,26 @@ class ReportMarket:
             return np.ones((reputation.size, self.n_goods))
         gap = np.maximum(noinfo_brier - reputation, 0.0)
         gap = np.where(np.isfinite(gap), gap, self.params.reputation_prior_gap)
+        if self.trading_valued:
+            return self.trading_quality(gap)
         return gap[:, None] * open_questions[None, :]
+
+    def trading_quality(self, gap: np.ndarray) -> np.ndarray:
+        """What a report from each team earns its buyer in the index market, shape (teams, goods).
+
+        ``max(0, booked gain) * gap_j / mean(gap) * informed_days``: the index market's smoothed
+        gain gap of informed over uninformed traders (``market_gain_prior`` before any is
+        booked), scaled by the seller's record relative to the teams' mean (what a client can
+        see of a report's quality).
+
+        Args:
+            gap: Each team's published Brier gap to the no-information forecast.
+        """
+        p = self.params
+        booked = np.where(np.isfinite(self.report_gain), self.report_gain, p.market_gain_prior)
+        mean_gap = float(gap.mean()) if gap.size else 0.0
+        relative = gap / mean_gap if mean_gap > 0 else np.ones_like(gap)
+        return relative[:, None] * np.maximum(booked, 0.0)[None, :] * p.market_informed_days
 
     @property
     def efficiency_of_day(self) -> float:
@@ -201,8 +236,18 @@ class ReportMarket:
                 self.ref_price[k] = d.day_price(rule, per_quality=self.decision_valued)
         self.day_surplus = totals
 
-    def observe_index(self, log_return: np.ndarray, level: np.ndarray) -> None:
-        """Update the realised volatility (and level values) from the indices' move today."""
+    def observe_index(
+        self, log_return: np.ndarray, level: np.ndarray, report_gain: np.ndarray | None = None
+    ) -> None:
+        """Update the realised volatility (and level values) from the indices' move today.
+
+        Args:
+            log_return: The indices' log returns today.
+            level: The indices' levels.
+            report_gain: What a report earned in the index market (a traded index), or None.
+        """
+        if report_gain is not None:
+            self.report_gain = np.asarray(report_gain, dtype=float).copy()
         gamma = self.params.value_level_elasticity
         if gamma:
             # A report on an index is worth more when the index is high (more is at stake), and

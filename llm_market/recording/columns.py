@@ -164,6 +164,8 @@ LOG_SCHEMAS: dict[str, dict[str, str]] = {
         "informed": "int64",
         "informed_gain": "float64",
         "uninformed_gain": "float64",
+        "public_gap": "float64",
+        "report_gain": "float64",
         "cash": "float64",
         "shares": "int64",
     },

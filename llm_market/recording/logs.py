@@ -399,6 +399,8 @@ class EventLogs:
             informed=m.informed_today.sum(axis=1),
             informed_gain=m.gain[:, 0].copy(),
             uninformed_gain=m.gain[:, 1].copy(),
+            public_gap=m.public_gap.copy(),
+            report_gain=m.report_gain.copy(),
             cash=m.total_cash(),
             shares=m.total_shares(),
         )

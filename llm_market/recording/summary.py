@@ -105,4 +105,5 @@ def _index_market(model: MarketModel) -> dict[str, Any]:
     from ..market.index_market import market_results
 
     frame = model.logs[c.INDEX_TRADERS].to_frame()
-    return {"index_market": market_results(frame, model.params.market_traders)}
+    trades = model.logs[c.TRADES].to_frame()
+    return {"index_market": market_results(frame, model.params.market_traders, trades)}
