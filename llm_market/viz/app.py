@@ -458,8 +458,8 @@ def DepthView(model: MarketModel, day: int, good: solara.Reactive[str]):
         "day closed, added up from the best price outwards. The gap between them is the spread."
         + (
             " Reports differ by seller, so the book is kept per unit of quality: a price "
-            "divided by what the seller's report saves a client."
-            if model.params.client_valuation == "decision"
+            "divided by what the seller's report is worth to a client."
+            if model.market.decision_valued
             else ""
         )
     )
@@ -482,7 +482,7 @@ def MarketDayView(model: MarketModel, day: int, good: solara.Reactive[str]):
         "k-th at the k-th unit; right: the same trades in the order they happened."
         + (
             " Reports differ by seller: values, costs and prices are per unit of quality."
-            if model.params.client_valuation == "decision"
+            if model.market.decision_valued
             else ""
         )
     )

@@ -70,7 +70,7 @@ class DepthChart(Chart):
             c[-1] for c in series(model, good_column(PRICE, good), good_column(CE_PRICE, good))
         )
         bids, asks = book_levels(model, good)
-        per_quality = model.params.client_valuation == "decision"
+        per_quality = model.market.decision_valued
         if per_quality:
             # The book is kept per unit of quality (reports differ by seller): a trade's money
             # price is in other units and would mislead beside it.

@@ -119,7 +119,7 @@ class MarketDayChart(Chart):
         """Two panels: the curves, and the trades in execution order."""
         self.ax, self.axp = self.fig.subplots(1, 2, width_ratios=(1.15, 1))
         self.fig.subplots_adjust(left=0.07, right=0.98, top=0.9, bottom=0.13, wspace=0.22)
-        per_quality = model.params.client_valuation == "decision"
+        per_quality = model.market.decision_valued
         unit = " per unit of quality" if per_quality else ""
         style_axes(self.ax, xlabel="units (cumulative)", ylabel=f"value, cost, price{unit}")
         style_axes(self.axp, xlabel="trade number (order of the day)", ylabel=f"price{unit}")
@@ -193,7 +193,7 @@ class MarketDayChart(Chart):
             self.axp.set_ylim(*self.ax.get_ylim())
         self.ax.legend(fontsize=8, loc="upper right", framealpha=0.85)
         eff = ""
-        homogeneous = model.params.client_valuation != "decision"
+        homogeneous = not model.market.decision_valued
         if homogeneous and eq is not None and eq.max_surplus > 0 and price.size:
             eff = f"; efficiency {realised / eq.max_surplus:.0%}"
         set_title(self.ax, f"Report on index {good}, day {day}: supply and demand{eff}")
