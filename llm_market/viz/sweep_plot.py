@@ -142,11 +142,9 @@ def plot_sweep(
         ax.set_xticks(xs_all, [f"{v:g}" for v in xs_all])
         ax.set_xticks([], minor=True)
     n_seeds = df["seed"].nunique()
-    ax.set(
-        xlabel=x,
-        ylabel=y,
-        title=f"{y} against {x}: mean over {n_seeds} seeds, 95% t-interval band",
-    )
+    ax.set(xlabel=x, ylabel=y)
+    # Two lines: metric names are long, and one line ran off the figure.
+    ax.set_title(f"{y} against {x}\nmean over {n_seeds} seeds, 95% t-interval band", fontsize=10)
     if np.isfinite(table["mean"]).any():
         ax.legend(title=hue, fontsize=9)
     ax.grid(alpha=0.3)
