@@ -116,6 +116,11 @@ class RunCollector(mesa.DataCollector):
         self._agenttype_records = {}
         return path
 
+    def reset_team_parts(self, path: Path) -> None:
+        """Read the team series back from the one merged file ``path`` from now on."""
+        self.team_parts = [path]
+        self._agenttype_records = {}
+
     def team_buffer_frame(self) -> pd.DataFrame:
         """The team series held in memory, one row per team and day (``Step``, ``AgentID``)."""
         return super().get_agenttype_vars_dataframe(Team).reset_index()

@@ -196,8 +196,7 @@ report.write_run` then calls :meth:`write_files` and, once the final summary is 
                 log.parts = []
                 log.spill_record(self.folder / f"{log.name}.parquet")
         if getattr(dc, "team_parts", None):
-            dc.team_parts = [self.folder / "teams.parquet"]
-            dc._agenttype_records = {}
+            dc.reset_team_parts(self.folder / "teams.parquet")
         self.model_parts = []
         for p in parts:
             with contextlib.suppress(FileNotFoundError):
