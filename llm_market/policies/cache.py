@@ -143,9 +143,11 @@ def _canonical(obj: Any, shared: frozenset[int]) -> str:
 
 
 def _string(text: str) -> str:
-    # For text without non-ASCII characters both encoders give the same JSON; the ASCII one
-    # is the faster.
-    return encode_basestring_ascii(text) if text.isascii() else encode_basestring(text)
+    # For ASCII text both encoders give the same JSON but for DEL (\x7f), which only the ASCII
+    # one escapes; the ASCII one is the faster.
+    if text.isascii() and "\x7f" not in text:
+        return encode_basestring_ascii(text)
+    return encode_basestring(text)
 
 
 _NONE: frozenset[int] = frozenset()
