@@ -307,8 +307,14 @@ def test_sigkill_loses_at_most_the_days_since_the_last_checkpoint(tmp_path):
         pq.read_table(out / name)
         if file_record(out / name) == record and name != "teams.parquet":
             matching.append(name.removesuffix(".parquet"))
-    assert matching
-    assert_whole_days(out, summary["steps"], matching)
+    if matching:
+        assert_whole_days(out, summary["steps"], matching)
+    else:
+        # The kill fell after the next checkpoint had written every file and before its summary
+        # (a window that grows on a loaded machine): the files then hold that checkpoint whole.
+        later = int(pq.read_table(out / "model.parquet").to_pandas().index.max())
+        assert later > summary["steps"]
+        assert_whole_days(out, later)
 
 
 def test_two_ctrl_c_never_tear_the_files(tmp_path):
