@@ -434,14 +434,7 @@ def render(
         version,
         "user",
         dict(
-            team=obs.team,
-            max_spend=_money(max(obs.budget, 0.0)),
-            call_cost=_g(call_cost, 2),
-            day=v.day,
-            days_left_in_month=obs.days_left_in_month,
-            budget=_money(obs.budget),
-            allocation=_money(obs.monthly_allocation),
-            cash=_money(obs.cash),
+            **_account(obs, v.day, call_cost, _money(max(obs.budget, 0.0))),
             skill=_g(obs.profile.skill, 3),
             brier=_g(obs.recent_brier, 3) if math.isfinite(obs.recent_brier) else "none yet",
             indices=_indices(obs),
@@ -452,6 +445,20 @@ def render(
         ),
     )
     return Prompt([{"role": "system", "content": system}, {"role": "user", "content": user}], spec)
+
+
+def _account(obs: Observation, day: int, call_cost: float, max_spend: str) -> dict[str, Any]:
+    """The fields of the team's account that every template version shows."""
+    return dict(
+        team=obs.team,
+        max_spend=max_spend,
+        call_cost=_g(call_cost, 2),
+        day=day,
+        days_left_in_month=obs.days_left_in_month,
+        budget=_money(obs.budget),
+        allocation=_money(obs.monthly_allocation),
+        cash=_money(obs.cash),
+    )
 
 
 # ---------------------------------------------------------------------- v2
@@ -734,14 +741,7 @@ def render_v2(
         version,
         "user",
         dict(
-            team=obs.team,
-            max_spend=max_spend,
-            call_cost=_g(call_cost, 2),
-            day=v.day,
-            days_left_in_month=obs.days_left_in_month,
-            budget=_money(obs.budget),
-            allocation=_money(obs.monthly_allocation),
-            cash=_money(obs.cash),
+            **_account(obs, v.day, call_cost, max_spend),
             research=_research(obs),
             record=_record(obs),
             sales=_sales(obs, history),
