@@ -72,9 +72,9 @@ def assortative_optimum(stakes, qualities, costs) -> tuple[float, int]:
     quality, highest first. A dynamic programme walks the units in that order keeping, for every
     number ``r`` of units taken so far, the best surplus ``D[r]``; a unit is either skipped or put
     in slot ``r + 1``, where it is matched with the ``(r + 1)``-th highest stake:
-    ``D'[r + 1] = max(D[r + 1], D[r] + s_(r+1) * q_a - c_a)``. The answer is ``max_r D[r]``. Each
-    unit updates all slots at once (numpy), so the cost is O(units x min(clients, units)) cheap
-    vector steps.
+    ``D'[r + 1] = max(D[r + 1], D[r] + s_(r+1) * q_a - c_a)``. The answer is ``max_r D[r]``. The
+    cost is O(units x min(clients, units)): compiled (:mod:`.efficiency_kernel`, which updates
+    only the slots that take the unit) when numba is installed, in numpy otherwise.
 
     Why this is exact (proof sketch). Fix the set ``U`` of traded units, ``|U| = k``. Its costs are
     fixed, so only ``sum s_b q_a`` over the matching matters. (1) Whatever ``k`` clients trade,
@@ -112,6 +112,21 @@ def assortative_optimum(stakes, qualities, costs) -> tuple[float, int]:
     n_clients = int(np.count_nonzero(s * q[0] - c.min() > 0))
     m = min(n_clients, q.size)
     s = s[:m]
+    compiled = _compiled_programme()
+    best = compiled(s, q, c) if compiled else best_by_count(s, q, c)
+    k = int(np.argmax(best))
+    return float(best[k]), k
+
+
+def best_by_count(s: np.ndarray, q: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """The programme of :func:`assortative_optimum` in numpy: ``D[r]`` for every ``r``.
+
+    Args:
+        s: Stakes, highest first (one slot each).
+        q: Units' qualities, highest first.
+        c: Units' costs, in the same order.
+    """
+    m = s.size
     best = np.full(m + 1, -np.inf)
     best[0] = 0.0
     for i, (qa, ca) in enumerate(zip(q.tolist(), c.tolist(), strict=True)):
@@ -119,8 +134,22 @@ def assortative_optimum(stakes, qualities, costs) -> tuple[float, int]:
         # Computed from the old D before the in-place update: slot j + 1 reads D[j].
         take = best[:r] + (s[:r] * qa - ca)
         np.maximum(best[1 : r + 1], take, out=best[1 : r + 1])
-    k = int(np.argmax(best))
-    return float(best[k]), k
+    return best
+
+
+def _compiled_programme():
+    """The compiled programme, or None without numba (imported on first use)."""
+    global _COMPILED
+    if _COMPILED is None:
+        try:
+            from .efficiency_kernel import best_by_count as compiled
+        except ImportError:  # numba missing or unusable on this platform
+            compiled = False
+        _COMPILED = compiled
+    return _COMPILED or None
+
+
+_COMPILED = None
 
 
 def max_surplus(stakes, qualities, costs) -> float:
