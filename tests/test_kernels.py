@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from llm_market.market.mechanisms.cda import differentiated_day
-
 from llm_market.market.efficiency import best_by_count
+from llm_market.market.mechanisms.cda import differentiated_day
 
 kernel = pytest.importorskip("llm_market.market.mechanisms.cda_kernel")
 programme = pytest.importorskip("llm_market.market.efficiency_kernel")

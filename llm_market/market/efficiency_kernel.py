@@ -1,4 +1,4 @@
-"""The differentiated market's maximum surplus, compiled (see :func:`.efficiency.assortative_optimum`).
+"""The differentiated market's maximum surplus, compiled (:func:`.efficiency.assortative_optimum`).
 
 The dynamic programme over units (highest quality first) updates slot ``j + 1`` to
 ``max(D[j + 1], D[j] + s_j * q - c)``. The slots that take the new unit form a suffix (``D`` is

@@ -249,7 +249,16 @@ def _choose_quality(quality, pool, rng):
 
 @njit(cache=True)
 def clear_day(
-    arrival, n_ask, ask_price, of_ask, bid_price, bid_market, value, quality, rng, block_from=BLOCK_FROM
+    arrival,
+    n_ask,
+    ask_price,
+    of_ask,
+    bid_price,
+    bid_market,
+    value,
+    quality,
+    rng,
+    block_from=BLOCK_FROM,
 ):
     """Run a differentiated day; see :meth:`ContinuousDoubleAuction._clear_differentiated`.
 
