@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from llm_market.market.efficiency import best_by_count
+from llm_market.market.efficiency import best_surplus
 from llm_market.market.mechanisms.cda import differentiated_day
 
 kernel = pytest.importorskip("llm_market.market.mechanisms.cda_kernel")
@@ -77,9 +77,9 @@ def test_no_valued_seller_trades_nothing():
 
 
 @pytest.mark.parametrize("grid", [False, True])
-@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("seed", range(60))
 def test_compiled_programme_matches_numpy(seed, grid):
-    """The suffix-only update leaves every slot as the full numpy update does, to the bit."""
+    """Updating only the slots that can matter gives the full numpy update's answer, to the bit."""
     rng = np.random.default_rng(seed)
     n_units, n_clients = rng.integers(1, 400, 2)
     if grid:  # many equal qualities, stakes and costs: ties everywhere
@@ -93,6 +93,6 @@ def test_compiled_programme_matches_numpy(seed, grid):
     s = np.sort(s)[::-1][: min(n_units, n_clients)]
     order = np.argsort(-q, kind="stable")
     q, c = q[order], c[order]
-    expected = best_by_count(s, q, c)
-    got = programme.best_by_count(s, q, c)
-    np.testing.assert_array_equal(got, expected)
+    expected = best_surplus(s, q, c)
+    got = programme.best_surplus(s, q, c)
+    assert (float(got[0]), int(got[1])) == expected

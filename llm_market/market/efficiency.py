@@ -74,7 +74,7 @@ def assortative_optimum(stakes, qualities, costs) -> tuple[float, int]:
     in slot ``r + 1``, where it is matched with the ``(r + 1)``-th highest stake:
     ``D'[r + 1] = max(D[r + 1], D[r] + s_(r+1) * q_a - c_a)``. The answer is ``max_r D[r]``. The
     cost is O(units x min(clients, units)): compiled (:mod:`.efficiency_kernel`, which updates
-    only the slots that take the unit) when numba is installed, in numpy otherwise.
+    only the slots that can change the answer) when numba is installed, in numpy otherwise.
 
     Why this is exact (proof sketch). Fix the set ``U`` of traded units, ``|U| = k``. Its costs are
     fixed, so only ``sum s_b q_a`` over the matching matters. (1) Whatever ``k`` clients trade,
@@ -112,14 +112,12 @@ def assortative_optimum(stakes, qualities, costs) -> tuple[float, int]:
     n_clients = int(np.count_nonzero(s * q[0] - c.min() > 0))
     m = min(n_clients, q.size)
     s = s[:m]
-    compiled = _compiled_programme()
-    best = compiled(s, q, c) if compiled else best_by_count(s, q, c)
-    k = int(np.argmax(best))
-    return float(best[k]), k
+    surplus, k = (_compiled_programme() or best_surplus)(s, q, c)
+    return float(surplus), int(k)
 
 
-def best_by_count(s: np.ndarray, q: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """The programme of :func:`assortative_optimum` in numpy: ``D[r]`` for every ``r``.
+def best_surplus(s: np.ndarray, q: np.ndarray, c: np.ndarray) -> tuple[float, int]:
+    """The programme of :func:`assortative_optimum` in numpy: ``(max_r D[r], its first r)``.
 
     Args:
         s: Stakes, highest first (one slot each).
@@ -134,7 +132,8 @@ def best_by_count(s: np.ndarray, q: np.ndarray, c: np.ndarray) -> np.ndarray:
         # Computed from the old D before the in-place update: slot j + 1 reads D[j].
         take = best[:r] + (s[:r] * qa - ca)
         np.maximum(best[1 : r + 1], take, out=best[1 : r + 1])
-    return best
+    k = int(np.argmax(best))
+    return float(best[k]), k
 
 
 def _compiled_programme():
@@ -142,7 +141,7 @@ def _compiled_programme():
     global _COMPILED
     if _COMPILED is None:
         try:
-            from .efficiency_kernel import best_by_count as compiled
+            from .efficiency_kernel import best_surplus as compiled
         except ImportError:  # numba missing or unusable on this platform
             compiled = False
         _COMPILED = compiled
