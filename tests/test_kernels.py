@@ -32,21 +32,21 @@ def random_day(seed: int, n_books: int, n_ask: int, n_bid: int, grid: bool):
     return arrival, n_ask, ask_price, of_ask, bid_price, bid_market, value, quality
 
 
-def both(inputs, block_from):
+def both(inputs, frontier_from):
     """Both days from the same generator state; their results and the generators after."""
     py_rng, nb_rng = np.random.default_rng(7), np.random.default_rng(7)
     expected = differentiated_day(*inputs, py_rng)
-    got = kernel.clear_day(*inputs, nb_rng, block_from)
+    got = kernel.clear_day(*inputs, nb_rng, frontier_from)
     return expected, got, py_rng, nb_rng
 
 
 @pytest.mark.parametrize("grid", [False, True])
-@pytest.mark.parametrize("block_from", [1, 10**9])  # block envelopes, and the full scan
+@pytest.mark.parametrize("frontier_from", [1, 10**9])  # the frontier, and the full scan
 @pytest.mark.parametrize("seed", range(12))
-def test_compiled_day_matches_python(seed, block_from, grid):
+def test_compiled_day_matches_python(seed, frontier_from, grid):
     n_books = [1, 3, 40, 150, 700][seed % 5]
     inputs = random_day(seed, n_books, n_ask=4 * n_books + 5, n_bid=6 * n_books + 7, grid=grid)
-    expected, got, py_rng, nb_rng = both(inputs, block_from)
+    expected, got, py_rng, nb_rng = both(inputs, frontier_from)
     names = ("bid", "ask", "price", "resting_bid", "resting_ask")
     for name, e, g in zip(names, expected, got, strict=True):
         np.testing.assert_array_equal(g, e, err_msg=name)

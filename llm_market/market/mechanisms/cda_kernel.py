@@ -1,21 +1,23 @@
 """The differentiated CDA's day, compiled: one book per seller, each client choosing its seller.
 
-:meth:`~.cda.ContinuousDoubleAuction._clear_differentiated` states the rules and keeps them in
-plain Python; this module runs the same day in machine code (numba), with the same arithmetic
-(``value * quality - best ask`` in IEEE double, multiply then subtract, no fused operations), the
-same order priority and the same draws from the same generator, so a day's trades, resting
-orders and the generator's state after it are identical (``tests/test_kernels.py`` compares
-the two on random days). The difference is the cost of a client's choice among ``n`` sellers:
+:meth:`~.cda.ContinuousDoubleAuction._clear_differentiated` states the rules and
+:func:`~.cda.differentiated_day` keeps them in plain Python; this module runs the same day in
+machine code (numba), with the same arithmetic (``value * quality - best ask`` in IEEE double,
+multiply then subtract, no fused operations), the same order priority and the same draws from
+the same generator, so a day's trades, resting orders and the generator's state after it are
+identical (``tests/test_kernels.py`` compares the two on random days). What differs is the cost of
+a client's choice among ``n`` sellers:
 
-* Below :data:`BLOCK_FROM` sellers it is a scan of all of them, a few nanoseconds each.
-* From :data:`BLOCK_FROM` sellers on, the sellers are sorted by quality and cut into blocks of
-  :data:`BLOCK` sellers. Each block keeps the upper envelope of its lines
-  ``v -> quality * v - best ask`` (only sellers with an ask resting), rebuilt when one of its
-  best asks changes. A client with value ``v`` reads each block's envelope at ``v`` (a binary
-  search), and scans in full only the blocks whose envelope comes within a tolerance of the best
-  one: that scan, with the exact arithmetic, decides the winner and its ties. The tolerance
-  (:func:`_slack`) is many orders of magnitude above the rounding of the envelope's arithmetic,
-  so the blocks it skips cannot hold a seller whose rounded surplus reaches the best.
+* Below :data:`FRONTIER_FROM` sellers, a scan of all of them (a few nanoseconds each).
+* From :data:`FRONTIER_FROM` on, a scan of the *frontier* only: the sellers whose best ask is
+  lower than that of every seller of higher quality. Any other seller has a rival of at least its
+  quality at no higher ask, and rounding is monotone, so its surplus is no larger than the
+  rival's at every positive value: the best surplus is on the frontier. The frontier is a
+  staircase in (quality, ask) and is short (tens of sellers among thousands); it is kept up to
+  date as best asks change, with a segment tree of the asks in order of quality. A seller off
+  the frontier can still *tie* with the best one after rounding, when its quality is within
+  rounding of a tied frontier seller's, so those neighbours are checked with the exact
+  arithmetic before a tie is drawn.
 
 Every order is for one unit and none is cancelled, so a book is two binary heaps of
 ``(price key, arrival number, order)`` in flat arrays: asks in a slice sized by the seller's
@@ -27,11 +29,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-BLOCK = 64
-"""Sellers per block of the envelope search."""
-
-BLOCK_FROM = 512
-"""Sellers from which a client's choice uses the block envelopes rather than a full scan."""
+FRONTIER_FROM = 64
+"""Sellers from which a client's choice scans the frontier rather than every seller."""
 
 _EMPTY = -1
 
@@ -87,64 +86,129 @@ def _pop(kp, ko, tag, base, size):
 
 
 @njit(cache=True)
-def _slack(v, qmax, amax, gain):
-    # Far above the rounding of a product and a difference of numbers of this size, so a line
-    # the envelope drops or reads low by rounding is still scanned.
-    return 1e-9 * (abs(v) * qmax + amax + abs(gain)) + 1e-300
+def _first_below(tree, leaves, start, x):
+    """First position ``>= start`` whose ask is below ``x`` (-1: none), in a min segment tree."""
+    if start >= leaves:
+        return -1
+    i = start + leaves
+    while True:
+        if tree[i] < x:
+            while i < leaves:
+                i = 2 * i if tree[2 * i] < x else 2 * i + 1
+            return i - leaves
+        # Up while a right child, then over to the next subtree on the right.
+        while i & 1:
+            i >>= 1
+        if i == 0:
+            return -1
+        i += 1
 
 
 @njit(cache=True)
-def _rebuild(b, order, quality, best_ask, hull, hull_size):
-    """Upper envelope of block ``b``'s lines with an ask resting (sorted by quality)."""
-    start = b * BLOCK
-    stop = min(start + BLOCK, order.size)
-    h0 = b * BLOCK
-    n = 0
-    for pos in range(start, stop):
-        j = order[pos]
-        a = best_ask[j]
-        if a == np.inf:
-            continue
-        q = quality[j]
-        if n and quality[hull[h0 + n - 1]] == q:
-            # Same slope: only the lower ask can be on the envelope (a tie is found by the scan).
-            if best_ask[hull[h0 + n - 1]] <= a:
-                continue
-            n -= 1
-        while n >= 2:
-            i1 = hull[h0 + n - 2]
-            i2 = hull[h0 + n - 1]
-            # i2 is under max(i1, j) everywhere when the crossing of i1 and j comes no later
-            # than the crossing of i1 and i2 (slopes increase along the envelope).
-            lhs = (best_ask[j] - best_ask[i1]) * (quality[i2] - quality[i1])
-            rhs = (best_ask[i2] - best_ask[i1]) * (quality[j] - quality[i1])
-            if lhs <= rhs:
-                n -= 1
-            else:
-                break
-        hull[h0 + n] = j
-        n += 1
-    hull_size[b] = n
+def _set_ask(tree, leaves, pos, a):
+    i = pos + leaves
+    tree[i] = a
+    i >>= 1
+    while i:
+        low = min(tree[2 * i], tree[2 * i + 1])
+        if tree[i] == low:
+            break  # the minimum above does not change either
+        tree[i] = low
+        i >>= 1
 
 
 @njit(cache=True)
-def _envelope_at(b, v, quality, best_ask, hull, hull_size):
-    """Largest surplus on block ``b``'s envelope at value ``v`` (-inf when the block is empty)."""
-    n = hull_size[b]
-    if n == 0:
-        return -np.inf
-    h0 = b * BLOCK
-    lo, hi = 0, n - 1
-    # Along the envelope the surplus rises then falls: find the peak by bisection.
+def _update_frontier(pos, a, ask_at, tree, leaves, stair, n_stair, fresh):
+    """Set the ask at quality position ``pos`` and mend the frontier; returns its new length.
+
+    Whether a position is on the frontier depends only on the asks at higher qualities, so the
+    frontier before ``pos`` stands. From ``pos`` on it is walked again (each step the next
+    position below the running minimum) until the walk lands on a seller of the old frontier
+    past ``pos``, from where the old one stands too.
+    """
+    ask_at[pos] = a
+    _set_ask(tree, leaves, pos, a)
+    lo, hi = 0, n_stair
     while lo < hi:
         mid = (lo + hi) // 2
-        j, k = hull[h0 + mid], hull[h0 + mid + 1]
-        if quality[j] * v - best_ask[j] < quality[k] * v - best_ask[k]:
+        if stair[mid] < pos:
             lo = mid + 1
         else:
             hi = mid
-    j = hull[h0 + lo]
-    return quality[j] * v - best_ask[j]
+    first = lo  # frontier members before pos: stair[:first]
+    cur = ask_at[stair[first - 1]] if first else np.inf
+    if a >= cur and not (first < n_stair and stair[first] == pos):
+        return n_stair  # off the frontier before and after: the running minimum is unchanged
+    old = first  # the old members past the walk are stair[old:]
+    n_new = 0
+    x = pos
+    landed = False
+    while True:
+        x = _first_below(tree, leaves, x, cur)
+        if x < 0:
+            break
+        while old < n_stair and stair[old] < x:
+            old += 1
+        if old < n_stair and stair[old] == x and x != pos:
+            landed = True
+            break
+        fresh[n_new] = x
+        n_new += 1
+        cur = ask_at[x]
+        x += 1
+    tail = n_stair - old if landed else 0
+    # Splice stair[:first] + fresh[:n_new] + stair[old:] (the tail moves left or right).
+    if first + n_new != old and tail:
+        if first + n_new < old:
+            for m in range(tail):
+                stair[first + n_new + m] = stair[old + m]
+        else:
+            for m in range(tail - 1, -1, -1):
+                stair[first + n_new + m] = stair[old + m]
+    for m in range(n_new):
+        stair[first + m] = fresh[m]
+    return first + n_new + tail
+
+
+@njit(cache=True)
+def _choose_frontier(v, quality, best_ask, order, q_at, ask_at, stair, n_stair, rng, tied):
+    """As :func:`_choose_scan`, from the frontier and the rounding ties next to it."""
+    if not v > 0.0:
+        # The frontier argument needs a positive value (and a number).
+        return _choose_scan(v, quality, best_ask, rng)
+    if n_stair == 0:
+        return 0, -np.inf
+    gain = -np.inf
+    for m in range(n_stair):
+        x = stair[m]
+        s = q_at[x] * v - ask_at[x]
+        if s > gain:
+            gain = s
+    # Everyone tied with the best: frontier sellers, and the sellers just below a tied one in
+    # quality (up to the next frontier seller) whose rounded surplus is the same.
+    n_tied = 0
+    n = order.size
+    for m in range(n_stair):
+        x = stair[m]
+        if q_at[x] * v - ask_at[x] != gain:
+            continue
+        tied[n_tied] = order[x]
+        n_tied += 1
+        stop = stair[m + 1] if m + 1 < n_stair else n
+        reach = q_at[x] * v
+        slack = 1e-9 * (abs(reach) + abs(ask_at[x]) + abs(gain)) + 1e-300
+        for y in range(x + 1, stop):
+            if q_at[y] * v < reach - slack:
+                break
+            if q_at[y] * v - ask_at[y] == gain:
+                tied[n_tied] = order[y]
+                n_tied += 1
+    if n_tied == 1:
+        return tied[0], gain
+    # The r-th tied seller in index order, as a scan of every seller counts them.
+    chosen = tied[:n_tied].copy()
+    chosen.sort()
+    return chosen[rng.integers(0, n_tied)], gain
 
 
 @njit(cache=True)
@@ -171,55 +235,6 @@ def _choose_scan(v, quality, best_ask, rng):
                         k = j
                         break
                     r -= 1
-    return k, gain
-
-
-@njit(cache=True)
-def _choose_blocks(v, quality, best_ask, order, hull, hull_size, top, qmax, amax, rng):
-    """As :func:`_choose_scan`, scanning only the blocks that can hold the winner."""
-    n_blocks = hull_size.size
-    approx = -np.inf
-    for b in range(n_blocks):
-        e = _envelope_at(b, v, quality, best_ask, hull, hull_size)
-        top[b] = e
-        if e > approx:
-            approx = e
-    if approx == -np.inf:
-        return 0, -np.inf
-    cut = approx - _slack(v, qmax, amax, approx)
-    # The exact winner among the candidate blocks: the first seller (by index) of the largest
-    # rounded surplus, and the number of sellers tied with it, as a full scan would find them.
-    gain = -np.inf
-    k = 0
-    ties = 0
-    size = order.size
-    for b in range(n_blocks):
-        if top[b] < cut:
-            continue
-        for pos in range(b * BLOCK, min(b * BLOCK + BLOCK, size)):
-            j = order[pos]
-            s = quality[j] * v - best_ask[j]
-            if s > gain:
-                gain, k, ties = s, j, 1
-            elif s == gain:
-                ties += 1
-                if j < k:
-                    k = j
-    if ties > 1:
-        # The r-th tied seller in index order, as the full scan counts them.
-        r = rng.integers(0, ties)
-        tied = np.empty(ties, dtype=np.int64)
-        m = 0
-        for b in range(n_blocks):
-            if top[b] < cut:
-                continue
-            for pos in range(b * BLOCK, min(b * BLOCK + BLOCK, size)):
-                j = order[pos]
-                if quality[j] * v - best_ask[j] == gain:
-                    tied[m] = j
-                    m += 1
-        tied.sort()
-        k = tied[r]
     return k, gain
 
 
@@ -258,7 +273,7 @@ def clear_day(
     value,
     quality,
     rng,
-    block_from=BLOCK_FROM,
+    frontier_from=FRONTIER_FROM,
 ):
     """Run a differentiated day; see :meth:`ContinuousDoubleAuction._clear_differentiated`.
 
@@ -272,7 +287,7 @@ def clear_day(
         value: Each client's value per unit of quality.
         quality: Quality of each book's seller.
         rng: The generator the ties are drawn from.
-        block_from: Sellers from which the choice searches block envelopes (a full scan below).
+        frontier_from: Sellers from which the choice scans the frontier (all sellers below).
 
     Returns:
         ``(bid, ask, price, resting_bid, resting_ask)``: the trades in order, and which orders
@@ -310,24 +325,23 @@ def clear_day(
 
     best_ask = np.full(n_books, np.inf)
     seen = np.zeros(n_books, dtype=np.bool_)
-    blocked = n_books >= block_from
-    # Sellers by quality (stable), the blocks' envelopes and their peaks at a client's value.
-    by_quality = np.argsort(quality, kind="mergesort")
-    n_blocks = (n_books + BLOCK - 1) // BLOCK if blocked else 0
-    hull = np.empty(n_blocks * BLOCK, dtype=np.int64)
-    hull_size = np.zeros(n_blocks, dtype=np.int64)
-    top = np.empty(n_blocks)
-    block_of = np.empty(n_books, dtype=np.int64)
-    for pos in range(n_books):
-        block_of[by_quality[pos]] = pos // BLOCK
-    qmax = 0.0
-    for j in range(n_books):
-        if abs(quality[j]) > qmax:
-            qmax = abs(quality[j])
-    amax = 0.0
-    for i in range(n_ask):
-        if abs(ask_price[i]) > amax:  # False for NaN
-            amax = abs(ask_price[i])
+    staircase = n_books >= frontier_from
+    # Sellers by quality, highest first (ties by index), their asks in that order in a min
+    # segment tree, and the frontier as increasing positions in that order.
+    order = np.argsort(-quality, kind="mergesort")
+    pos_of = np.empty(n_books, dtype=np.int64)
+    for x in range(n_books):
+        pos_of[order[x]] = x
+    q_at = quality[order]
+    ask_at = np.full(n_books, np.inf)
+    leaves = 1
+    while leaves < n_books:
+        leaves *= 2
+    tree = np.full(2 * leaves, np.inf)
+    stair = np.empty(n_books + 1, dtype=np.int64)
+    fresh = np.empty(n_books + 1, dtype=np.int64)
+    tied = np.empty(n_books, dtype=np.int64)
+    n_stair = 0
 
     t_bid = np.empty(n_bid, dtype=np.int64)
     t_ask = np.empty(n_bid, dtype=np.int64)
@@ -363,9 +377,9 @@ def clear_day(
             if not any_positive:
                 continue
             v = value[b]
-            if blocked:
-                k, gain = _choose_blocks(
-                    v, quality, best_ask, by_quality, hull, hull_size, top, qmax, amax, rng
+            if staircase:
+                k, gain = _choose_frontier(
+                    v, quality, best_ask, order, q_at, ask_at, stair, n_stair, rng, tied
                 )
             else:
                 k, gain = _choose_scan(v, quality, best_ask, rng)
@@ -420,8 +434,10 @@ def clear_day(
             a = akp[ask_base[k]] if ask_size[k] else np.inf
             if a != best_ask[k]:
                 best_ask[k] = a
-                if blocked:
-                    _rebuild(block_of[k], by_quality, quality, best_ask, hull, hull_size)
+                if staircase:
+                    n_stair = _update_frontier(
+                        pos_of[k], a, ask_at, tree, leaves, stair, n_stair, fresh
+                    )
     for m in range(n_trades):
         resting_ask[t_ask[m]] = False
         resting_bid[t_bid[m]] = False
