@@ -96,3 +96,29 @@ def test_compiled_programme_matches_numpy(seed, grid):
     expected = best_surplus(s, q, c)
     got = programme.best_surplus(s, q, c)
     assert (float(got[0]), int(got[1])) == expected
+
+
+def test_kernels_run_for_large_days_only(monkeypatch):
+    from llm_market.market import jit
+
+    monkeypatch.delenv("LLM_MARKET_JIT", raising=False)
+    assert jit.kernel("efficiency_kernel", "best_surplus", jit.JIT_FROM - 1) is None
+    assert jit.kernel("efficiency_kernel", "best_surplus", jit.JIT_FROM) is programme.best_surplus
+    monkeypatch.setenv("LLM_MARKET_JIT", "0")
+    assert jit.kernel("mechanisms.cda_kernel", "clear_day", 10**9) is None
+    monkeypatch.setenv("LLM_MARKET_JIT", "1")
+    assert jit.kernel("mechanisms.cda_kernel", "clear_day", 1) is kernel.clear_day
+
+
+def test_a_run_is_the_same_compiled_or_not(monkeypatch):
+    """The whole model, every market day compiled, against every day in plain Python."""
+    from llm_market import MarketModel
+
+    digests = []
+    for setting in ("1", "0"):
+        monkeypatch.setenv("LLM_MARKET_JIT", setting)
+        model = MarketModel(n_teams=70, n_clients=700, seed=3)  # the frontier from 64 sellers
+        for _ in range(45):  # past the first month, when records set the sellers apart
+            model.step()
+        digests.append(model.digest())
+    assert digests[0] == digests[1]

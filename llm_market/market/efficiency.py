@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .jit import kernel
+
 
 @dataclass
 class Equilibrium:
@@ -73,8 +75,8 @@ def assortative_optimum(stakes, qualities, costs) -> tuple[float, int]:
     number ``r`` of units taken so far, the best surplus ``D[r]``; a unit is either skipped or put
     in slot ``r + 1``, where it is matched with the ``(r + 1)``-th highest stake:
     ``D'[r + 1] = max(D[r + 1], D[r] + s_(r+1) * q_a - c_a)``. The answer is ``max_r D[r]``. The
-    cost is O(units x min(clients, units)): compiled (:mod:`.efficiency_kernel`, which updates
-    only the slots that can change the answer) when numba is installed, in numpy otherwise.
+    cost is O(units x min(clients, units)): compiled for large markets (:mod:`.efficiency_kernel`, which
+    updates only the slots that can change the answer; see :mod:`.jit`), in numpy otherwise.
 
     Why this is exact (proof sketch). Fix the set ``U`` of traded units, ``|U| = k``. Its costs are
     fixed, so only ``sum s_b q_a`` over the matching matters. (1) Whatever ``k`` clients trade,
@@ -112,7 +114,8 @@ def assortative_optimum(stakes, qualities, costs) -> tuple[float, int]:
     n_clients = int(np.count_nonzero(s * q[0] - c.min() > 0))
     m = min(n_clients, q.size)
     s = s[:m]
-    surplus, k = (_compiled_programme() or best_surplus)(s, q, c)
+    programme = kernel("efficiency_kernel", "best_surplus", q.size * m) or best_surplus
+    surplus, k = programme(s, q, c)
     return float(surplus), int(k)
 
 
@@ -134,21 +137,6 @@ def best_surplus(s: np.ndarray, q: np.ndarray, c: np.ndarray) -> tuple[float, in
         np.maximum(best[1 : r + 1], take, out=best[1 : r + 1])
     k = int(np.argmax(best))
     return float(best[k]), k
-
-
-def _compiled_programme():
-    """The compiled programme, or None without numba (imported on first use)."""
-    global _COMPILED
-    if _COMPILED is None:
-        try:
-            from .efficiency_kernel import best_surplus as compiled
-        except ImportError:  # numba missing or unusable on this platform
-            compiled = False
-        _COMPILED = compiled
-    return _COMPILED or None
-
-
-_COMPILED = None
 
 
 def max_surplus(stakes, qualities, costs) -> float:

@@ -65,6 +65,6 @@ def best_surplus(s, q, c, tol=1e-9):
     return best[k], k
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _falls(best, r, tol):
     return best[r] < best[r - 1] - tol * (abs(best[r - 1]) + 1.0)

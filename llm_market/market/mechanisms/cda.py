@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..jit import kernel
 from ..orderbook import BUY, SELL, OrderBook
 from .base import (
     DEPTH_LEVELS,
@@ -166,13 +167,14 @@ class ContinuousDoubleAuction(Mechanism):
     ) -> Trades:
         """One book per seller; each client chooses its seller on arrival (class docstring).
 
-        The day runs compiled (:mod:`.cda_kernel`) when numba is installed, and otherwise in
+        A large day runs compiled (:mod:`.cda_kernel`; see :mod:`..jit`), a small one in
         :func:`differentiated_day`, the same rules in plain Python; both make the same trades
         with the same draws.
         """
         sellers = SellerBooks.of(flow, quality)
         arrival = rng.permutation(flow.ask_price.size + flow.bid_price.size)
-        day = _compiled_day() or differentiated_day
+        pairs = len(sellers) * flow.bid_price.size
+        day = kernel("mechanisms.cda_kernel", "clear_day", pairs) or differentiated_day
         bid, ask, price, resting_bid, resting_ask = day(
             arrival,
             flow.ask_price.size,
@@ -191,21 +193,6 @@ class ContinuousDoubleAuction(Mechanism):
             self.depth_levels,
         )
         return Trades(bid=bid, ask=ask, price=price)
-
-
-def _compiled_day():
-    """The compiled day, or None without numba (imported on first use: numba is slow to load)."""
-    global _COMPILED
-    if _COMPILED is None:
-        try:
-            from .cda_kernel import clear_day
-        except ImportError:  # numba missing or unusable on this platform
-            clear_day = False
-        _COMPILED = clear_day
-    return _COMPILED or None
-
-
-_COMPILED = None
 
 
 def differentiated_day(

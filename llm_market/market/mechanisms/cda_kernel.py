@@ -35,7 +35,7 @@ FRONTIER_FROM = 64
 _EMPTY = -1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _less(kp, ko, i, j):
     return kp[i] < kp[j] or (kp[i] == kp[j] and ko[i] < ko[j])
 
