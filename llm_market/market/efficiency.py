@@ -75,8 +75,9 @@ def assortative_optimum(stakes, qualities, costs) -> tuple[float, int]:
     number ``r`` of units taken so far, the best surplus ``D[r]``; a unit is either skipped or put
     in slot ``r + 1``, where it is matched with the ``(r + 1)``-th highest stake:
     ``D'[r + 1] = max(D[r + 1], D[r] + s_(r+1) * q_a - c_a)``. The answer is ``max_r D[r]``. The
-    cost is O(units x min(clients, units)): compiled for large markets (:mod:`.efficiency_kernel`, which
-    updates only the slots that can change the answer; see :mod:`.jit`), in numpy otherwise.
+    cost is O(units x min(clients, units)): compiled for large markets
+    (:mod:`.efficiency_kernel`, which updates only the slots that can change the answer; see
+    :mod:`.jit`), in numpy otherwise.
 
     Why this is exact (proof sketch). Fix the set ``U`` of traded units, ``|U| = k``. Its costs are
     fixed, so only ``sum s_b q_a`` over the matching matters. (1) Whatever ``k`` clients trade,
