@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .jit import kernel
+
 
 @dataclass
 class Equilibrium:
@@ -72,9 +74,10 @@ def assortative_optimum(stakes, qualities, costs) -> tuple[float, int]:
     quality, highest first. A dynamic programme walks the units in that order keeping, for every
     number ``r`` of units taken so far, the best surplus ``D[r]``; a unit is either skipped or put
     in slot ``r + 1``, where it is matched with the ``(r + 1)``-th highest stake:
-    ``D'[r + 1] = max(D[r + 1], D[r] + s_(r+1) * q_a - c_a)``. The answer is ``max_r D[r]``. Each
-    unit updates all slots at once (numpy), so the cost is O(units x min(clients, units)) cheap
-    vector steps.
+    ``D'[r + 1] = max(D[r + 1], D[r] + s_(r+1) * q_a - c_a)``. The answer is ``max_r D[r]``. The
+    cost is O(units x min(clients, units)): compiled for large markets
+    (:mod:`.efficiency_kernel`, which updates only the slots that can change the answer; see
+    :mod:`.jit`), in numpy otherwise.
 
     Why this is exact (proof sketch). Fix the set ``U`` of traded units, ``|U| = k``. Its costs are
     fixed, so only ``sum s_b q_a`` over the matching matters. (1) Whatever ``k`` clients trade,
@@ -112,6 +115,20 @@ def assortative_optimum(stakes, qualities, costs) -> tuple[float, int]:
     n_clients = int(np.count_nonzero(s * q[0] - c.min() > 0))
     m = min(n_clients, q.size)
     s = s[:m]
+    programme = kernel("efficiency_kernel", "best_surplus", q.size * m) or best_surplus
+    surplus, k = programme(s, q, c)
+    return float(surplus), int(k)
+
+
+def best_surplus(s: np.ndarray, q: np.ndarray, c: np.ndarray) -> tuple[float, int]:
+    """The programme of :func:`assortative_optimum` in numpy: ``(max_r D[r], its first r)``.
+
+    Args:
+        s: Stakes, highest first (one slot each).
+        q: Units' qualities, highest first.
+        c: Units' costs, in the same order.
+    """
+    m = s.size
     best = np.full(m + 1, -np.inf)
     best[0] = 0.0
     for i, (qa, ca) in enumerate(zip(q.tolist(), c.tolist(), strict=True)):

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..jit import kernel
 from ..orderbook import BUY, SELL, OrderBook
 from .base import (
     DEPTH_LEVELS,
@@ -166,107 +167,156 @@ class ContinuousDoubleAuction(Mechanism):
     ) -> Trades:
         """One book per seller; each client chooses its seller on arrival (class docstring).
 
-        Every order is for one unit and no order is cancelled, so each seller's book is two
-        bare heaps of ``(key, order id, tag)`` with :class:`~..orderbook.OrderBook`'s rules
-        (price-time priority, trades at the resting order's price); building a thousand
-        ``OrderBook`` objects a day, and calling into them, cost more than the matching.
+        A large day runs compiled (:mod:`.cda_kernel`; see :mod:`..jit`), a small one in
+        :func:`differentiated_day`, the same rules in plain Python; both make the same trades
+        with the same draws.
         """
         sellers = SellerBooks.of(flow, quality)
-        n_books = len(sellers)
-        ask_heaps: list[list] = [[] for _ in range(n_books)]  # (price, id, ask)
-        bid_heaps: list[list] = [[] for _ in range(n_books)]  # (-price, id, bid)
-        n_ask, n_bid = flow.ask_price.size, flow.bid_price.size
-        ask_price = flow.ask_price.tolist()
-        of_ask = sellers.of_ask.tolist()
-        bid_price = flow.bid_price.tolist()
-        bid_market = flow.bid_market.tolist()
-        value = np.asarray(flow.bid_value, dtype=float).tolist()
-        book_quality = sellers.quality
-        quality_of = book_quality.tolist()
-        worthless = book_quality <= 0
-        valued = (~worthless).tolist()
-        # Best resting ask of each book (inf: none), kept up to date after every event there.
-        # A worthless seller's entry stays inf, so its surplus is -inf and it is never chosen.
-        best_ask = np.full(n_books, np.inf)
-        seen = np.zeros(n_books, dtype=bool)
-        any_positive = not worthless.all()
-        surplus = np.empty(n_books)
-        tied = np.empty(n_books, dtype=bool)
-        multiply, subtract, equal, count = np.multiply, np.subtract, np.equal, np.count_nonzero
-        inf = np.inf
-        bid, ask, price = [], [], []
-        # Orders that entered a book; those that did not trade rest there at the close.
-        resting_bid = np.zeros(n_bid, dtype=bool)
-        resting_ask = np.zeros(n_ask, dtype=bool)
-        oid = 0
-        for i in rng.permutation(n_ask + n_bid).tolist():
-            oid += 1
-            if i < n_ask:
-                p = ask_price[i]
-                if p != p:  # NaN: this unit does not quote
-                    continue
-                k = of_ask[i]
-                seen[k] = True
-                resting_ask[i] = True
-                asks = ask_heaps[k]
-                bids = bid_heaps[k]
-                if bids and bids[0][0] <= -p:
-                    top = heappop(bids)
-                    bid.append(top[2])
-                    ask.append(i)
-                    price.append(-top[0])
-                else:
-                    heappush(asks, (p, oid, i))
-            else:
-                b = i - n_ask
-                if not any_positive:
-                    continue
-                # surplus = value * quality - best ask, the largest first (ties at random):
-                # the same arithmetic, and the same draws, as choose_best on the full array.
-                multiply(book_quality, value[b], out=surplus)
-                subtract(surplus, best_ask, out=surplus)
-                k = int(surplus.argmax())
-                gain = float(surplus[k])
-                if gain > -inf:
-                    if count(equal(surplus, gain, out=tied)) > 1:
-                        ties = tied.nonzero()[0]
-                        k = int(ties[rng.integers(ties.size)])
-                elif bid_market[b]:
-                    continue
-                else:
-                    # Nothing rests: bid where the most valuable report has been offered.
-                    pool = seen & ~worthless if (seen & ~worthless).any() else ~worthless
-                    k = choose_best(np.where(pool, book_quality, -np.inf), rng)
-                asks = ask_heaps[k]
-                if bid_market[b]:
-                    if gain < 0:
-                        continue
-                    top = heappop(asks)
-                    bid.append(b)
-                    ask.append(top[2])
-                    price.append(top[0])
-                else:
-                    resting_bid[b] = True
-                    limit = bid_price[b] * quality_of[k]
-                    if asks and asks[0][0] <= limit:
-                        top = heappop(asks)
-                        bid.append(b)
-                        ask.append(top[2])
-                        price.append(top[0])
-                    else:
-                        heappush(bid_heaps[k], (-limit, oid, b))
-            if valued[k]:
-                best_ask[k] = asks[0][0] if asks else inf
-        resting_ask[np.asarray(ask, dtype=np.int64)] = False
-        resting_bid[np.asarray(bid, dtype=np.int64)] = False
+        arrival = rng.permutation(flow.ask_price.size + flow.bid_price.size)
+        pairs = len(sellers) * flow.bid_price.size
+        day = kernel("mechanisms.cda_kernel", "clear_day", pairs) or differentiated_day
+        bid, ask, price, resting_bid, resting_ask = day(
+            arrival,
+            flow.ask_price.size,
+            np.asarray(flow.ask_price, dtype=float),
+            np.asarray(sellers.of_ask, dtype=np.int64),
+            np.asarray(flow.bid_price, dtype=float),
+            np.asarray(flow.bid_market, dtype=bool),
+            np.asarray(flow.bid_value, dtype=float),
+            np.asarray(sellers.quality, dtype=float),
+            rng,
+        )
         self.quotes[good] = differentiated_quote(
             np.asarray(flow.bid_price, dtype=float)[resting_bid],
             np.asarray(flow.ask_price, dtype=float)[resting_ask],
             quality[resting_ask],
             self.depth_levels,
         )
-        return Trades(
-            bid=np.asarray(bid, dtype=np.int64),
-            ask=np.asarray(ask, dtype=np.int64),
-            price=np.asarray(price, dtype=float),
-        )
+        return Trades(bid=bid, ask=ask, price=price)
+
+
+def differentiated_day(
+    arrival: np.ndarray,
+    n_ask: int,
+    ask_price: np.ndarray,
+    of_ask: np.ndarray,
+    bid_price: np.ndarray,
+    bid_market: np.ndarray,
+    value: np.ndarray,
+    book_quality: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A differentiated day in plain Python (the reference for :func:`.cda_kernel.clear_day`).
+
+    Every order is for one unit and no order is cancelled, so each seller's book is two bare
+    heaps of ``(key, order id, tag)`` with :class:`~..orderbook.OrderBook`'s rules (price-time
+    priority, trades at the resting order's price).
+
+    Args:
+        arrival: The day's arrival order over asks (``0..n_ask-1``) then bids (``n_ask + b``).
+        n_ask: Number of asks.
+        ask_price: Price of each ask (NaN: the unit does not quote).
+        of_ask: Book (seller) of each ask.
+        bid_price: Limit of each bid per unit of quality.
+        bid_market: Whether each bid is a market order.
+        value: Each client's value per unit of quality.
+        book_quality: Quality of each book's seller.
+        rng: The generator the ties are drawn from.
+
+    Returns:
+        ``(bid, ask, price, resting_bid, resting_ask)``: the trades in order, and which orders
+        entered a book and were still there at the close.
+    """
+    n_books = book_quality.size
+    n_bid = bid_price.size
+    ask_heaps: list[list] = [[] for _ in range(n_books)]  # (price, id, ask)
+    bid_heaps: list[list] = [[] for _ in range(n_books)]  # (-price, id, bid)
+    ask_price = ask_price.tolist()
+    of_ask = of_ask.tolist()
+    bid_price = bid_price.tolist()
+    bid_market = bid_market.tolist()
+    value = value.tolist()
+    quality_of = book_quality.tolist()
+    worthless = book_quality <= 0
+    valued = (~worthless).tolist()
+    # Best resting ask of each book (inf: none), kept up to date after every event there.
+    # A worthless seller's entry stays inf, so its surplus is -inf and it is never chosen.
+    best_ask = np.full(n_books, np.inf)
+    seen = np.zeros(n_books, dtype=bool)
+    any_positive = not worthless.all()
+    surplus = np.empty(n_books)
+    tied = np.empty(n_books, dtype=bool)
+    multiply, subtract, equal, count = np.multiply, np.subtract, np.equal, np.count_nonzero
+    inf = np.inf
+    bid, ask, price = [], [], []
+    # Orders that entered a book; those that did not trade rest there at the close.
+    resting_bid = np.zeros(n_bid, dtype=bool)
+    resting_ask = np.zeros(n_ask, dtype=bool)
+    oid = 0
+    for i in arrival.tolist():
+        oid += 1
+        if i < n_ask:
+            p = ask_price[i]
+            if p != p:  # NaN: this unit does not quote
+                continue
+            k = of_ask[i]
+            seen[k] = True
+            resting_ask[i] = True
+            asks = ask_heaps[k]
+            bids = bid_heaps[k]
+            if bids and bids[0][0] <= -p:
+                top = heappop(bids)
+                bid.append(top[2])
+                ask.append(i)
+                price.append(-top[0])
+            else:
+                heappush(asks, (p, oid, i))
+        else:
+            b = i - n_ask
+            if not any_positive:
+                continue
+            # surplus = value * quality - best ask, the largest first (ties at random):
+            # the same arithmetic, and the same draws, as choose_best on the full array.
+            multiply(book_quality, value[b], out=surplus)
+            subtract(surplus, best_ask, out=surplus)
+            k = int(surplus.argmax())
+            gain = float(surplus[k])
+            if gain > -inf:
+                if count(equal(surplus, gain, out=tied)) > 1:
+                    ties = tied.nonzero()[0]
+                    k = int(ties[rng.integers(ties.size)])
+            elif bid_market[b]:
+                continue
+            else:
+                # Nothing rests: bid where the most valuable report has been offered.
+                pool = seen & ~worthless if (seen & ~worthless).any() else ~worthless
+                k = choose_best(np.where(pool, book_quality, -np.inf), rng)
+            asks = ask_heaps[k]
+            if bid_market[b]:
+                if gain < 0:
+                    continue
+                top = heappop(asks)
+                bid.append(b)
+                ask.append(top[2])
+                price.append(top[0])
+            else:
+                resting_bid[b] = True
+                limit = bid_price[b] * quality_of[k]
+                if asks and asks[0][0] <= limit:
+                    top = heappop(asks)
+                    bid.append(b)
+                    ask.append(top[2])
+                    price.append(top[0])
+                else:
+                    heappush(bid_heaps[k], (-limit, oid, b))
+        if valued[k]:
+            best_ask[k] = asks[0][0] if asks else inf
+    resting_ask[np.asarray(ask, dtype=np.int64)] = False
+    resting_bid[np.asarray(bid, dtype=np.int64)] = False
+    return (
+        np.asarray(bid, dtype=np.int64),
+        np.asarray(ask, dtype=np.int64),
+        np.asarray(price, dtype=float),
+        resting_bid,
+        resting_ask,
+    )
