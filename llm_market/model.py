@@ -223,6 +223,20 @@ class MarketModel(mesa.Model):
             self.policy.introduce(team.idx, team.profile)
         self.event_logs.record_roster(self.teams, self.policy)
 
+    # Counts agents joining and leaving, so that the data collector checks its roster of teams
+    # only when it may have changed (see RunCollector).
+    roster_version: int = 0
+
+    def register_agent(self, agent: mesa.Agent) -> None:
+        """Mesa's registration of a new agent, counted in :attr:`roster_version`."""
+        super().register_agent(agent)
+        self.roster_version += 1
+
+    def deregister_agent(self, agent: mesa.Agent) -> None:
+        """Mesa's removal of an agent, counted in :attr:`roster_version`."""
+        super().deregister_agent(agent)
+        self.roster_version += 1
+
     def extra_reporters(self) -> dict[str, Any]:
         """Model reporters a subclass adds to the data collector (none here)."""
         return {}
