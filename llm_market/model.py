@@ -26,7 +26,7 @@ from .budgets.performance import Performance
 from .budgets.pivot import hhi, target_shares
 from .calendar import Calendar
 from .information.beliefs import Beliefs, no_information_forecast
-from .information.headlines import make_generator, news_items, research_items
+from .information.headlines import log_headlines, make_generator, research_items
 from .information.history import HistoryBook
 from .information.indices import make_index_process
 from .information.news import NewsProcess
@@ -460,7 +460,7 @@ class MarketModel(mesa.Model):
         self.beliefs.observe(batch.team, batch.index, batch.ahead, batch.value, batch.precision)
         # Every item gets its headline (logged beside the numbers); only the teams that read
         # headlines are handed them.
-        log["headline"] = [self.headlines.headline(item) for item in news_items(log)]
+        log["headline"] = log_headlines(self.headlines, log)
         self.event_logs.news.append(step=self.calendar.stamp, **log)
         self.indices.observe_news(log)  # a traded index: public news publishes fundamentals
         remember = self.policy.history_teams(self.n_teams)

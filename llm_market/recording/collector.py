@@ -189,7 +189,10 @@ class RunCollector(mesa.DataCollector):
             ordered = (
                 teams is not None
                 and len(agents) == len(teams)
-                and all(a is t and t.idx == i for i, (a, t) in enumerate(zip(agents, teams)))
+                and all(
+                    a is t and t.idx == i
+                    for i, (a, t) in enumerate(zip(agents, teams, strict=True))
+                )
             )
             self._roster = (version, [t.unique_id for t in teams] if ordered else None)
         return self._roster[1]
