@@ -265,8 +265,13 @@ class MarketModel(mesa.Model):
         state = self.team_state
         if type(self.policy) is HeuristicPolicy:
             if acting.size:
-                d = self.policy.decide_arrays(self.view.market, self.team_arrays(acting))
-                state.set_decisions(acting, d.research_spend, d.forecasts, d.ask_prices, d.markup)
+                # Decided in team order, so that with every team acting the model's arrays are
+                # read as they are (no copy); the ask noise still follows the decision order.
+                rows = np.sort(acting)
+                d = self.policy.decide_arrays(
+                    self.view.market, self.team_arrays(rows), np.searchsorted(rows, acting)
+                )
+                state.set_decisions(rows, d.research_spend, d.forecasts, d.ask_prices, d.markup)
             else:
                 state.set_actions([], [])
             return
@@ -285,25 +290,34 @@ class MarketModel(mesa.Model):
         return [self.teams[i] for i in self._acting_idx.tolist()]
 
     def team_arrays(self, teams: np.ndarray) -> TeamArrays:
-        """What ``teams`` see today, as arrays (the rows of their observations)."""
+        """What ``teams`` see today, as arrays (the rows of their observations).
+
+        When ``teams`` is every team in order the rows are the model's own arrays, not copies
+        (read-only to the policy).
+        """
         view, state, a = self.view, self.team_state, self.accounts
         skill, confidence, herding, intensity = self._traits
+        everyone = teams.size == self.n_teams and bool(np.all(teams == np.arange(self.n_teams)))
+
+        def rows(x: np.ndarray) -> np.ndarray:
+            return x if everyone else x[teams]
+
         return TeamArrays(
             team=teams,
-            skill=skill[teams],
-            confidence=confidence[teams],
-            herding=herding[teams],
-            research_intensity=intensity[teams],
-            budget=a.budget[teams],
-            monthly_allocation=a.allocation[teams],
+            skill=rows(skill),
+            confidence=rows(confidence),
+            herding=rows(herding),
+            research_intensity=rows(intensity),
+            budget=rows(a.budget),
+            monthly_allocation=rows(a.allocation),
             days_left_in_month=np.full(teams.size, view.days_left_in_month),
-            recent_brier=self.record.brier[teams],
-            recent_revenue=state.recent_revenue[teams],
-            belief_mean=view.belief_mean[teams],
-            belief_prec=view.belief_prec[teams],
-            neighbour_forecast=view.neighbour_forecasts[teams],
-            markup=state.markup[teams],
-            units_sold=state.units_sold[teams],
+            recent_brier=rows(self.record.brier),
+            recent_revenue=rows(state.recent_revenue),
+            belief_mean=rows(view.belief_mean),
+            belief_prec=rows(view.belief_prec),
+            neighbour_forecast=rows(view.neighbour_forecasts),
+            markup=rows(state.markup),
+            units_sold=rows(state.units_sold),
         )
 
     def memory_of(self, team: int, remember: frozenset[int]) -> TeamHistory | None:

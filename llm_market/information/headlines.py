@@ -166,7 +166,6 @@ class TemplateHeadlines:
             rel=item.reliability,
         )
 
-
     def news_headlines(self, log: dict[str, np.ndarray]) -> list[str]:
         """The headlines of a day's news log, as ``headline`` gives them item by item.
 
@@ -176,13 +175,17 @@ class TemplateHeadlines:
         """
         sources = ["public" if kind == PUBLIC else "private" for kind in log["kind"].tolist()]
         suggested = [
-            v / (1.0 + sd**2) for v, sd in zip(log["value"].tolist(), log["noise_sd"].tolist())
+            v / (1.0 + sd**2)
+            for v, sd in zip(log["value"].tolist(), log["noise_sd"].tolist(), strict=True)
         ]
         noise = log["noise_sd"].tolist()
         if not all(math.isfinite(m) for m in suggested) or any(sd != sd for sd in noise):
             return [self.headline(item) for item in news_items(log)]  # raises as it would
         flat = [abs(m) < FLAT for m in suggested]
-        counts = [len((_FLAT_TEMPLATES if f else _TEMPLATES)[src]) for f, src in zip(flat, sources)]
+        counts = [
+            len((_FLAT_TEMPLATES if f else _TEMPLATES)[src])
+            for f, src in zip(flat, sources, strict=True)
+        ]
         drawn = [n for n in counts if n > 1]
         if len(set(drawn)) > 1:  # phrasings of unequal counts: one draw each, in order
             picks = [int(self.rng.integers(n)) for n in counts]
@@ -201,7 +204,7 @@ class TemplateHeadlines:
             strict=True,
         ):
             strength = _word(STRENGTHS, abs(m), strict=True)
-            rel = _word(RELIABILITY, sd, strict=False)
+            rel = _word(RELIABILITY, sd, strict=True)
             direction = "flat" if f else "up" if m > 0 else "down"
             template = (_FLAT_TEMPLATES if f else _TEMPLATES)[src][pick]
             out.append(

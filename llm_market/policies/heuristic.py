@@ -137,8 +137,18 @@ class HeuristicPolicy(Policy):
             return []
         return self.decide_arrays(observations[0].market, TeamArrays.of(observations)).actions()
 
-    def decide_arrays(self, view: MarketView, teams: TeamArrays) -> Decisions:
-        """Decide for the teams in ``teams`` at once (one numpy pass; same as ``decide_all``)."""
+    def decide_arrays(
+        self, view: MarketView, teams: TeamArrays, draw_rows: np.ndarray | None = None
+    ) -> Decisions:
+        """Decide for the teams in ``teams`` at once (one numpy pass; same as ``decide_all``).
+
+        Args:
+            view: The day's market view.
+            teams: The deciding teams, one row each.
+            draw_rows: When the rows are not in decision order, the row of the team that
+                decides first, second, ... (the ask noise is drawn in decision order, so each
+                team gets the draws it would get deciding in that order). None: rows in order.
+        """
         q = view.questions
         n = teams.team.size
         spend = spend_of(view, teams)
@@ -165,6 +175,10 @@ class HeuristicPolicy(Policy):
         markup = markup + self.markup_step * np.where(teams.units_sold >= units, 1.0, -1.0)
         markup = np.clip(markup, *MARKUP_BOUNDS)
         noise = self.rng.normal(0.0, ASK_NOISE, (n, view.ref_price.size, units))
+        if draw_rows is not None:
+            by_row = np.empty_like(noise)
+            by_row[draw_rows] = noise
+            noise = by_row
         # The reference is a price per unit of quality: a better record asks more.
         quality = view.quality[teams.team]
         asks = np.maximum(
