@@ -203,8 +203,8 @@ class TemplateHeadlines:
             log["about_day"].tolist(),
             strict=True,
         ):
-            strength = _word(STRENGTHS, abs(m), strict=True)
-            rel = _word(RELIABILITY, sd, strict=True)
+            strength = _word(STRENGTHS, abs(m), at_bound=False)
+            rel = _word(RELIABILITY, sd, at_bound=True)
             direction = "flat" if f else "up" if m > 0 else "down"
             template = (_FLAT_TEMPLATES if f else _TEMPLATES)[src][pick]
             out.append(
@@ -220,10 +220,10 @@ class TemplateHeadlines:
         return out
 
 
-def _word(table: tuple[tuple[float, str], ...], x: float, strict: bool) -> str:
-    """The word of the first bound above ``x`` (``strict``) or at least ``x``."""
+def _word(table: tuple[tuple[float, str], ...], x: float, at_bound: bool) -> str:
+    """The word of the first bound above ``x`` (or at ``x`` too, with ``at_bound``)."""
     for bound, word in table:
-        if x < bound or (not strict and x == bound):
+        if x < bound or (at_bound and x == bound):
             return word
     raise ValueError(f"no word for {x}")  # unreachable: finite x, the last bound is inf
 
