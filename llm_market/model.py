@@ -417,7 +417,10 @@ class MarketModel(mesa.Model):
         q = len(self.questions)
         f = np.full((q, self.questions.n_forecasters), 0.5)
         acting = self._acting_idx
-        f[:, acting] = self.team_state.forecasts[acting].T
+        if acting.size == self.n_teams:  # every team (in some order): its rows as they are
+            f[:, : self.n_teams] = self.team_state.forecasts.T
+        else:
+            f[:, acting] = self.team_state.forecasts[acting].T
         teams = f[:, : self.n_teams]
         f[:, self.crowd_col] = teams[:, self.active].mean(axis=1) if q else 0.5
         f[:, self.noinfo_col] = no_information_forecast(self.view.market)
