@@ -181,3 +181,17 @@ def test_a_roster_that_changed_falls_back_to_mesa():
     records = model.datacollector._record_agenttype(model, Team)
     assert not isinstance(records, list)  # Mesa's own lazy records
     assert len(list(records)) == model.n_teams - 1
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_average_ranks_are_scipys(seed):
+    from scipy.stats import rankdata
+
+    from llm_market.budgets.pivot import average_ranks
+
+    rng = np.random.default_rng(seed)
+    for n in (1, 2, 7, 200):
+        x = rng.choice(np.r_[rng.normal(size=5), -np.inf, 0.0, -0.0], n)
+        got, want = average_ranks(x), rankdata(x, method="average")
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+    assert average_ranks(np.zeros(0)).size == 0
