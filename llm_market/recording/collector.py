@@ -145,6 +145,7 @@ class RunCollector(mesa.DataCollector):
         self.team_parts: list[Path] = []
         self._team_columns = team_columns
         self._roster: tuple[int, list[int] | None] | None = None
+        self._last_columns: dict[str, tuple[np.ndarray, list]] = {}
 
     def _record_agenttype(self, model: Any, agent_type: type) -> Iterable[tuple]:
         """Mesa's records of ``agent_type`` for the day, the teams' built from the arrays.
@@ -167,13 +168,30 @@ class RunCollector(mesa.DataCollector):
         first = next(records, None)
         if first is None:
             return []
-        values = [column(model).tolist() for column in columns.values()]
+        values = [self._column_values(name, column(model)) for name, column in columns.items()]
         if any(len(v) != len(ids) for v in values):
             return [first, *records]
         rows = list(zip(repeat(first[0], len(ids)), ids, *values, strict=True))
         if not (len(rows[0]) == len(first) and all(map(_same, rows[0], first))):
             return [first, *records]
         return rows
+
+    def _column_values(self, name: str, array: np.ndarray) -> list:
+        """``array.tolist()``, the list of the last day again when every bit is the same.
+
+        Most team series (shares, allocations, scores, principals) change on few days; their
+        Python values are then shared between days' records, as equal immutable objects.
+        """
+        last = self._last_columns.get(name)
+        if last is not None:
+            bits, values = last
+            if array.dtype == bits.dtype and array.shape == bits.shape:
+                raw = array.view(np.uint8) if array.flags.c_contiguous else None
+                if raw is not None and np.array_equal(raw, bits.view(np.uint8)):
+                    return values
+        values = array.tolist()
+        self._last_columns[name] = (array.copy(), values)
+        return values
 
     def _team_ids(self, model: Any) -> list[int] | None:
         """The teams' ids in Mesa's order, if that is the order of ``model.teams`` (else None).
