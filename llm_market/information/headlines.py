@@ -206,18 +206,31 @@ class TemplateHeadlines:
             strength = _word(STRENGTHS, abs(m), at_bound=False)
             rel = _word(RELIABILITY, sd, at_bound=True)
             direction = "flat" if f else "up" if m > 0 else "down"
-            template = (_FLAT_TEMPLATES if f else _TEMPLATES)[src][pick]
-            out.append(
-                template.format(
-                    k=k,
-                    move=_MOVE.get((direction, strength), "hold"),
-                    strength=strength,
-                    noun=_NOUN.get(direction, "move"),
-                    when=f"on day {day}",
-                    rel=rel,
-                )
-            )
+            key = (src, pick, direction, strength, rel)
+            phrase = _PHRASES.get(key)
+            if phrase is None:
+                phrase = _PHRASES[key] = _phrase(*key)
+            out.append(phrase.format(k=k, when=f"on day {day}"))
         return out
+
+
+# Templates with every word but the index and the day filled in, by (source, phrasing,
+# direction, strength, reliability): at most a few hundred, so a day's headlines only fill in
+# two fields each.
+_PHRASES: dict[tuple[str, int, str, str, str], str] = {}
+
+
+def _phrase(source: str, pick: int, direction: str, strength: str, rel: str) -> str:
+    """A template with its words filled in and ``{k}`` and ``{when}`` left to fill."""
+    template = (_FLAT_TEMPLATES if direction == "flat" else _TEMPLATES)[source][pick]
+    return template.format(
+        k="{k}",
+        move=_MOVE.get((direction, strength), "hold"),
+        strength=strength,
+        noun=_NOUN.get(direction, "move"),
+        when="{when}",
+        rel=rel,
+    )
 
 
 def _word(table: tuple[tuple[float, str], ...], x: float, at_bound: bool) -> str:

@@ -159,6 +159,8 @@ class QuestionBook:
             bin_counts=self._bin_counts[due],
             bin_sum_p=self._bin_sum_p[due],
         )
+        if not res.qid.size:  # nothing resolved: every array stays as it is (no copies)
+            return res
         keep = ~due
         for name in self._FIELDS:
             setattr(self, name, getattr(self, name)[keep])
