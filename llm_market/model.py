@@ -26,7 +26,7 @@ from .budgets.performance import Performance
 from .budgets.pivot import hhi, target_shares
 from .calendar import Calendar
 from .information.beliefs import Beliefs, no_information_forecast
-from .information.headlines import make_generator, news_items, research_items
+from .information.headlines import log_headlines, make_generator, research_items
 from .information.history import HistoryBook
 from .information.indices import make_index_process
 from .information.news import NewsProcess
@@ -223,6 +223,20 @@ class MarketModel(mesa.Model):
             self.policy.introduce(team.idx, team.profile)
         self.event_logs.record_roster(self.teams, self.policy)
 
+    # Counts agents joining and leaving, so that the data collector checks its roster of teams
+    # only when it may have changed (see RunCollector).
+    roster_version: int = 0
+
+    def register_agent(self, agent: mesa.Agent) -> None:
+        """Mesa's registration of a new agent, counted in :attr:`roster_version`."""
+        super().register_agent(agent)
+        self.roster_version += 1
+
+    def deregister_agent(self, agent: mesa.Agent) -> None:
+        """Mesa's removal of an agent, counted in :attr:`roster_version`."""
+        super().deregister_agent(agent)
+        self.roster_version += 1
+
     def extra_reporters(self) -> dict[str, Any]:
         """Model reporters a subclass adds to the data collector (none here)."""
         return {}
@@ -251,8 +265,13 @@ class MarketModel(mesa.Model):
         state = self.team_state
         if type(self.policy) is HeuristicPolicy:
             if acting.size:
-                d = self.policy.decide_arrays(self.view.market, self.team_arrays(acting))
-                state.set_decisions(acting, d.research_spend, d.forecasts, d.ask_prices, d.markup)
+                # Decided in team order, so that with every team acting the model's arrays are
+                # read as they are (no copy); the ask noise still follows the decision order.
+                rows = np.sort(acting)
+                d = self.policy.decide_arrays(
+                    self.view.market, self.team_arrays(rows), np.searchsorted(rows, acting)
+                )
+                state.set_decisions(rows, d.research_spend, d.forecasts, d.ask_prices, d.markup)
             else:
                 state.set_actions([], [])
             return
@@ -271,25 +290,34 @@ class MarketModel(mesa.Model):
         return [self.teams[i] for i in self._acting_idx.tolist()]
 
     def team_arrays(self, teams: np.ndarray) -> TeamArrays:
-        """What ``teams`` see today, as arrays (the rows of their observations)."""
+        """What ``teams`` see today, as arrays (the rows of their observations).
+
+        When ``teams`` is every team in order the rows are the model's own arrays, not copies
+        (read-only to the policy).
+        """
         view, state, a = self.view, self.team_state, self.accounts
         skill, confidence, herding, intensity = self._traits
+        everyone = teams.size == self.n_teams and bool(np.all(teams == np.arange(self.n_teams)))
+
+        def rows(x: np.ndarray) -> np.ndarray:
+            return x if everyone else x[teams]
+
         return TeamArrays(
             team=teams,
-            skill=skill[teams],
-            confidence=confidence[teams],
-            herding=herding[teams],
-            research_intensity=intensity[teams],
-            budget=a.budget[teams],
-            monthly_allocation=a.allocation[teams],
+            skill=rows(skill),
+            confidence=rows(confidence),
+            herding=rows(herding),
+            research_intensity=rows(intensity),
+            budget=rows(a.budget),
+            monthly_allocation=rows(a.allocation),
             days_left_in_month=np.full(teams.size, view.days_left_in_month),
-            recent_brier=self.record.brier[teams],
-            recent_revenue=state.recent_revenue[teams],
-            belief_mean=view.belief_mean[teams],
-            belief_prec=view.belief_prec[teams],
-            neighbour_forecast=view.neighbour_forecasts[teams],
-            markup=state.markup[teams],
-            units_sold=state.units_sold[teams],
+            recent_brier=rows(self.record.brier),
+            recent_revenue=rows(state.recent_revenue),
+            belief_mean=rows(view.belief_mean),
+            belief_prec=rows(view.belief_prec),
+            neighbour_forecast=rows(view.neighbour_forecasts),
+            markup=rows(state.markup),
+            units_sold=rows(state.units_sold),
         )
 
     def memory_of(self, team: int, remember: frozenset[int]) -> TeamHistory | None:
@@ -389,7 +417,10 @@ class MarketModel(mesa.Model):
         q = len(self.questions)
         f = np.full((q, self.questions.n_forecasters), 0.5)
         acting = self._acting_idx
-        f[:, acting] = self.team_state.forecasts[acting].T
+        if acting.size == self.n_teams:  # every team (in some order): its rows as they are
+            f[:, : self.n_teams] = self.team_state.forecasts.T
+        else:
+            f[:, acting] = self.team_state.forecasts[acting].T
         teams = f[:, : self.n_teams]
         f[:, self.crowd_col] = teams[:, self.active].mean(axis=1) if q else 0.5
         f[:, self.noinfo_col] = no_information_forecast(self.view.market)
@@ -446,7 +477,7 @@ class MarketModel(mesa.Model):
         self.beliefs.observe(batch.team, batch.index, batch.ahead, batch.value, batch.precision)
         # Every item gets its headline (logged beside the numbers); only the teams that read
         # headlines are handed them.
-        log["headline"] = [self.headlines.headline(item) for item in news_items(log)]
+        log["headline"] = log_headlines(self.headlines, log)
         self.event_logs.news.append(step=self.calendar.stamp, **log)
         self.indices.observe_news(log)  # a traded index: public news publishes fundamentals
         remember = self.policy.history_teams(self.n_teams)

@@ -52,8 +52,12 @@ class Beliefs:
         # Independent readings of one cell add their precisions and precision-weighted values.
         add_prec = np.bincount(flat, weights=precision, minlength=size).reshape(shape)
         add_wy = np.bincount(flat, weights=np.asarray(precision) * value, minlength=size)
-        new_prec = self.prec + add_prec
-        self.mean = (self.mean * self.prec + add_wy.reshape(shape)) / new_prec
+        # (mean * prec + wy) / (prec + pi) into the sums' own new arrays: the same operations
+        # without two more temporaries of the whole belief array (the old arrays are kept).
+        new_prec = np.add(self.prec, add_prec, out=add_prec)
+        mean = np.multiply(self.mean, self.prec)
+        np.add(mean, add_wy.reshape(shape), out=mean)
+        self.mean = np.divide(mean, new_prec, out=mean)
         self.prec = new_prec
 
     def observe_all_days(self, team, value, precision) -> None:

@@ -166,6 +166,91 @@ class TemplateHeadlines:
             rel=item.reliability,
         )
 
+    def news_headlines(self, log: dict[str, np.ndarray]) -> list[str]:
+        """The headlines of a day's news log, as ``headline`` gives them item by item.
+
+        The same words, templates and draws, without building an item per headline: the
+        templates are picked in one draw of the stream (a single phrasing draws nothing, so
+        the flat items are skipped as ``integers(1)`` would skip them).
+        """
+        sources = ["public" if kind == PUBLIC else "private" for kind in log["kind"].tolist()]
+        suggested = [
+            v / (1.0 + sd**2)
+            for v, sd in zip(log["value"].tolist(), log["noise_sd"].tolist(), strict=True)
+        ]
+        noise = log["noise_sd"].tolist()
+        if not all(math.isfinite(m) for m in suggested) or any(sd != sd for sd in noise):
+            return [self.headline(item) for item in news_items(log)]  # raises as it would
+        flat = [abs(m) < FLAT for m in suggested]
+        counts = [
+            len((_FLAT_TEMPLATES if f else _TEMPLATES)[src])
+            for f, src in zip(flat, sources, strict=True)
+        ]
+        drawn = [n for n in counts if n > 1]
+        if len(set(drawn)) > 1:  # phrasings of unequal counts: one draw each, in order
+            picks = [int(self.rng.integers(n)) for n in counts]
+        else:
+            batch = iter(self.rng.integers(drawn[0], size=len(drawn)).tolist() if drawn else ())
+            picks = [next(batch) if n > 1 else 0 for n in counts]
+        out = []
+        for src, m, sd, f, pick, k, day in zip(
+            sources,
+            suggested,
+            noise,
+            flat,
+            picks,
+            log["index"].tolist(),
+            log["about_day"].tolist(),
+            strict=True,
+        ):
+            strength = _word(STRENGTHS, abs(m), at_bound=False)
+            rel = _word(RELIABILITY, sd, at_bound=True)
+            direction = "flat" if f else "up" if m > 0 else "down"
+            key = (src, pick, direction, strength, rel)
+            phrase = _PHRASES.get(key)
+            if phrase is None:
+                phrase = _PHRASES[key] = _phrase(*key)
+            out.append(phrase.format(k=k, when=f"on day {day}"))
+        return out
+
+
+# Templates with every word but the index and the day filled in, by (source, phrasing,
+# direction, strength, reliability): at most a few hundred, so a day's headlines only fill in
+# two fields each.
+_PHRASES: dict[tuple[str, int, str, str, str], str] = {}
+
+
+def _phrase(source: str, pick: int, direction: str, strength: str, rel: str) -> str:
+    """A template with its words filled in and ``{k}`` and ``{when}`` left to fill."""
+    template = (_FLAT_TEMPLATES if direction == "flat" else _TEMPLATES)[source][pick]
+    return template.format(
+        k="{k}",
+        move=_MOVE.get((direction, strength), "hold"),
+        strength=strength,
+        noun=_NOUN.get(direction, "move"),
+        when="{when}",
+        rel=rel,
+    )
+
+
+def _word(table: tuple[tuple[float, str], ...], x: float, at_bound: bool) -> str:
+    """The word of the first bound above ``x`` (or at ``x`` too, with ``at_bound``)."""
+    for bound, word in table:
+        if x < bound or (at_bound and x == bound):
+            return word
+    raise ValueError(f"no word for {x}")  # unreachable: finite x, the last bound is inf
+
+
+def log_headlines(generator: HeadlineGenerator, log: dict[str, np.ndarray]) -> list[str]:
+    """The headline of every item of a day's news log, in the log's order.
+
+    The template generator writes them in one pass (:meth:`TemplateHeadlines.news_headlines`);
+    any other generator (a subclass too, which may change ``headline``) is handed the items.
+    """
+    if type(generator) is TemplateHeadlines:
+        return generator.news_headlines(log)
+    return [generator.headline(item) for item in news_items(log)]
+
 
 def make_generator(spec: str, rng: np.random.Generator) -> HeadlineGenerator:
     """The headline generator a ``headline_generator`` setting names.

@@ -127,13 +127,14 @@ class QuestionBook:
         self._last_p = p.copy()
         self._n += 1
         bins = np.minimum((p * RELIABILITY_BINS).astype(np.int64), RELIABILITY_BINS - 1)
-        # One flat bincount is much faster than np.add.at on (Q, F, B) cells.
-        flat = (np.arange(p.size) * RELIABILITY_BINS + bins.ravel()).ravel()
-        size = self._bin_counts.size
-        self._bin_counts += np.bincount(flat, minlength=size).reshape(self._bin_counts.shape)
-        self._bin_sum_p += np.bincount(flat, p.ravel(), minlength=size).reshape(
-            self._bin_sum_p.shape
-        )
+        # Each (question, forecaster) falls in exactly one bin, so only those cells change: a
+        # scatter into them (indices distinct) adds what a bincount over every cell would add
+        # there (``0.0 + p``, the bincount's sum) and the other cells' + 0 leaves them as they are.
+        flat = np.arange(p.size) * RELIABILITY_BINS + bins.ravel()
+        self._bin_counts = np.ascontiguousarray(self._bin_counts)  # so the flat view is a view
+        self._bin_sum_p = np.ascontiguousarray(self._bin_sum_p)
+        self._bin_counts.reshape(-1)[flat] += 1
+        self._bin_sum_p.reshape(-1)[flat] += 0.0 + p.ravel()
 
     def resolve(self, day: int, levels: np.ndarray) -> Resolution:
         """Resolve and remove the questions due on ``day``, scoring every forecaster."""
@@ -158,6 +159,8 @@ class QuestionBook:
             bin_counts=self._bin_counts[due],
             bin_sum_p=self._bin_sum_p[due],
         )
+        if not res.qid.size:  # nothing resolved: every array stays as it is (no copies)
+            return res
         keep = ~due
         for name in self._FIELDS:
             setattr(self, name, getattr(self, name)[keep])

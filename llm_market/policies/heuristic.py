@@ -137,8 +137,18 @@ class HeuristicPolicy(Policy):
             return []
         return self.decide_arrays(observations[0].market, TeamArrays.of(observations)).actions()
 
-    def decide_arrays(self, view: MarketView, teams: TeamArrays) -> Decisions:
-        """Decide for the teams in ``teams`` at once (one numpy pass; same as ``decide_all``)."""
+    def decide_arrays(
+        self, view: MarketView, teams: TeamArrays, draw_rows: np.ndarray | None = None
+    ) -> Decisions:
+        """Decide for the teams in ``teams`` at once (one numpy pass; same as ``decide_all``).
+
+        Args:
+            view: The day's market view.
+            teams: The deciding teams, one row each.
+            draw_rows: When the rows are not in decision order, the row of the team that
+                decides first, second, ... (the ask noise is drawn in decision order, so each
+                team gets the draws it would get deciding in that order). None: rows in order.
+        """
         q = view.questions
         n = teams.team.size
         spend = spend_of(view, teams)
@@ -165,6 +175,10 @@ class HeuristicPolicy(Policy):
         markup = markup + self.markup_step * np.where(teams.units_sold >= units, 1.0, -1.0)
         markup = np.clip(markup, *MARKUP_BOUNDS)
         noise = self.rng.normal(0.0, ASK_NOISE, (n, view.ref_price.size, units))
+        if draw_rows is not None:
+            by_row = np.empty_like(noise)
+            by_row[draw_rows] = noise
+            noise = by_row
         # The reference is a price per unit of quality: a better record asks more.
         quality = view.quality[teams.team]
         asks = np.maximum(
@@ -209,18 +223,25 @@ def spend_of(view: MarketView, teams: TeamArrays) -> np.ndarray:
     )
     k = np.maximum(per_brier, 0.0) * noinfo / cells
 
+    ka = k * a
+
     def marginal_gain(s: np.ndarray) -> np.ndarray:
         x = a * np.log1p(s / c) / cells
-        return k * a / ((c + s) * (1.0 + x) ** 2)
+        return ka / ((c + s) * (1.0 + x) ** 2)
 
-    lo = np.zeros(teams.team.size)
-    hi = np.maximum(k * a - c, 0.0)  # beyond it the gain is below k a / (c + s) < 1
+    buys = marginal_gain(np.zeros(teams.team.size)) > 1.0
+    # Only the teams that buy bisect (the others spend 0); each team's steps are its own, the
+    # same operations on the same numbers as when every team bisects.
+    a, ka = a[buys], ka[buys]
+    lo = np.zeros(a.size)
+    hi = np.maximum(ka - c, 0.0)  # beyond it the gain is below k a / (c + s) < 1
     for _ in range(BISECTIONS):
         mid = 0.5 * (lo + hi)
         above = marginal_gain(mid) > 1.0
-        lo = np.where(above, mid, lo)
-        hi = np.where(above, hi, mid)
-    optimum = np.where(marginal_gain(np.zeros_like(lo)) > 1.0, 0.5 * (lo + hi), 0.0)
+        np.copyto(lo, mid, where=above)
+        np.copyto(hi, mid, where=~above)
+    optimum = np.zeros(buys.size)
+    optimum[buys] = 0.5 * (lo + hi)
     # The month's budget spread over its days left is what the team plans with; its intensity
     # trait scales that plan (above 1 it overruns late in the month: validation then acts).
     # max(budget, 0) as Python's max takes it (a NaN or -0.0 budget is kept as it is).
