@@ -17,6 +17,7 @@ from llm_market.policies.cache import (
     canonical_json,
     canonical_request,
     keyed_request,
+    splice,
 )
 from llm_market.policies.client import Completion
 
@@ -89,6 +90,70 @@ def test_shared_parts_give_the_same_key_and_text():
     text = canonical_json(canonical_request(request))
     payload = '{"endpoint":"http://h/v1","request":' + text + ',"template":"v2"}'
     assert plain == (hashlib.sha256(payload.encode()).hexdigest(), text)
+
+
+def _spliced_request(content):
+    schema = {"type": "object", "properties": {"q1": {"type": "number", "maximum": 1}}}
+    return {
+        "model": "m",
+        "messages": [
+            {"role": "system", "content": "Règles: réponds en JSON."},
+            {"role": "user", "content": content},
+        ],
+        "max_tokens": 50,
+        "seed": 3,
+        "temperature": 0.0,
+        "response_format": {"type": "json_schema", "json_schema": {"schema": schema}},
+    }
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.text())
+@example('plain ASCII with "quotes", \\ and\nnew lines')
+@example("a\x7fb")  # ASCII, but only the ASCII encoder escapes DEL
+@example("é and ✓ and 🙂")
+@example("<<llm-market: the content of the last message goes here 5b0d9e>>")  # the stand-in
+def test_spliced_keys_are_the_whole_requests_keys(content):
+    for endpoint in ("http://h/v1/", None):
+        made = splice(_spliced_request("anything"), "v2", endpoint)
+        assert made is not None
+        whole = keyed_request(_spliced_request(content), "v2", endpoint)
+        assert made.key(content) == whole
+        assert made.key(content, with_text=False) == (whole[0], None)
+
+
+def test_splice_declines_requests_it_cannot_splice():
+    from llm_market.policies.cache import _MARK
+
+    holding = _spliced_request("x")
+    holding["model"] = _MARK  # the stand-in elsewhere in the request: no splice
+    assert splice(holding, "v2") is None
+    assert splice({"model": "m", "messages": []}, "v2") is None
+    assert splice({"model": "m", "messages": [{"role": "user", "content": None}]}, "v2") is None
+
+
+# ---------------------------------------------------------------- a day's shared prompt parts
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+@pytest.mark.parametrize("information", ["raw", "signals", "posterior"])
+def test_prompts_in_a_day_scope_are_the_prompts_made_alone(version, information):
+    model = MarketModel(scenario="small", seed=2, policy="llm", llm_share=1.0, llm_model="stub")
+    model.policy.llm._client = _Stub()
+    options = prompt.PromptOptions(information, reasoning=information != "posterior")
+    for _ in range(12):
+        model.step()
+        obs = [t.observe(model.view) for t in model.teams]
+        alone = [prompt.render(o, version, 0.25, options) for o in obs]
+        with prompt.day_scope():
+            with prompt.day_scope():  # nested: the outer scope's parts
+                scoped = [prompt.render(o, version, 0.25, options) for o in obs]
+            scoped += [prompt.render(o, version, 0.25, options) for o in obs]
+        assert not prompt._DAYS.items  # forgotten with the day
+        for a, b in zip(alone + alone, scoped, strict=True):
+            assert a.messages == b.messages
+            assert a.spec.schema == b.spec.schema and a.spec.question_keys == b.spec.question_keys
+    model.policy.close()
 
 
 # ---------------------------------------------------------------- prefetched lookups

@@ -59,7 +59,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from ..errors import LLMUnavailable
 from ..params import Params
 from .base import Action, Observation, Policy, Profile
-from .cache import ReplyCache
+from .cache import ReplyCache, Splice
 from .client import (
     ChatClient,
     Completion,
@@ -69,7 +69,7 @@ from .client import (
     estimate_tokens,
 )
 from .personas import PersonaBook, load_personas
-from .prompt import Prompt, PromptOptions, grammar_schema, render, retry_message
+from .prompt import Prompt, PromptOptions, day_scope, grammar_schema, render, retry_message
 from .reply import ActionReply, Verdict, check_reply, to_action
 
 # Completion tokens assumed when estimating the cost of a team's first call.
@@ -280,7 +280,7 @@ class _Turn:
     expected: float = 0.0
     cost: float = 0.0
     # The first request, its cache key and canonical JSON, when made ahead (replay's prefetch).
-    first: tuple[dict[str, Any], str, str] | None = None
+    first: tuple[dict[str, Any], str, str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -376,6 +376,8 @@ class LLMPolicy(Policy):
         self._fallbacks_before: dict[int, int] = {}
         # response_format of single requests by schema (see _response_format).
         self._formats: dict[int, tuple[dict[str, Any], dict[str, Any] | None]] = {}
+        # Cache keys of first requests by system message (see _key), with the format they used.
+        self._splices: dict[str, tuple[dict[str, Any] | None, Splice | None]] = {}
 
     wants_history = True
 
@@ -615,14 +617,15 @@ class LLMPolicy(Policy):
         :meth:`_submit`), with the first requests' cached replies fetched in one query.
         """
         made: dict[int, _Turn | Exception] = {}
-        for (i,) in groups:
-            try:
-                turn = self._turn(observations[i], expected[i])
-                request = self._request(turn.messages, turn.prompt.spec.schema, 1)
-                turn.first = (request, *self._key(request, turn))
-                made[i] = turn
-            except Exception as err:  # noqa: BLE001 - raised by _results, in order
-                made[i] = err
+        with day_scope():  # the day's teams share its market view's parts of the prompt
+            for (i,) in groups:
+                try:
+                    turn = self._turn(observations[i], expected[i])
+                    request = self._request(turn.messages, turn.prompt.spec.schema, 1)
+                    turn.first = (request, *self._key(request, turn))
+                    made[i] = turn
+                except Exception as err:  # noqa: BLE001 - raised by _results, in order
+                    made[i] = err
         if self.cache is not None:
             self.cache.prefetch([t.first[1] for t in made.values() if isinstance(t, _Turn)])
         return {
@@ -860,8 +863,11 @@ class LLMPolicy(Policy):
             self.cache.put(key, text or request, completion.to_dict())
         return _Result(completion, False, None, "transport", time.perf_counter() - start)
 
-    def _key(self, request: dict[str, Any], turn: _Turn) -> tuple[str, str]:
-        """The request's cache key and canonical JSON (see :meth:`.ReplyCache.key`)."""
+    def _key(self, request: dict[str, Any], turn: _Turn) -> tuple[str, str | None]:
+        """The request's cache key and canonical JSON (see :meth:`.ReplyCache.key`).
+
+        The JSON is left out (None) in replay mode, which never stores a request.
+        """
         # The day's schema and the system message are shared by many requests: their JSON is
         # made once (the same text either way).
         schema = turn.prompt.spec.schema
@@ -870,6 +876,28 @@ class LLMPolicy(Policy):
         if fmt is not None:
             shared.append(fmt)
         assert self.cache is not None
+        messages = request["messages"]
+        prompt = turn.prompt.messages
+        if (
+            len(messages) == 2
+            and len(prompt) == 2
+            and messages[0]["content"] is prompt[0]["content"]
+            and messages[1]["content"] is prompt[1]["content"]
+            and request.get("response_format") is fmt
+        ):
+            # A team's first request: everything but the user message is the same for every
+            # team with the same system message (and so the same day's schema), so the rest
+            # of the key's text is serialised and hashed once (the same key either way).
+            system = messages[0]["content"]
+            hit = self._splices.get(system)
+            if hit is None or hit[0] is not fmt:
+                if len(self._splices) >= 256:
+                    self._splices.clear()
+                c = self.config
+                made = self.cache.splice(request, c.template, c.base_url, shared)
+                hit = self._splices[system] = (fmt, made)
+            if hit[1] is not None:
+                return hit[1].key(messages[1]["content"], self.cache.mode != "replay")
         return self.cache.key(request, self.config.template, self.config.base_url, shared)
 
     def _count_failure(self, error: str) -> None:

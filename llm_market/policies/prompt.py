@@ -159,7 +159,18 @@ def _split(t: Template) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def _fill(version: str, part: str, values: dict[str, Any]) -> str:
     """``load_template(version, part).substitute(values)``, from the template's pieces."""
-    return _fill_pieces(_pieces(version, part), values)
+    fmt, names = _percent(version, part)
+    return fmt % tuple([values[name] for name in names])
+
+
+@cache
+def _percent(version: str, part: str) -> tuple[str, tuple[str, ...]]:
+    """A template as a ``%`` format and its placeholders in order (``"%s" % x`` is ``str(x)``).
+
+    One C-level format per prompt instead of a loop over the pieces; the text is the same.
+    """
+    literals, names = _pieces(version, part)
+    return "%s".join(lit.replace("%", "%%") for lit in literals), names
 
 
 def _fill_pieces(pieces: tuple[tuple[str, ...], tuple[str, ...]], values: dict[str, Any]) -> str:
@@ -201,6 +212,106 @@ class _Memo:
 
 
 _MEMO = _Memo()
+
+
+class _Days:
+    """What a day's prompts share, by the identity of the day's market view, within a scope.
+
+    Outside :func:`day_scope` every prompt makes its day's parts again (from :data:`_MEMO`, so
+    at the cost of the memo's content keys); inside, the parts are made once per market view
+    and found by identity: nothing changes an observation while a policy renders its day, and
+    the scope ends with the day (a view's arrays could be changed in place afterwards).
+    """
+
+    def __init__(self):
+        self.depth = 0
+        self.items: dict[int, tuple[Any, Any, _DayParts]] = {}
+
+
+_DAYS = _Days()
+
+
+class day_scope:  # noqa: N801 - used as a function, in a with statement
+    """Within it, prompts of one market view share its parts (see :class:`_Days`).
+
+    For one thread's rendering of a day (the calling thread's, in replay); nested scopes share
+    the outermost one.
+    """
+
+    def __enter__(self) -> day_scope:
+        _DAYS.depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _DAYS.depth -= 1
+        if _DAYS.depth == 0:
+            _DAYS.items.clear()
+
+
+@dataclass(frozen=True)
+class _DayParts:
+    """The parts of a v2 prompt made from the market view alone."""
+
+    question_keys: tuple[str, ...]
+    good_keys: tuple[str, ...]
+    has_units: bool
+    marginal_cost: np.ndarray
+    schema: dict[str, Any]
+    schema_json: str
+    reputation: np.ndarray
+    ranked: list[float] | None
+    ranked_teams: int
+    median: str
+    noinfo: str
+    indices: str
+    question_heads: list[str]
+    question_ids: list[int]
+
+
+def _day_parts(v: Any, chars: int) -> _DayParts:
+    """The day's shared parts of ``v`` (made once per view inside :func:`day_scope`)."""
+    if _DAYS.depth:
+        hit = _DAYS.items.get(id(v))
+        if hit is not None and hit[0] is v and hit[1] == chars:
+            return hit[2]
+    qkeys, gkeys = _keys(v)
+    has_units = v.marginal_cost.size > 0
+    schema, schema_json = _schema(qkeys, gkeys, has_units, chars)
+    rep = np.asarray(v.reputation, dtype=float)
+    if np.isfinite(rep).any():
+        ranked, teams, median = _MEMO.get(("record", _ak(rep)), lambda: _reputations(rep))
+    else:
+        ranked, teams, median = None, 0, ""
+    q = v.questions
+    if qkeys:
+        key = (qkeys, _ak(q.qid), _ak(q.index), _ak(q.days_left), _ak(q.log_moneyness))
+        heads, qids = _MEMO.get(
+            ("questions", *key, _ak(v.step_mean), _ak(v.step_sd)),
+            lambda: _question_columns(v, qkeys),
+        )
+    else:
+        heads, qids = [], []
+    parts = _DayParts(
+        question_keys=qkeys,
+        good_keys=gkeys,
+        has_units=has_units,
+        marginal_cost=np.asarray(v.marginal_cost, dtype=float),
+        schema=schema,
+        schema_json=schema_json,
+        reputation=rep,
+        ranked=ranked,
+        ranked_teams=teams,
+        median=median,
+        noinfo=f"{v.noinfo_brier:.3f}" if math.isfinite(v.noinfo_brier) else "none",
+        indices=_indices_v2_of(v),
+        question_heads=heads,
+        question_ids=qids,
+    )
+    if _DAYS.depth:
+        if len(_DAYS.items) >= 64:
+            _DAYS.items.clear()
+        _DAYS.items[id(v)] = (v, chars, parts)
+    return parts
 
 
 def _ak(a: Any) -> tuple[Any, ...]:
@@ -508,20 +619,21 @@ def _research_text(k: int, h: int, scale: float, cost: float) -> str:
     )
 
 
-def _record(obs: Observation) -> str:
-    v, t = obs.market, int(obs.team)
-    rep = np.asarray(v.reputation, dtype=float)
-    if t >= rep.size or not math.isfinite(rep[t]):
+def _record(obs: Observation, day: _DayParts | None = None) -> str:
+    t = int(obs.team)
+    if day is None:
+        day = _day_parts(obs.market, 0)
+    rep = day.reputation
+    if t >= rep.size or not math.isfinite(rep[t]) or day.ranked is None:
         return "no question has resolved yet, so there is no published record."
-    ranked, teams, median = _MEMO.get(("record", _ak(rep)), lambda: _reputations(rep))
+    score = float(rep[t])
     # Teams with a lower (finite) score than this one's: the count of sorted scores below it.
-    rank = 1 + bisect_left(ranked, float(rep[t]))
-    noinfo = f"{v.noinfo_brier:.3f}" if math.isfinite(v.noinfo_brier) else "none"
+    rank = 1 + bisect_left(day.ranked, score)
     own = f"{obs.recent_brier:.3f}" if math.isfinite(obs.recent_brier) else "none yet"
     return (
-        f"published Brier score {rep[t]:.3f}, rank {rank} of {teams} teams (1 = best, "
-        f"lower scores are better); the median team {median}; forecasting "
-        f"from the index path alone scores {noinfo}. Your own rolling Brier score: {own}."
+        f"published Brier score {score:.3f}, rank {rank} of {day.ranked_teams} teams (1 = best, "
+        f"lower scores are better); the median team {day.median}; forecasting "
+        f"from the index path alone scores {day.noinfo}. Your own rolling Brier score: {own}."
     )
 
 
@@ -543,7 +655,10 @@ def _sales(obs: Observation, history: TeamHistory | None) -> str:
 
 
 def _indices_v2(obs: Observation) -> str:
-    v = obs.market
+    return _indices_v2_of(obs.market)
+
+
+def _indices_v2_of(v: Any) -> str:
     key = (_ak(v.step_mean), _ak(v.step_sd), _ak(v.index_level), _ak(v.marginal_cost))
     return _MEMO.get(("indices", v.ref_price.size, *key), lambda: _indices_v2_text(v))
 
@@ -634,31 +749,49 @@ def _columns(mode: str) -> str:
 
 
 def _questions_v2(
-    obs: Observation, keys: tuple[str, ...], history: TeamHistory | None, mode: str
+    obs: Observation,
+    keys: tuple[str, ...],
+    history: TeamHistory | None,
+    mode: str,
+    day: _DayParts | None = None,
 ) -> str:
     if not keys:
         return "(none open today: give an empty forecasts object)"
-    v, q = obs.market, obs.market.questions
-    p = _implied(obs) if mode != "raw" else None
-    extra = {"raw": "", "signals": " | signals", "posterior": " | posterior"}[mode]
-    rows = [
-        f"id | index | days left | return needed | drift | typical move{extra} | neighbours | yours"
-    ]
-    key = (keys, _ak(q.qid), _ak(q.index), _ak(q.days_left), _ak(q.log_moneyness))
-    shared, qids = _MEMO.get(
-        ("questions", *key, _ak(v.step_mean), _ak(v.step_sd)), lambda: _question_columns(v, keys)
-    )
-    neighbours = np.asarray(obs.neighbour_forecast).tolist()
+    if day is None:
+        day = _day_parts(obs.market, 0)
+    shared, qids = day.question_heads, day.question_ids
+    n = len(shared)
+    neighbours = np.asarray(obs.neighbour_forecast).tolist()[:n]
+    isfinite = math.isfinite
+    nbr = [f"{x:.3f}" if isfinite(x) else "none" for x in neighbours]
+    nbr += ["none"] * (n - len(nbr))
     forecasts = history.forecasts if history else {}
-    isfinite, shown = math.isfinite, OWN_FORECASTS_SHOWN
-    for j, head in enumerate(shared):
-        nbr = neighbours[j] if j < len(neighbours) else math.nan
-        mine = forecasts.get(qids[j], ())[-shown:]
-        # "%.2f" formats a number as f"{x:.2f}" does, in one call for the row's forecasts.
-        mine_text = _OWN_FORMATS[len(mine)] % tuple(mine) if mine else "none"
-        implied = f" | {p[j]:.3f}" if p is not None else ""
-        rows.append(f"{head}{implied} | {f'{nbr:.3f}' if isfinite(nbr) else 'none'} | {mine_text}")
-    return "\n".join(rows)
+    shown, formats = -OWN_FORECASTS_SHOWN, _OWN_FORMATS
+    # "%.2f" formats a number as f"{x:.2f}" does, in one call for the row's forecasts.
+    mine = [
+        formats[len(m)] % tuple(m) if m else "none"
+        for m in [forecasts.get(qid, ())[shown:] for qid in qids]
+    ]
+    head = _QUESTION_HEADS[mode]
+    if mode == "raw":
+        return head + "".join(
+            [f"\n{h} | {b} | {m}" for h, b, m in zip(shared, nbr, mine, strict=True)]
+        )
+    p = _implied(obs)
+    return head + "".join(
+        [
+            f"\n{h} | {p[j]:.3f} | {b} | {m}"
+            for j, (h, b, m) in enumerate(zip(shared, nbr, mine, strict=True))
+        ]
+    )
+
+
+_QUESTION_HEADS = {
+    mode: "id | index | days left | return needed | drift | typical move"
+    + extra
+    + " | neighbours | yours"
+    for mode, extra in (("raw", ""), ("signals", " | signals"), ("posterior", " | posterior"))
+}
 
 
 _OWN_FORMATS = [", ".join(["%.2f"] * n) for n in range(OWN_FORECASTS_SHOWN + 1)]
@@ -710,18 +843,18 @@ def render_v2(
     """Render a v2 prompt (see :func:`render`)."""
     v = obs.market
     history = obs.history
-    qkeys, gkeys = _keys(v)
-    has_units = v.marginal_cost.size > 0
     chars = int(options.reasoning_chars) if options.reasoning else 0
-    schema, schema_json = _schema(qkeys, gkeys, has_units, chars)
+    day = _day_parts(v, chars)
+    qkeys, gkeys, has_units = day.question_keys, day.good_keys, day.has_units
+    schema_json = day.schema_json
     spec = PromptSpec(
         team=int(obs.team),
         day=int(v.day),
         question_keys=qkeys,
         good_keys=gkeys,
-        marginal_cost=np.asarray(v.marginal_cost, dtype=float),
+        marginal_cost=day.marginal_cost,
         budget=float(obs.budget),
-        schema=schema,
+        schema=day.schema,
         reasoning_chars=chars,
     )
     persona = persona or persona_from_profile(obs.profile)
@@ -743,14 +876,14 @@ def render_v2(
         dict(
             **_account(obs, v.day, call_cost, max_spend),
             research=_research(obs),
-            record=_record(obs),
+            record=_record(obs, day),
             sales=_sales(obs, history),
-            indices=_indices_v2(obs),
+            indices=day.indices,
             prices=_prices(obs, history),
             information=_information(obs, history, mode),
             resolved=_resolved(history),
             columns=_columns(mode),
-            questions=_questions_v2(obs, qkeys, history, mode),
+            questions=_questions_v2(obs, qkeys, history, mode, day),
             example=example,
         ),
     )
