@@ -560,16 +560,16 @@ def render(
 
 def _account(obs: Observation, day: int, call_cost: float, max_spend: str) -> dict[str, Any]:
     """The fields of the team's account that every template version shows."""
-    return dict(
-        team=obs.team,
-        max_spend=max_spend,
-        call_cost=_g(call_cost, 2),
-        day=day,
-        days_left_in_month=obs.days_left_in_month,
-        budget=_money(obs.budget),
-        allocation=_money(obs.monthly_allocation),
-        cash=_money(obs.cash),
-    )
+    return {
+        "team": obs.team,
+        "max_spend": max_spend,
+        "call_cost": _g(call_cost, 2),
+        "day": day,
+        "days_left_in_month": obs.days_left_in_month,
+        "budget": _money(obs.budget),
+        "allocation": _money(obs.monthly_allocation),
+        "cash": _money(obs.cash),
+    }
 
 
 # ---------------------------------------------------------------------- v2
@@ -726,13 +726,28 @@ def _resolved(history: TeamHistory | None) -> str:
         "id | index | horizon | resolved on day | outcome | your last forecast | your Brier "
         "| crowd's Brier"
     ]
+    rows_of = _RESOLVED_ROWS
     for r in history.resolved[-RESOLVED_SHOWN:]:
-        rows.append(
-            f"q{int(r.qid)} | {r.index} | {r.horizon} | {r.resolve_day} | "  # question_key
-            f"{'yes' if r.outcome else 'no'} | {r.last_p:.2f} | {r.brier:.3f} | "
-            f"{r.crowd_brier:.3f}"
-        )
+        # A resolved question's row never changes, and teams remember the same record
+        # (frozen) day after day: its row is made once, found by identity (the memo holds it).
+        hit = rows_of.get(id(r))
+        if hit is None or hit[0] is not r:
+            if len(rows_of) >= 8192:
+                rows_of.clear()
+            hit = rows_of[id(r)] = (r, _resolved_row(r))
+        rows.append(hit[1])
     return "\n".join(rows)
+
+
+_RESOLVED_ROWS: dict[int, tuple[Any, str]] = {}
+
+
+def _resolved_row(r: Any) -> str:
+    return (
+        f"q{int(r.qid)} | {r.index} | {r.horizon} | {r.resolve_day} | "  # question_key
+        f"{'yes' if r.outcome else 'no'} | {r.last_p:.2f} | {r.brier:.3f} | "
+        f"{r.crowd_brier:.3f}"
+    )
 
 
 @cache
@@ -760,30 +775,46 @@ def _questions_v2(
     if day is None:
         day = _day_parts(obs.market, 0)
     shared, qids = day.question_heads, day.question_ids
-    n = len(shared)
-    neighbours = np.asarray(obs.neighbour_forecast).tolist()[:n]
-    isfinite = math.isfinite
-    nbr = [f"{x:.3f}" if isfinite(x) else "none" for x in neighbours]
-    nbr += ["none"] * (n - len(nbr))
+    neighbours = np.asarray(obs.neighbour_forecast).tolist()[: len(shared)]
+    neighbours += [math.nan] * (len(shared) - len(neighbours))
     forecasts = history.forecasts if history else {}
-    shown, formats = -OWN_FORECASTS_SHOWN, _OWN_FORMATS
-    # "%.2f" formats a number as f"{x:.2f}" does, in one call for the row's forecasts.
-    mine = [
-        formats[len(m)] % tuple(m) if m else "none"
-        for m in [forecasts.get(qid, ())[shown:] for qid in qids]
-    ]
+    shown, nbr_texts, own_texts = -OWN_FORECASTS_SHOWN, _NEIGHBOUR_TEXTS, _OWN_TEXTS
+    if len(nbr_texts) >= 16384:
+        nbr_texts.clear()
+    if len(own_texts) >= 16384:
+        own_texts.clear()
+    ends = []
+    for x, qid in zip(neighbours, qids, strict=True):
+        m = forecasts.get(qid, ())[shown:]
+        # Teams see few distinct values (two-decimal forecasts, the day's neighbour means):
+        # each is formatted once. Zeros are left out (0.0 == -0.0, but they print
+        # differently), and so is NaN (never equal to itself).
+        nbr = nbr_texts.get(x)
+        if nbr is None:
+            nbr = f"{x:.3f}" if math.isfinite(x) else "none"
+            if x != 0.0 and x == x:
+                nbr_texts[x] = nbr
+        if not m:
+            mine = "none"
+        elif type(m) is tuple and 0.0 not in m:
+            mine = own_texts.get(m)
+            if mine is None:
+                # "%.2f" formats a number as f"{x:.2f}" does, in one call for the row.
+                mine = own_texts[m] = _OWN_FORMATS[len(m)] % m
+        else:
+            mine = _OWN_FORMATS[len(m)] % tuple(m)
+        ends.append(f" | {nbr} | {mine}")
     head = _QUESTION_HEADS[mode]
     if mode == "raw":
-        return head + "".join(
-            [f"\n{h} | {b} | {m}" for h, b, m in zip(shared, nbr, mine, strict=True)]
-        )
+        return head + "".join([f"\n{h}{e}" for h, e in zip(shared, ends, strict=True)])
     p = _implied(obs)
     return head + "".join(
-        [
-            f"\n{h} | {p[j]:.3f} | {b} | {m}"
-            for j, (h, b, m) in enumerate(zip(shared, nbr, mine, strict=True))
-        ]
+        [f"\n{h} | {p[j]:.3f}{e}" for j, (h, e) in enumerate(zip(shared, ends, strict=True))]
     )
+
+
+_NEIGHBOUR_TEXTS: dict[float, str] = {}
+_OWN_TEXTS: dict[tuple[float, ...], str] = {}
 
 
 _QUESTION_HEADS = {
@@ -847,7 +878,8 @@ def render_v2(
     day = _day_parts(v, chars)
     qkeys, gkeys, has_units = day.question_keys, day.good_keys, day.has_units
     schema_json = day.schema_json
-    spec = PromptSpec(
+    spec = _made(
+        PromptSpec,
         team=int(obs.team),
         day=int(v.day),
         question_keys=qkeys,
@@ -870,24 +902,31 @@ def render_v2(
         ("example", qkeys, gkeys, has_units, max_spend, bool(chars)),
         lambda: _placeholders(qkeys, gkeys, has_units, max_spend, bool(chars)),
     )
-    user = _fill(
-        version,
-        "user",
-        dict(
-            **_account(obs, v.day, call_cost, max_spend),
-            research=_research(obs),
-            record=_record(obs, day),
-            sales=_sales(obs, history),
-            indices=day.indices,
-            prices=_prices(obs, history),
-            information=_information(obs, history, mode),
-            resolved=_resolved(history),
-            columns=_columns(mode),
-            questions=_questions_v2(obs, qkeys, history, mode, day),
-            example=example,
-        ),
-    )
-    return Prompt([{"role": "system", "content": system}, {"role": "user", "content": user}], spec)
+    values = _account(obs, v.day, call_cost, max_spend)
+    values["research"] = _research(obs)
+    values["record"] = _record(obs, day)
+    values["sales"] = _sales(obs, history)
+    values["indices"] = day.indices
+    values["prices"] = _prices(obs, history)
+    values["information"] = _information(obs, history, mode)
+    values["resolved"] = _resolved(history)
+    values["columns"] = _columns(mode)
+    values["questions"] = _questions_v2(obs, qkeys, history, mode, day)
+    values["example"] = example
+    user = _fill(version, "user", values)
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    return _made(Prompt, messages=messages, spec=spec)
+
+
+def _made(cls: type, **fields: Any) -> Any:
+    """A frozen dataclass with these fields, set at once (it has no ``__post_init__``).
+
+    The same object its ``__init__`` makes, without a call of ``object.__setattr__`` per field
+    (a prompt's spec is made for every team and day).
+    """
+    obj = object.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
 
 
 def _system_v2(version: str, chars: int, schema_json: str, persona: str) -> str:
