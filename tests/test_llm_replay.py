@@ -258,3 +258,63 @@ def test_replay_on_the_calling_thread_reproduces_the_recorded_run(tmp_path, name
     a, b = original.policy.summary(), replayed.policy.summary()
     assert a["calls"] == b["calls"] == b["cached_calls"] and a["failures"] == b["failures"] > 0
     assert a["failure_kinds"] == b["failure_kinds"] and a["cost"] == b["cost"]
+
+
+# ---------------------------------------------------------------- checking and acting
+
+
+def _action_before(reply, obs, spec):
+    """to_action's arrays as they were made one good at a time (before issue 16 item 6)."""
+    import math
+
+    import numpy as np
+
+    from llm_market.policies.heuristic import MARKUP_BOUNDS
+
+    view = obs.market
+    asks = np.full((view.ref_price.size, spec.marginal_cost.size), np.nan)
+    markup = np.array(obs.markup, dtype=float, copy=True)
+    for k, key in enumerate(spec.good_keys):
+        price = reply.asks.get(key) if spec.marginal_cost.size else None
+        if price is None:
+            continue
+        asks[k] = np.maximum(price, spec.marginal_cost)
+        ref = float(view.ref_price[k])
+        if ref > 0 and math.isfinite(ref):
+            markup[k] = float(np.clip(math.log(price / ref), *MARKUP_BOUNDS))
+    return asks, markup
+
+
+def test_replies_check_and_act_as_before():
+    import numpy as np
+
+    from llm_market.policies.reply import check_reply, to_action
+
+    model = MarketModel(scenario="small", seed=3, policy="llm", llm_share=1.0, llm_model="stub")
+    model.policy.llm._client = _Stub()
+    for _ in range(3):
+        model.step()
+    obs = [t.observe(model.view) for t in model.teams]
+    model.policy.close()
+    for o in obs:
+        spec = prompt.render(o).spec
+        forecasts = {k: 0.5 for k in spec.question_keys}
+        for asks in (
+            dict.fromkeys(spec.good_keys, 40.0),  # far above the reference: the markup's cap
+            dict(reversed([(k, None if i % 2 else 2 + i) for i, k in enumerate(spec.good_keys)])),
+            {k: 0.0001 + 3 for k in spec.good_keys},
+        ):
+            text = json.dumps({"research_spend": 0, "forecasts": forecasts, "asks": asks})
+            reply = check_reply(text, spec, 1.0).reply
+            assert reply is not None
+            action = to_action(reply, o, spec)
+            want_asks, want_markup = _action_before(reply, o, spec)
+            np.testing.assert_array_equal(action.ask_prices, want_asks)
+            np.testing.assert_array_equal(action.markup, want_markup)
+        shuffled = dict(reversed(list(forecasts.items())))
+        text = json.dumps(
+            {"research_spend": 0, "forecasts": {**shuffled, "q9999": 0.5}, "asks": {}}
+        )
+        errors = check_reply(text, spec, 1.0).errors
+        assert errors[0] == "forecasts: unknown keys q9999"
+        assert check_reply(text.replace(', "q9999": 0.5', ""), spec, 1.0).errors == errors[1:]

@@ -563,8 +563,7 @@ class LLMPolicy(Policy):
         if not groups:
             return turns, convs, 0
         if self.config.batch_size == 1 and self.config.cache_mode == "replay":
-            futures = self._replay_alone(observations, expected, groups, allowed)
-            for i, (turn, conv) in self._results(futures).items():
+            for i, (turn, conv) in self._replay_alone(observations, expected, groups, allowed):
                 turns[i], convs[i] = turn, conv
             return turns, convs, sum(c.requests for c in convs.values())
         if self.config.batch_size == 1:
@@ -610,11 +609,13 @@ class LLMPolicy(Policy):
         expected: list[float],
         groups: list[list[int]],
         allowed: dict[int, int],
-    ) -> dict[int, Future]:
+    ) -> list[tuple[int, tuple[_Turn, _Conversation]]]:
         """Replay's conversations: every first request keyed, the day's replies read at once.
 
-        The same conversations as :meth:`_converse_alone` runs (on the calling thread, see
-        :meth:`_submit`), with the first requests' cached replies fetched in one query.
+        The same conversations as :meth:`_converse_alone` runs, one after the other on the
+        calling thread (see :meth:`_submit`), with the first requests' cached replies fetched in
+        one query. Like :meth:`_results`, the first error in the observations' order is raised
+        once every conversation has run.
         """
         made: dict[int, _Turn | Exception] = {}
         with day_scope():  # the day's teams share its market view's parts of the prompt
@@ -628,15 +629,19 @@ class LLMPolicy(Policy):
                     made[i] = err
         if self.cache is not None:
             self.cache.prefetch([t.first[1] for t in made.values() if isinstance(t, _Turn)])
-        return {
-            i: self._submit(len(groups), self._converse_made, made[i], allowed[i])
-            for (i,) in groups
-        }
-
-    def _converse_made(self, turn: _Turn | Exception, allowed: int) -> tuple[_Turn, _Conversation]:
-        if isinstance(turn, Exception):
-            raise turn
-        return turn, self._converse(turn, allowed)
+        done, errors = [], []
+        for (i,) in sorted(groups):
+            turn = made[i]
+            if isinstance(turn, Exception):
+                errors.append(turn)
+                continue
+            try:
+                done.append((i, (turn, self._converse(turn, allowed[i]))))
+            except Exception as err:  # noqa: BLE001 - re-raised below, in order
+                errors.append(err)
+        if errors:
+            raise errors[0]
+        return done
 
     def _submit(self, tasks: int, fn: Any, *args: Any) -> Future:
         if self.config.cache_mode == "replay":
