@@ -408,7 +408,11 @@ class LLMPolicy(Policy):
 
     def team_stats(self, team: int) -> TeamLLMStats:
         """The accounting of one team (created empty on first use)."""
-        return self.stats.setdefault(int(team), TeamLLMStats())
+        st = self.stats.get(team)
+        if st is None:
+            # Made only when missing (setdefault would build one on every call).
+            st = self.stats[int(team)] = TeamLLMStats()
+        return st
 
     def summary(self) -> dict[str, Any]:
         """Totals and per-team accounting, JSON-serialisable (for ``summary.json``)."""

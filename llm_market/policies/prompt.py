@@ -649,9 +649,16 @@ def _sales(obs: Observation, history: TeamHistory | None) -> str:
             f"none remembered; average daily revenue {_money(obs.recent_revenue)}, reports sold "
             f"yesterday {int(np.sum(obs.units_sold))}."
         )
-    revenue = ", ".join([f"{r:.2f}" for r in history.revenue])  # _money, inlined
-    units = ", ".join([str(u) for u in history.units])
+    # "%.2f" % r is _money(r); one format for the row rather than one call per day.
+    revenue = _joined_format(len(history.revenue), "%.2f") % tuple(history.revenue)
+    units = ", ".join(map(str, history.units))
     return f"revenue {revenue}; reports sold {units}."
+
+
+@cache
+def _joined_format(n: int, item: str) -> str:
+    """``n`` items of a ``%`` format, comma-separated."""
+    return ", ".join([item] * n)
 
 
 def _indices_v2(obs: Observation) -> str:
