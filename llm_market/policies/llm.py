@@ -42,6 +42,7 @@ action schema and the team's money (:mod:`.reply`), and turns it into the same
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -453,6 +454,19 @@ class LLMPolicy(Policy):
             LLMUnavailable: ``failure_budget`` calls in a row failed.
             CacheError: The cache file stayed locked by another process.
         """
+        if self.config.cache_mode == "replay" and gc.isenabled():
+            # A replayed day makes tens of thousands of short-lived objects and frees nearly all
+            # of them by reference counting; the cyclic collections their count would set off
+            # walk the whole model's heap and cost about a third of the day. The collector
+            # runs again once the day is decided (nothing here relies on it; no threads run).
+            gc.disable()
+            try:
+                return self._decide_all(observations)
+            finally:
+                gc.enable()
+        return self._decide_all(observations)
+
+    def _decide_all(self, observations: list[Observation]) -> list[Action]:
         self._step_cost = {}
         if not observations:
             return []
@@ -906,7 +920,9 @@ class LLMPolicy(Policy):
                 made = self.cache.splice(request, c.template, c.base_url, shared)
                 hit = self._splices[system] = (fmt, made)
             if hit[1] is not None:
-                return hit[1].key(messages[1]["content"], self.cache.mode != "replay")
+                return hit[1].key(
+                    messages[1]["content"], self.cache.mode != "replay", turn.prompt.user_json
+                )
         return self.cache.key(request, self.config.template, self.config.base_url, shared)
 
     def _count_failure(self, error: str) -> None:
