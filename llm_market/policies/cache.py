@@ -228,15 +228,9 @@ class Splice:
         self._hasher = hashlib.sha256((head + before).encode("utf-8"))
         self._after = (after + tail).encode("utf-8")
 
-    def key(
-        self, content: str, with_text: bool = True, content_json: str | None = None
-    ) -> tuple[str, str | None]:
-        """The key (and, with ``with_text``, the canonical JSON) with ``content`` in its place.
-
-        ``content_json``: ``content`` as a JSON string already (``json.dumps(content)``, or
-        ``ensure_ascii=False`` for a text that is not ASCII), when the caller has it.
-        """
-        s = _string(content) if content_json is None else content_json
+    def key(self, content: str, with_text: bool = True) -> tuple[str, str | None]:
+        """The key (and, with ``with_text``, the canonical JSON) with ``content`` in its place."""
+        s = _string(content)
         h = self._hasher.copy()
         h.update(s.encode("utf-8"))
         h.update(self._after)

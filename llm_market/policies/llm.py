@@ -920,9 +920,7 @@ class LLMPolicy(Policy):
                 made = self.cache.splice(request, c.template, c.base_url, shared)
                 hit = self._splices[system] = (fmt, made)
             if hit[1] is not None:
-                return hit[1].key(
-                    messages[1]["content"], self.cache.mode != "replay", turn.prompt.user_json
-                )
+                return hit[1].key(messages[1]["content"], self.cache.mode != "replay")
         return self.cache.key(request, self.config.template, self.config.base_url, shared)
 
     def _count_failure(self, error: str) -> None:

@@ -27,10 +27,9 @@ from __future__ import annotations
 import json
 import math
 from bisect import bisect_left
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from json.encoder import encode_basestring_ascii
 from string import Template
 from typing import Any
 
@@ -108,20 +107,10 @@ class PromptOptions:
 
 @dataclass(frozen=True)
 class Prompt:
-    """A rendered prompt: the messages to send and what the reply must satisfy.
-
-    Attributes:
-        messages: The chat messages.
-        spec: What a reply must contain.
-        user_json: The last message's content as a JSON string (quotes included), as
-            ``json.dumps`` writes it, when the renderer made it from pre-serialised pieces
-            (v2, ASCII text); None otherwise. Cache keys use it instead of serialising the
-            text again.
-    """
+    """A rendered prompt: the messages to send and what the reply must satisfy."""
 
     messages: list[dict[str, str]]
     spec: PromptSpec
-    user_json: str | None = field(default=None, compare=False, repr=False)
 
 
 @cache
@@ -172,60 +161,6 @@ def _fill(version: str, part: str, values: dict[str, Any]) -> str:
     """``load_template(version, part).substitute(values)``, from the template's pieces."""
     fmt, names = _percent(version, part)
     return fmt % tuple([values[name] for name in names])
-
-
-@cache
-def _percent_json(version: str, part: str) -> str | None:
-    """:func:`_percent`'s format with its literal text JSON-escaped (None: not plain ASCII)."""
-    literals = [_escaped(lit) for lit in _pieces(version, part)[0]]
-    if any(lit is None for lit in literals):
-        return None
-    return "%s".join(lit.replace("%", "%%") for lit in literals)  # type: ignore[union-attr]
-
-
-def _escaped(text: str) -> str | None:
-    """``json.dumps(text)`` without its quotes, or None unless ``text`` is ASCII without DEL.
-
-    The ASCII encoder escapes character by character, so the escapes of pieces of such a text
-    joined are the escape of the whole; the cache key's encoder picks that encoder for exactly
-    these texts (:func:`.cache._string`).
-    """
-    if text.isascii() and "\x7f" not in text:
-        return encode_basestring_ascii(text)[1:-1]
-    return None
-
-
-# Escapes of long pieces, by identity (the memo holds each text): a day's shared parts are
-# escaped once for all its teams. Bounded: emptied when full.
-_ESCAPES: dict[int, tuple[str, str | None]] = {}
-
-
-def _json_of(version: str, part: str, values: list[Any]) -> str | None:
-    """The JSON string of ``_fill(version, part, ...)`` from these values in placeholder order.
-
-    None when a piece is not plain ASCII (the key then serialises the whole text).
-    """
-    fmt = _percent_json(version, part)
-    if fmt is None:
-        return None
-    escapes, out = _ESCAPES, []
-    for value in values:
-        text = value if type(value) is str else str(value)
-        if len(text) < 64:
-            e = _escaped(text)
-        else:
-            hit = escapes.get(id(text))
-            if hit is not None and hit[0] is text:
-                e = hit[1]
-            else:
-                e = _escaped(text)
-                if len(escapes) >= 4096:
-                    escapes.clear()
-                escapes[id(text)] = (text, e)
-        if e is None:
-            return None
-        out.append(e)
-    return '"' + fmt % tuple(out) + '"'
 
 
 @cache
@@ -985,12 +920,9 @@ def render_v2(
     values["columns"] = _columns(mode)
     values["questions"] = _questions_v2(obs, qkeys, history, mode, day)
     values["example"] = example
-    fmt, names = _percent(version, "user")
-    ordered = [values[name] for name in names]
-    user = fmt % tuple(ordered)  # _fill(version, "user", values)
+    user = _fill(version, "user", values)
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-    user_json = _json_of(version, "user", ordered)
-    return _made(Prompt, messages=messages, spec=spec, user_json=user_json)
+    return _made(Prompt, messages=messages, spec=spec)
 
 
 def _made(cls: type, **fields: Any) -> Any:
