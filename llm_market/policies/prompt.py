@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from string import Template
@@ -266,6 +266,10 @@ class _DayParts:
     indices: str
     question_heads: list[str]
     question_ids: list[int]
+    # Texts made on the day for some teams, found again for the others (system message by
+    # template version and persona text, example by spending limit, research by the team's
+    # skill), as the memo made them.
+    texts: dict[tuple[Any, ...], str] = field(default_factory=dict)
 
 
 def _day_parts(v: Any, chars: int) -> _DayParts:
@@ -899,18 +903,30 @@ def render_v2(
     persona = persona or persona_from_profile(obs.profile)
     # The team's persona comes last: servers that cache prompt prefixes reuse everything
     # before it (the instructions and the day's schema) across the day's teams.
-    system = _MEMO.get(
-        ("system", version, chars, schema_json, persona.text),
-        lambda: _system_v2(version, chars, schema_json, persona.text),
-    )
+    texts = day.texts
+    system = texts.get((version, persona.text))
+    if system is None:
+        system = texts[version, persona.text] = _MEMO.get(
+            ("system", version, chars, schema_json, persona.text),
+            lambda: _system_v2(version, chars, schema_json, persona.text),
+        )
     max_spend = _money(max(obs.budget, 0.0))
     mode = options.information
-    example = _MEMO.get(
-        ("example", qkeys, gkeys, has_units, max_spend, bool(chars)),
-        lambda: _placeholders(qkeys, gkeys, has_units, max_spend, bool(chars)),
-    )
+    example = texts.get(("example", max_spend))
+    if example is None:
+        example = texts["example", max_spend] = _MEMO.get(
+            ("example", qkeys, gkeys, has_units, max_spend, bool(chars)),
+            lambda: _placeholders(qkeys, gkeys, has_units, max_spend, bool(chars)),
+        )
     values = _account(obs, v.day, call_cost, max_spend)
-    values["research"] = _research(obs)
+    skill = obs.profile.skill
+    if skill == skill and skill != 0.0:  # a float key: not NaN, and not 0.0 (== -0.0)
+        research = texts.get(("research", obs.belief_mean.shape, skill))
+        if research is None:
+            research = texts["research", obs.belief_mean.shape, skill] = _research(obs)
+    else:
+        research = _research(obs)
+    values["research"] = research
     values["record"] = _record(obs, day)
     values["sales"] = _sales(obs, history)
     values["indices"] = day.indices
