@@ -891,13 +891,8 @@ class LLMPolicy(Policy):
 
         The JSON is left out (None) in replay mode, which never stores a request.
         """
-        # The day's schema and the system message are shared by many requests: their JSON is
-        # made once (the same text either way).
         schema = turn.prompt.spec.schema
         fmt = self._formats.get(id(schema), (None, None))[1]
-        shared = [schema, *(m["content"] for m in turn.prompt.messages[:1])]
-        if fmt is not None:
-            shared.append(fmt)
         assert self.cache is not None
         messages = request["messages"]
         prompt = turn.prompt.messages
@@ -917,11 +912,20 @@ class LLMPolicy(Policy):
                 if len(self._splices) >= 256:
                     self._splices.clear()
                 c = self.config
-                made = self.cache.splice(request, c.template, c.base_url, shared)
+                made = self.cache.splice(request, c.template, c.base_url, self._shared(turn, fmt))
                 hit = self._splices[system] = (fmt, made)
             if hit[1] is not None:
                 return hit[1].key(messages[1]["content"], self.cache.mode != "replay")
+        shared = self._shared(turn, fmt)
         return self.cache.key(request, self.config.template, self.config.base_url, shared)
+
+    @staticmethod
+    def _shared(turn: _Turn, fmt: dict[str, Any] | None) -> list[Any]:
+        """Parts of a request many requests share: their JSON is made once (the same text)."""
+        shared = [turn.prompt.spec.schema, *(m["content"] for m in turn.prompt.messages[:1])]
+        if fmt is not None:
+            shared.append(fmt)
+        return shared
 
     def _count_failure(self, error: str) -> None:
         budget = self.config.failure_budget
