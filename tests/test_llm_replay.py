@@ -17,6 +17,7 @@ from llm_market.policies.cache import (
     canonical_json,
     canonical_request,
     keyed_request,
+    splice,
 )
 from llm_market.policies.client import Completion
 
@@ -89,6 +90,70 @@ def test_shared_parts_give_the_same_key_and_text():
     text = canonical_json(canonical_request(request))
     payload = '{"endpoint":"http://h/v1","request":' + text + ',"template":"v2"}'
     assert plain == (hashlib.sha256(payload.encode()).hexdigest(), text)
+
+
+def _spliced_request(content):
+    schema = {"type": "object", "properties": {"q1": {"type": "number", "maximum": 1}}}
+    return {
+        "model": "m",
+        "messages": [
+            {"role": "system", "content": "Règles: réponds en JSON."},
+            {"role": "user", "content": content},
+        ],
+        "max_tokens": 50,
+        "seed": 3,
+        "temperature": 0.0,
+        "response_format": {"type": "json_schema", "json_schema": {"schema": schema}},
+    }
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.text())
+@example('plain ASCII with "quotes", \\ and\nnew lines')
+@example("a\x7fb")  # ASCII, but only the ASCII encoder escapes DEL
+@example("é and ✓ and 🙂")
+@example("<<llm-market: the content of the last message goes here 5b0d9e>>")  # the stand-in
+def test_spliced_keys_are_the_whole_requests_keys(content):
+    for endpoint in ("http://h/v1/", None):
+        made = splice(_spliced_request("anything"), "v2", endpoint)
+        assert made is not None
+        whole = keyed_request(_spliced_request(content), "v2", endpoint)
+        assert made.key(content) == whole
+        assert made.key(content, with_text=False) == (whole[0], None)
+
+
+def test_splice_declines_requests_it_cannot_splice():
+    from llm_market.policies.cache import _MARK
+
+    holding = _spliced_request("x")
+    holding["model"] = _MARK  # the stand-in elsewhere in the request: no splice
+    assert splice(holding, "v2") is None
+    assert splice({"model": "m", "messages": []}, "v2") is None
+    assert splice({"model": "m", "messages": [{"role": "user", "content": None}]}, "v2") is None
+
+
+# ---------------------------------------------------------------- a day's shared prompt parts
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+@pytest.mark.parametrize("information", ["raw", "signals", "posterior"])
+def test_prompts_in_a_day_scope_are_the_prompts_made_alone(version, information):
+    model = MarketModel(scenario="small", seed=2, policy="llm", llm_share=1.0, llm_model="stub")
+    model.policy.llm._client = _Stub()
+    options = prompt.PromptOptions(information, reasoning=information != "posterior")
+    for _ in range(12):
+        model.step()
+        obs = [t.observe(model.view) for t in model.teams]
+        alone = [prompt.render(o, version, 0.25, options) for o in obs]
+        with prompt.day_scope():
+            with prompt.day_scope():  # nested: the outer scope's parts
+                scoped = [prompt.render(o, version, 0.25, options) for o in obs]
+            scoped += [prompt.render(o, version, 0.25, options) for o in obs]
+        assert not prompt._DAYS.items  # forgotten with the day
+        for a, b in zip(alone + alone, scoped, strict=True):
+            assert a.messages == b.messages
+            assert a.spec.schema == b.spec.schema and a.spec.question_keys == b.spec.question_keys
+    model.policy.close()
 
 
 # ---------------------------------------------------------------- prefetched lookups
@@ -193,3 +258,63 @@ def test_replay_on_the_calling_thread_reproduces_the_recorded_run(tmp_path, name
     a, b = original.policy.summary(), replayed.policy.summary()
     assert a["calls"] == b["calls"] == b["cached_calls"] and a["failures"] == b["failures"] > 0
     assert a["failure_kinds"] == b["failure_kinds"] and a["cost"] == b["cost"]
+
+
+# ---------------------------------------------------------------- checking and acting
+
+
+def _action_before(reply, obs, spec):
+    """to_action's arrays as they were made one good at a time (before issue 16 item 6)."""
+    import math
+
+    import numpy as np
+
+    from llm_market.policies.heuristic import MARKUP_BOUNDS
+
+    view = obs.market
+    asks = np.full((view.ref_price.size, spec.marginal_cost.size), np.nan)
+    markup = np.array(obs.markup, dtype=float, copy=True)
+    for k, key in enumerate(spec.good_keys):
+        price = reply.asks.get(key) if spec.marginal_cost.size else None
+        if price is None:
+            continue
+        asks[k] = np.maximum(price, spec.marginal_cost)
+        ref = float(view.ref_price[k])
+        if ref > 0 and math.isfinite(ref):
+            markup[k] = float(np.clip(math.log(price / ref), *MARKUP_BOUNDS))
+    return asks, markup
+
+
+def test_replies_check_and_act_as_before():
+    import numpy as np
+
+    from llm_market.policies.reply import check_reply, to_action
+
+    model = MarketModel(scenario="small", seed=3, policy="llm", llm_share=1.0, llm_model="stub")
+    model.policy.llm._client = _Stub()
+    for _ in range(3):
+        model.step()
+    obs = [t.observe(model.view) for t in model.teams]
+    model.policy.close()
+    for o in obs:
+        spec = prompt.render(o).spec
+        forecasts = {k: 0.5 for k in spec.question_keys}
+        for asks in (
+            dict.fromkeys(spec.good_keys, 40.0),  # far above the reference: the markup's cap
+            dict(reversed([(k, None if i % 2 else 2 + i) for i, k in enumerate(spec.good_keys)])),
+            {k: 0.0001 + 3 for k in spec.good_keys},
+        ):
+            text = json.dumps({"research_spend": 0, "forecasts": forecasts, "asks": asks})
+            reply = check_reply(text, spec, 1.0).reply
+            assert reply is not None
+            action = to_action(reply, o, spec)
+            want_asks, want_markup = _action_before(reply, o, spec)
+            np.testing.assert_array_equal(action.ask_prices, want_asks)
+            np.testing.assert_array_equal(action.markup, want_markup)
+        shuffled = dict(reversed(list(forecasts.items())))
+        text = json.dumps(
+            {"research_spend": 0, "forecasts": {**shuffled, "q9999": 0.5}, "asks": {}}
+        )
+        errors = check_reply(text, spec, 1.0).errors
+        assert errors[0] == "forecasts: unknown keys q9999"
+        assert check_reply(text.replace(', "q9999": 0.5', ""), spec, 1.0).errors == errors[1:]

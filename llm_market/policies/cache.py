@@ -195,12 +195,73 @@ def keyed_request(
             schema, a system message): their JSON is made once and reused. Same text, same key.
     """
     text = _canonical(canonical_request(request), frozenset(id(x) for x in shared))
-    head = "" if endpoint is None else '"endpoint":' + _canonical(endpoint.rstrip("/"), _NONE) + ","
-    payload = (
-        "{" + head + '"request":' + text + ',"template":' + _canonical(template_version, _NONE)
-    )
-    key = hashlib.sha256((payload + "}").encode("utf-8")).hexdigest()
+    head, tail = _payload_ends(template_version, endpoint)
+    key = hashlib.sha256((head + text + tail).encode("utf-8")).hexdigest()
     return key, text
+
+
+def _payload_ends(template_version: str, endpoint: str | None) -> tuple[str, str]:
+    """What the hashed text puts before and after the request's canonical JSON."""
+    head = "" if endpoint is None else '"endpoint":' + _canonical(endpoint.rstrip("/"), _NONE) + ","
+    return "{" + head + '"request":', ',"template":' + _canonical(template_version, _NONE) + "}"
+
+
+# Stands in for the content left out of a spliced request: plain ASCII that JSON keeps as it is.
+_MARK = "<<llm-market: the content of the last message goes here 5b0d9e>>"
+
+
+class Splice:
+    """Keys of requests that differ only in their last message's content, made fast.
+
+    Made by :func:`splice` from one such request: the hashed text before and after that
+    content is serialised (and the part before it hashed) once, so a key costs the content's
+    JSON and its hash only. Strings serialise the same wherever they stand, so the key and the
+    canonical JSON are the very ones :func:`keyed_request` gives for the whole request.
+
+    Attributes:
+        before: The canonical JSON of the request up to the content.
+        after: The canonical JSON of the request after the content.
+    """
+
+    def __init__(self, before: str, after: str, head: str, tail: str):
+        self.before, self.after = before, after
+        self._hasher = hashlib.sha256((head + before).encode("utf-8"))
+        self._after = (after + tail).encode("utf-8")
+
+    def key(self, content: str, with_text: bool = True) -> tuple[str, str | None]:
+        """The key (and, with ``with_text``, the canonical JSON) with ``content`` in its place."""
+        s = _string(content)
+        h = self._hasher.copy()
+        h.update(s.encode("utf-8"))
+        h.update(self._after)
+        return h.hexdigest(), (self.before + s + self.after) if with_text else None
+
+
+def splice(
+    request: dict[str, Any],
+    template_version: str,
+    endpoint: str | None = None,
+    shared: Iterable[Any] = (),
+) -> Splice | None:
+    """A :class:`Splice` for the requests like ``request`` but for its last message's content.
+
+    Returns:
+        None when the request has no such content (no messages, or a last message without a
+        string content), or when its other parts hold the stand-in text.
+    """
+    messages = request.get("messages")
+    if type(messages) is not list or not messages or type(messages[-1]) is not dict:
+        return None
+    if type(messages[-1].get("content")) is not str:
+        return None
+    probe = dict(request)
+    probe["messages"] = [*messages[:-1], {**messages[-1], "content": _MARK}]
+    text = _canonical(canonical_request(probe), frozenset(id(x) for x in shared))
+    mark = _string(_MARK)
+    if text.count(mark) != 1:
+        return None
+    before, after = text.split(mark)
+    return Splice(before, after, *_payload_ends(template_version, endpoint))
 
 
 class ReplyCache:
@@ -302,6 +363,17 @@ class ReplyCache:
         """
         endpoint_or_none = endpoint if self.key_version >= 2 else None
         return keyed_request(request, template_version, endpoint_or_none, shared)
+
+    def splice(
+        self,
+        request: dict[str, Any],
+        template_version: str,
+        endpoint: str,
+        shared: Iterable[Any] = (),
+    ) -> Splice | None:
+        """:func:`splice` in this file's key version (the keys :meth:`key` gives)."""
+        endpoint_or_none = endpoint if self.key_version >= 2 else None
+        return splice(request, template_version, endpoint_or_none, shared)
 
     def get(self, key: str) -> dict[str, Any] | None:
         """Return the stored response for ``key`` (queued writes included), or None."""

@@ -96,7 +96,14 @@ class Completion:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Completion:
         """Rebuild from :meth:`to_dict` output (older rows lack the newer fields)."""
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__ if k in data})
+        fields = cls.__dataclass_fields__
+        if len(data) == len(fields) and all(k in fields for k in data):
+            # A row this version wrote (every field, nothing else): the object __init__ would
+            # make, with its fields set at once (a replay rebuilds one per decision).
+            obj = object.__new__(cls)
+            obj.__dict__.update(data)
+            return obj
+        return cls(**{k: data.get(k) for k in fields if k in data})
 
 
 class TransportError(Exception):

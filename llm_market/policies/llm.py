@@ -42,6 +42,7 @@ action schema and the team's money (:mod:`.reply`), and turns it into the same
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -59,7 +60,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from ..errors import LLMUnavailable
 from ..params import Params
 from .base import Action, Observation, Policy, Profile
-from .cache import ReplyCache
+from .cache import ReplyCache, Splice
 from .client import (
     ChatClient,
     Completion,
@@ -69,7 +70,7 @@ from .client import (
     estimate_tokens,
 )
 from .personas import PersonaBook, load_personas
-from .prompt import Prompt, PromptOptions, grammar_schema, render, retry_message
+from .prompt import Prompt, PromptOptions, day_scope, grammar_schema, render, retry_message
 from .reply import ActionReply, Verdict, check_reply, to_action
 
 # Completion tokens assumed when estimating the cost of a team's first call.
@@ -280,7 +281,7 @@ class _Turn:
     expected: float = 0.0
     cost: float = 0.0
     # The first request, its cache key and canonical JSON, when made ahead (replay's prefetch).
-    first: tuple[dict[str, Any], str, str] | None = None
+    first: tuple[dict[str, Any], str, str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -376,6 +377,8 @@ class LLMPolicy(Policy):
         self._fallbacks_before: dict[int, int] = {}
         # response_format of single requests by schema (see _response_format).
         self._formats: dict[int, tuple[dict[str, Any], dict[str, Any] | None]] = {}
+        # Cache keys of first requests by system message (see _key), with the format they used.
+        self._splices: dict[str, tuple[dict[str, Any] | None, Splice | None]] = {}
 
     wants_history = True
 
@@ -406,7 +409,11 @@ class LLMPolicy(Policy):
 
     def team_stats(self, team: int) -> TeamLLMStats:
         """The accounting of one team (created empty on first use)."""
-        return self.stats.setdefault(int(team), TeamLLMStats())
+        st = self.stats.get(team)
+        if st is None:
+            # Made only when missing (setdefault would build one on every call).
+            st = self.stats[int(team)] = TeamLLMStats()
+        return st
 
     def summary(self) -> dict[str, Any]:
         """Totals and per-team accounting, JSON-serialisable (for ``summary.json``)."""
@@ -447,6 +454,19 @@ class LLMPolicy(Policy):
             LLMUnavailable: ``failure_budget`` calls in a row failed.
             CacheError: The cache file stayed locked by another process.
         """
+        if self.config.cache_mode == "replay" and gc.isenabled():
+            # A replayed day makes tens of thousands of short-lived objects and frees nearly all
+            # of them by reference counting; the cyclic collections their count would set off
+            # walk the whole model's heap and cost about a third of the day. The collector
+            # runs again once the day is decided (nothing here relies on it; no threads run).
+            gc.disable()
+            try:
+                return self._decide_all(observations)
+            finally:
+                gc.enable()
+        return self._decide_all(observations)
+
+    def _decide_all(self, observations: list[Observation]) -> list[Action]:
         self._step_cost = {}
         if not observations:
             return []
@@ -561,8 +581,7 @@ class LLMPolicy(Policy):
         if not groups:
             return turns, convs, 0
         if self.config.batch_size == 1 and self.config.cache_mode == "replay":
-            futures = self._replay_alone(observations, expected, groups, allowed)
-            for i, (turn, conv) in self._results(futures).items():
+            for i, (turn, conv) in self._replay_alone(observations, expected, groups, allowed):
                 turns[i], convs[i] = turn, conv
             return turns, convs, sum(c.requests for c in convs.values())
         if self.config.batch_size == 1:
@@ -608,32 +627,39 @@ class LLMPolicy(Policy):
         expected: list[float],
         groups: list[list[int]],
         allowed: dict[int, int],
-    ) -> dict[int, Future]:
+    ) -> list[tuple[int, tuple[_Turn, _Conversation]]]:
         """Replay's conversations: every first request keyed, the day's replies read at once.
 
-        The same conversations as :meth:`_converse_alone` runs (on the calling thread, see
-        :meth:`_submit`), with the first requests' cached replies fetched in one query.
+        The same conversations as :meth:`_converse_alone` runs, one after the other on the
+        calling thread (see :meth:`_submit`), with the first requests' cached replies fetched in
+        one query. Like :meth:`_results`, the first error in the observations' order is raised
+        once every conversation has run.
         """
         made: dict[int, _Turn | Exception] = {}
-        for (i,) in groups:
-            try:
-                turn = self._turn(observations[i], expected[i])
-                request = self._request(turn.messages, turn.prompt.spec.schema, 1)
-                turn.first = (request, *self._key(request, turn))
-                made[i] = turn
-            except Exception as err:  # noqa: BLE001 - raised by _results, in order
-                made[i] = err
+        with day_scope():  # the day's teams share its market view's parts of the prompt
+            for (i,) in groups:
+                try:
+                    turn = self._turn(observations[i], expected[i])
+                    request = self._request(turn.messages, turn.prompt.spec.schema, 1)
+                    turn.first = (request, *self._key(request, turn))
+                    made[i] = turn
+                except Exception as err:  # noqa: BLE001 - raised by _results, in order
+                    made[i] = err
         if self.cache is not None:
             self.cache.prefetch([t.first[1] for t in made.values() if isinstance(t, _Turn)])
-        return {
-            i: self._submit(len(groups), self._converse_made, made[i], allowed[i])
-            for (i,) in groups
-        }
-
-    def _converse_made(self, turn: _Turn | Exception, allowed: int) -> tuple[_Turn, _Conversation]:
-        if isinstance(turn, Exception):
-            raise turn
-        return turn, self._converse(turn, allowed)
+        done, errors = [], []
+        for (i,) in sorted(groups):
+            turn = made[i]
+            if isinstance(turn, Exception):
+                errors.append(turn)
+                continue
+            try:
+                done.append((i, (turn, self._converse(turn, allowed[i]))))
+            except Exception as err:  # noqa: BLE001 - re-raised below, in order
+                errors.append(err)
+        if errors:
+            raise errors[0]
+        return done
 
     def _submit(self, tasks: int, fn: Any, *args: Any) -> Future:
         if self.config.cache_mode == "replay":
@@ -860,17 +886,46 @@ class LLMPolicy(Policy):
             self.cache.put(key, text or request, completion.to_dict())
         return _Result(completion, False, None, "transport", time.perf_counter() - start)
 
-    def _key(self, request: dict[str, Any], turn: _Turn) -> tuple[str, str]:
-        """The request's cache key and canonical JSON (see :meth:`.ReplyCache.key`)."""
-        # The day's schema and the system message are shared by many requests: their JSON is
-        # made once (the same text either way).
+    def _key(self, request: dict[str, Any], turn: _Turn) -> tuple[str, str | None]:
+        """The request's cache key and canonical JSON (see :meth:`.ReplyCache.key`).
+
+        The JSON is left out (None) in replay mode, which never stores a request.
+        """
         schema = turn.prompt.spec.schema
         fmt = self._formats.get(id(schema), (None, None))[1]
-        shared = [schema, *(m["content"] for m in turn.prompt.messages[:1])]
+        assert self.cache is not None
+        messages = request["messages"]
+        prompt = turn.prompt.messages
+        if (
+            len(messages) == 2
+            and len(prompt) == 2
+            and messages[0]["content"] is prompt[0]["content"]
+            and messages[1]["content"] is prompt[1]["content"]
+            and request.get("response_format") is fmt
+        ):
+            # A team's first request: everything but the user message is the same for every
+            # team with the same system message (and so the same day's schema), so the rest
+            # of the key's text is serialised and hashed once (the same key either way).
+            system = messages[0]["content"]
+            hit = self._splices.get(system)
+            if hit is None or hit[0] is not fmt:
+                if len(self._splices) >= 256:
+                    self._splices.clear()
+                c = self.config
+                made = self.cache.splice(request, c.template, c.base_url, self._shared(turn, fmt))
+                hit = self._splices[system] = (fmt, made)
+            if hit[1] is not None:
+                return hit[1].key(messages[1]["content"], self.cache.mode != "replay")
+        shared = self._shared(turn, fmt)
+        return self.cache.key(request, self.config.template, self.config.base_url, shared)
+
+    @staticmethod
+    def _shared(turn: _Turn, fmt: dict[str, Any] | None) -> list[Any]:
+        """Parts of a request many requests share: their JSON is made once (the same text)."""
+        shared = [turn.prompt.spec.schema, *(m["content"] for m in turn.prompt.messages[:1])]
         if fmt is not None:
             shared.append(fmt)
-        assert self.cache is not None
-        return self.cache.key(request, self.config.template, self.config.base_url, shared)
+        return shared
 
     def _count_failure(self, error: str) -> None:
         budget = self.config.failure_budget

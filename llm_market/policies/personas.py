@@ -150,6 +150,9 @@ class PersonaBook:
         self.personas = personas
         self._order: dict[int, int] = {}
         self._of: dict[int, Persona] = {}
+        # The persona each team's traits implied last time, with those traits: a team's
+        # profile is fixed, so the persona is derived once, not on every call of every day.
+        self._derived: dict[int, tuple[Profile, Persona]] = {}
 
     def assign(self, teams) -> None:
         """Name the language-model teams, so user personas go round in team order."""
@@ -162,7 +165,12 @@ class PersonaBook:
             rank = self._order.get(team, team)
             found = self.personas[rank % len(self.personas)]
         else:
-            found = persona_from_profile(profile)
+            hit = self._derived.get(team)
+            if hit is not None and (hit[0] is profile or hit[0] == profile):
+                found = hit[1]
+            else:
+                found = persona_from_profile(profile)
+                self._derived[team] = (profile, found)
         self._of[team] = found
         return found
 

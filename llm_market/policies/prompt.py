@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from string import Template
@@ -159,7 +159,18 @@ def _split(t: Template) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def _fill(version: str, part: str, values: dict[str, Any]) -> str:
     """``load_template(version, part).substitute(values)``, from the template's pieces."""
-    return _fill_pieces(_pieces(version, part), values)
+    fmt, names = _percent(version, part)
+    return fmt % tuple([values[name] for name in names])
+
+
+@cache
+def _percent(version: str, part: str) -> tuple[str, tuple[str, ...]]:
+    """A template as a ``%`` format and its placeholders in order (``"%s" % x`` is ``str(x)``).
+
+    One C-level format per prompt instead of a loop over the pieces; the text is the same.
+    """
+    literals, names = _pieces(version, part)
+    return "%s".join(lit.replace("%", "%%") for lit in literals), names
 
 
 def _fill_pieces(pieces: tuple[tuple[str, ...], tuple[str, ...]], values: dict[str, Any]) -> str:
@@ -201,6 +212,110 @@ class _Memo:
 
 
 _MEMO = _Memo()
+
+
+class _Days:
+    """What a day's prompts share, by the identity of the day's market view, within a scope.
+
+    Outside :func:`day_scope` every prompt makes its day's parts again (from :data:`_MEMO`, so
+    at the cost of the memo's content keys); inside, the parts are made once per market view
+    and found by identity: nothing changes an observation while a policy renders its day, and
+    the scope ends with the day (a view's arrays could be changed in place afterwards).
+    """
+
+    def __init__(self):
+        self.depth = 0
+        self.items: dict[int, tuple[Any, Any, _DayParts]] = {}
+
+
+_DAYS = _Days()
+
+
+class day_scope:  # noqa: N801 - used as a function, in a with statement
+    """Within it, prompts of one market view share its parts (see :class:`_Days`).
+
+    For one thread's rendering of a day (the calling thread's, in replay); nested scopes share
+    the outermost one.
+    """
+
+    def __enter__(self) -> day_scope:
+        _DAYS.depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _DAYS.depth -= 1
+        if _DAYS.depth == 0:
+            _DAYS.items.clear()
+
+
+@dataclass(frozen=True)
+class _DayParts:
+    """The parts of a v2 prompt made from the market view alone."""
+
+    question_keys: tuple[str, ...]
+    good_keys: tuple[str, ...]
+    has_units: bool
+    marginal_cost: np.ndarray
+    schema: dict[str, Any]
+    schema_json: str
+    reputation: np.ndarray
+    ranked: list[float] | None
+    ranked_teams: int
+    median: str
+    noinfo: str
+    indices: str
+    question_heads: list[str]
+    question_ids: list[int]
+    # Texts made on the day for some teams, found again for the others (system message by
+    # template version and persona text, example by spending limit, research by the team's
+    # skill), as the memo made them.
+    texts: dict[tuple[Any, ...], str] = field(default_factory=dict)
+
+
+def _day_parts(v: Any, chars: int) -> _DayParts:
+    """The day's shared parts of ``v`` (made once per view inside :func:`day_scope`)."""
+    if _DAYS.depth:
+        hit = _DAYS.items.get(id(v))
+        if hit is not None and hit[0] is v and hit[1] == chars:
+            return hit[2]
+    qkeys, gkeys = _keys(v)
+    has_units = v.marginal_cost.size > 0
+    schema, schema_json = _schema(qkeys, gkeys, has_units, chars)
+    rep = np.asarray(v.reputation, dtype=float)
+    if np.isfinite(rep).any():
+        ranked, teams, median = _MEMO.get(("record", _ak(rep)), lambda: _reputations(rep))
+    else:
+        ranked, teams, median = None, 0, ""
+    q = v.questions
+    if qkeys:
+        key = (qkeys, _ak(q.qid), _ak(q.index), _ak(q.days_left), _ak(q.log_moneyness))
+        heads, qids = _MEMO.get(
+            ("questions", *key, _ak(v.step_mean), _ak(v.step_sd)),
+            lambda: _question_columns(v, qkeys),
+        )
+    else:
+        heads, qids = [], []
+    parts = _DayParts(
+        question_keys=qkeys,
+        good_keys=gkeys,
+        has_units=has_units,
+        marginal_cost=np.asarray(v.marginal_cost, dtype=float),
+        schema=schema,
+        schema_json=schema_json,
+        reputation=rep,
+        ranked=ranked,
+        ranked_teams=teams,
+        median=median,
+        noinfo=f"{v.noinfo_brier:.3f}" if math.isfinite(v.noinfo_brier) else "none",
+        indices=_indices_v2_of(v),
+        question_heads=heads,
+        question_ids=qids,
+    )
+    if _DAYS.depth:
+        if len(_DAYS.items) >= 64:
+            _DAYS.items.clear()
+        _DAYS.items[id(v)] = (v, chars, parts)
+    return parts
 
 
 def _ak(a: Any) -> tuple[Any, ...]:
@@ -449,16 +564,16 @@ def render(
 
 def _account(obs: Observation, day: int, call_cost: float, max_spend: str) -> dict[str, Any]:
     """The fields of the team's account that every template version shows."""
-    return dict(
-        team=obs.team,
-        max_spend=max_spend,
-        call_cost=_g(call_cost, 2),
-        day=day,
-        days_left_in_month=obs.days_left_in_month,
-        budget=_money(obs.budget),
-        allocation=_money(obs.monthly_allocation),
-        cash=_money(obs.cash),
-    )
+    return {
+        "team": obs.team,
+        "max_spend": max_spend,
+        "call_cost": _g(call_cost, 2),
+        "day": day,
+        "days_left_in_month": obs.days_left_in_month,
+        "budget": _money(obs.budget),
+        "allocation": _money(obs.monthly_allocation),
+        "cash": _money(obs.cash),
+    }
 
 
 # ---------------------------------------------------------------------- v2
@@ -508,20 +623,21 @@ def _research_text(k: int, h: int, scale: float, cost: float) -> str:
     )
 
 
-def _record(obs: Observation) -> str:
-    v, t = obs.market, int(obs.team)
-    rep = np.asarray(v.reputation, dtype=float)
-    if t >= rep.size or not math.isfinite(rep[t]):
+def _record(obs: Observation, day: _DayParts | None = None) -> str:
+    t = int(obs.team)
+    if day is None:
+        day = _day_parts(obs.market, 0)
+    rep = day.reputation
+    if t >= rep.size or not math.isfinite(rep[t]) or day.ranked is None:
         return "no question has resolved yet, so there is no published record."
-    ranked, teams, median = _MEMO.get(("record", _ak(rep)), lambda: _reputations(rep))
+    score = float(rep[t])
     # Teams with a lower (finite) score than this one's: the count of sorted scores below it.
-    rank = 1 + bisect_left(ranked, float(rep[t]))
-    noinfo = f"{v.noinfo_brier:.3f}" if math.isfinite(v.noinfo_brier) else "none"
+    rank = 1 + bisect_left(day.ranked, score)
     own = f"{obs.recent_brier:.3f}" if math.isfinite(obs.recent_brier) else "none yet"
     return (
-        f"published Brier score {rep[t]:.3f}, rank {rank} of {teams} teams (1 = best, "
-        f"lower scores are better); the median team {median}; forecasting "
-        f"from the index path alone scores {noinfo}. Your own rolling Brier score: {own}."
+        f"published Brier score {score:.3f}, rank {rank} of {day.ranked_teams} teams (1 = best, "
+        f"lower scores are better); the median team {day.median}; forecasting "
+        f"from the index path alone scores {day.noinfo}. Your own rolling Brier score: {own}."
     )
 
 
@@ -537,13 +653,23 @@ def _sales(obs: Observation, history: TeamHistory | None) -> str:
             f"none remembered; average daily revenue {_money(obs.recent_revenue)}, reports sold "
             f"yesterday {int(np.sum(obs.units_sold))}."
         )
-    revenue = ", ".join([f"{r:.2f}" for r in history.revenue])  # _money, inlined
-    units = ", ".join([str(u) for u in history.units])
+    # "%.2f" % r is _money(r); one format for the row rather than one call per day.
+    revenue = _joined_format(len(history.revenue), "%.2f") % tuple(history.revenue)
+    units = ", ".join(map(str, history.units))
     return f"revenue {revenue}; reports sold {units}."
 
 
+@cache
+def _joined_format(n: int, item: str) -> str:
+    """``n`` items of a ``%`` format, comma-separated."""
+    return ", ".join([item] * n)
+
+
 def _indices_v2(obs: Observation) -> str:
-    v = obs.market
+    return _indices_v2_of(obs.market)
+
+
+def _indices_v2_of(v: Any) -> str:
     key = (_ak(v.step_mean), _ak(v.step_sd), _ak(v.index_level), _ak(v.marginal_cost))
     return _MEMO.get(("indices", v.ref_price.size, *key), lambda: _indices_v2_text(v))
 
@@ -611,13 +737,28 @@ def _resolved(history: TeamHistory | None) -> str:
         "id | index | horizon | resolved on day | outcome | your last forecast | your Brier "
         "| crowd's Brier"
     ]
+    rows_of = _RESOLVED_ROWS
     for r in history.resolved[-RESOLVED_SHOWN:]:
-        rows.append(
-            f"q{int(r.qid)} | {r.index} | {r.horizon} | {r.resolve_day} | "  # question_key
-            f"{'yes' if r.outcome else 'no'} | {r.last_p:.2f} | {r.brier:.3f} | "
-            f"{r.crowd_brier:.3f}"
-        )
+        # A resolved question's row never changes, and teams remember the same record
+        # (frozen) day after day: its row is made once, found by identity (the memo holds it).
+        hit = rows_of.get(id(r))
+        if hit is None or hit[0] is not r:
+            if len(rows_of) >= 8192:
+                rows_of.clear()
+            hit = rows_of[id(r)] = (r, _resolved_row(r))
+        rows.append(hit[1])
     return "\n".join(rows)
+
+
+_RESOLVED_ROWS: dict[int, tuple[Any, str]] = {}
+
+
+def _resolved_row(r: Any) -> str:
+    return (
+        f"q{int(r.qid)} | {r.index} | {r.horizon} | {r.resolve_day} | "  # question_key
+        f"{'yes' if r.outcome else 'no'} | {r.last_p:.2f} | {r.brier:.3f} | "
+        f"{r.crowd_brier:.3f}"
+    )
 
 
 @cache
@@ -634,31 +775,65 @@ def _columns(mode: str) -> str:
 
 
 def _questions_v2(
-    obs: Observation, keys: tuple[str, ...], history: TeamHistory | None, mode: str
+    obs: Observation,
+    keys: tuple[str, ...],
+    history: TeamHistory | None,
+    mode: str,
+    day: _DayParts | None = None,
 ) -> str:
     if not keys:
         return "(none open today: give an empty forecasts object)"
-    v, q = obs.market, obs.market.questions
-    p = _implied(obs) if mode != "raw" else None
-    extra = {"raw": "", "signals": " | signals", "posterior": " | posterior"}[mode]
-    rows = [
-        f"id | index | days left | return needed | drift | typical move{extra} | neighbours | yours"
-    ]
-    key = (keys, _ak(q.qid), _ak(q.index), _ak(q.days_left), _ak(q.log_moneyness))
-    shared, qids = _MEMO.get(
-        ("questions", *key, _ak(v.step_mean), _ak(v.step_sd)), lambda: _question_columns(v, keys)
-    )
-    neighbours = np.asarray(obs.neighbour_forecast).tolist()
+    if day is None:
+        day = _day_parts(obs.market, 0)
+    shared, qids = day.question_heads, day.question_ids
+    neighbours = np.asarray(obs.neighbour_forecast).tolist()[: len(shared)]
+    neighbours += [math.nan] * (len(shared) - len(neighbours))
     forecasts = history.forecasts if history else {}
-    isfinite, shown = math.isfinite, OWN_FORECASTS_SHOWN
-    for j, head in enumerate(shared):
-        nbr = neighbours[j] if j < len(neighbours) else math.nan
-        mine = forecasts.get(qids[j], ())[-shown:]
-        # "%.2f" formats a number as f"{x:.2f}" does, in one call for the row's forecasts.
-        mine_text = _OWN_FORMATS[len(mine)] % tuple(mine) if mine else "none"
-        implied = f" | {p[j]:.3f}" if p is not None else ""
-        rows.append(f"{head}{implied} | {f'{nbr:.3f}' if isfinite(nbr) else 'none'} | {mine_text}")
-    return "\n".join(rows)
+    shown, nbr_texts, own_texts = -OWN_FORECASTS_SHOWN, _NEIGHBOUR_TEXTS, _OWN_TEXTS
+    if len(nbr_texts) >= 16384:
+        nbr_texts.clear()
+    if len(own_texts) >= 16384:
+        own_texts.clear()
+    ends = []
+    for x, qid in zip(neighbours, qids, strict=True):
+        m = forecasts.get(qid, ())[shown:]
+        # Teams see few distinct values (two-decimal forecasts, the day's neighbour means):
+        # each is formatted once. Zeros are left out (0.0 == -0.0, but they print
+        # differently), and so is NaN (never equal to itself).
+        nbr = nbr_texts.get(x)
+        if nbr is None:
+            nbr = f"{x:.3f}" if math.isfinite(x) else "none"
+            if x != 0.0 and x == x:
+                nbr_texts[x] = nbr
+        if not m:
+            mine = "none"
+        elif type(m) is tuple and 0.0 not in m:
+            mine = own_texts.get(m)
+            if mine is None:
+                # "%.2f" formats a number as f"{x:.2f}" does, in one call for the row.
+                mine = own_texts[m] = _OWN_FORMATS[len(m)] % m
+        else:
+            mine = _OWN_FORMATS[len(m)] % tuple(m)
+        ends.append(f" | {nbr} | {mine}")
+    head = _QUESTION_HEADS[mode]
+    if mode == "raw":
+        return head + "".join([f"\n{h}{e}" for h, e in zip(shared, ends, strict=True)])
+    p = _implied(obs)
+    return head + "".join(
+        [f"\n{h} | {p[j]:.3f}{e}" for j, (h, e) in enumerate(zip(shared, ends, strict=True))]
+    )
+
+
+_NEIGHBOUR_TEXTS: dict[float, str] = {}
+_OWN_TEXTS: dict[tuple[float, ...], str] = {}
+
+
+_QUESTION_HEADS = {
+    mode: "id | index | days left | return needed | drift | typical move"
+    + extra
+    + " | neighbours | yours"
+    for mode, extra in (("raw", ""), ("signals", " | signals"), ("posterior", " | posterior"))
+}
 
 
 _OWN_FORMATS = [", ".join(["%.2f"] * n) for n in range(OWN_FORECASTS_SHOWN + 1)]
@@ -710,51 +885,71 @@ def render_v2(
     """Render a v2 prompt (see :func:`render`)."""
     v = obs.market
     history = obs.history
-    qkeys, gkeys = _keys(v)
-    has_units = v.marginal_cost.size > 0
     chars = int(options.reasoning_chars) if options.reasoning else 0
-    schema, schema_json = _schema(qkeys, gkeys, has_units, chars)
-    spec = PromptSpec(
+    day = _day_parts(v, chars)
+    qkeys, gkeys, has_units = day.question_keys, day.good_keys, day.has_units
+    schema_json = day.schema_json
+    spec = _made(
+        PromptSpec,
         team=int(obs.team),
         day=int(v.day),
         question_keys=qkeys,
         good_keys=gkeys,
-        marginal_cost=np.asarray(v.marginal_cost, dtype=float),
+        marginal_cost=day.marginal_cost,
         budget=float(obs.budget),
-        schema=schema,
+        schema=day.schema,
         reasoning_chars=chars,
     )
     persona = persona or persona_from_profile(obs.profile)
     # The team's persona comes last: servers that cache prompt prefixes reuse everything
     # before it (the instructions and the day's schema) across the day's teams.
-    system = _MEMO.get(
-        ("system", version, chars, schema_json, persona.text),
-        lambda: _system_v2(version, chars, schema_json, persona.text),
-    )
+    texts = day.texts
+    system = texts.get((version, persona.text))
+    if system is None:
+        system = texts[version, persona.text] = _MEMO.get(
+            ("system", version, chars, schema_json, persona.text),
+            lambda: _system_v2(version, chars, schema_json, persona.text),
+        )
     max_spend = _money(max(obs.budget, 0.0))
     mode = options.information
-    example = _MEMO.get(
-        ("example", qkeys, gkeys, has_units, max_spend, bool(chars)),
-        lambda: _placeholders(qkeys, gkeys, has_units, max_spend, bool(chars)),
-    )
-    user = _fill(
-        version,
-        "user",
-        dict(
-            **_account(obs, v.day, call_cost, max_spend),
-            research=_research(obs),
-            record=_record(obs),
-            sales=_sales(obs, history),
-            indices=_indices_v2(obs),
-            prices=_prices(obs, history),
-            information=_information(obs, history, mode),
-            resolved=_resolved(history),
-            columns=_columns(mode),
-            questions=_questions_v2(obs, qkeys, history, mode),
-            example=example,
-        ),
-    )
-    return Prompt([{"role": "system", "content": system}, {"role": "user", "content": user}], spec)
+    example = texts.get(("example", max_spend))
+    if example is None:
+        example = texts["example", max_spend] = _MEMO.get(
+            ("example", qkeys, gkeys, has_units, max_spend, bool(chars)),
+            lambda: _placeholders(qkeys, gkeys, has_units, max_spend, bool(chars)),
+        )
+    values = _account(obs, v.day, call_cost, max_spend)
+    skill = obs.profile.skill
+    if skill == skill and skill != 0.0:  # a float key: not NaN, and not 0.0 (== -0.0)
+        research = texts.get(("research", obs.belief_mean.shape, skill))
+        if research is None:
+            research = texts["research", obs.belief_mean.shape, skill] = _research(obs)
+    else:
+        research = _research(obs)
+    values["research"] = research
+    values["record"] = _record(obs, day)
+    values["sales"] = _sales(obs, history)
+    values["indices"] = day.indices
+    values["prices"] = _prices(obs, history)
+    values["information"] = _information(obs, history, mode)
+    values["resolved"] = _resolved(history)
+    values["columns"] = _columns(mode)
+    values["questions"] = _questions_v2(obs, qkeys, history, mode, day)
+    values["example"] = example
+    user = _fill(version, "user", values)
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    return _made(Prompt, messages=messages, spec=spec)
+
+
+def _made(cls: type, **fields: Any) -> Any:
+    """A frozen dataclass with these fields, set at once (it has no ``__post_init__``).
+
+    The same object its ``__init__`` makes, without a call of ``object.__setattr__`` per field
+    (a prompt's spec is made for every team and day).
+    """
+    obj = object.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
 
 
 def _system_v2(version: str, chars: int, schema_json: str, persona: str) -> str:

@@ -128,6 +128,8 @@ def check_reply(
         ("forecasts", reply.forecasts, spec.question_keys),
         ("asks", reply.asks, spec.good_keys if spec.marginal_cost.size else ()),
     ):
+        if len(got) == len(want) and tuple(got) == want:
+            continue  # the keys asked for, in the order asked (a dict's keys are distinct)
         missing = [k for k in want if k not in got]
         wanted = set(want)
         unknown = [k for k in got if k not in wanted]
@@ -172,21 +174,29 @@ def to_action(reply: ActionReply, obs: Observation, spec: PromptSpec) -> Action:
     reasoning, cut to ``spec.reasoning_chars``, becomes the action's note (logged).
     """
     view = obs.market
-    q = np.array([reply.forecasts[k] for k in spec.question_keys], dtype=float)
+    forecasts = reply.forecasts
+    q = np.array([forecasts[k] for k in spec.question_keys], dtype=float)
     k_goods, units = view.ref_price.size, spec.marginal_cost.size
-    asks = np.full((k_goods, units), np.nan)
     markup = np.array(obs.markup, dtype=float, copy=True)
     low, high = MARKUP_BOUNDS
-    for k, key in enumerate(spec.good_keys):
-        price = reply.asks.get(key) if units else None
-        if price is None:
-            continue
-        asks[k] = np.maximum(price, spec.marginal_cost)
-        ref = float(view.ref_price[k])
-        if ref > 0 and math.isfinite(ref):
-            # np.clip on one number, without its overhead (NaN stays NaN, as with np.clip).
-            x = math.log(price / ref)
-            markup[k] = low if x < low else high if x > high else x
+    nan = math.nan
+    prices = [nan] * k_goods
+    if units:
+        refs = view.ref_price.tolist()
+        got = reply.asks
+        for k, key in enumerate(spec.good_keys):
+            price = got.get(key)
+            if price is None:
+                continue
+            prices[k] = price
+            ref = refs[k]
+            if ref > 0 and math.isfinite(ref):
+                # np.clip on one number, without its overhead (NaN stays NaN, as with np.clip).
+                x = math.log(price / ref)
+                markup[k] = low if x < low else high if x > high else x
+    # Each priced good's row is max(price, marginal cost); a good without a price stays NaN
+    # (np.maximum keeps a NaN), as does every row when there are no units.
+    asks = np.maximum(np.array(prices, dtype=float)[:, None], spec.marginal_cost[None, :])
     return Action(
         research_spend=float(reply.research_spend),
         forecasts=q,
