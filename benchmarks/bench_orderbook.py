@@ -25,11 +25,13 @@ The baselines
   rebuilt for every repetition outside the timer), the owner a stub exchange whose
   ``send_message`` and ``logEvent`` do nothing, and a cancel calling ``cancel_order`` with the
   order object of that id (cancels of market-order ids are skipped: ABIDES never rests them).
-  ABIDES is not on PyPI and this script fetches nothing; when ``abides_markets`` cannot be
-  imported the ABIDES column is skipped. To include it, put a checkout of that repository on
-  the path, e.g. ``pip install --no-deps ./abides-core ./abides-markets`` from its top folder
-  into any directory ``D`` with ``--target D`` and run with ``PYTHONPATH=D`` (its other imports,
-  numpy and pandas, are already installed here).
+  ABIDES is not on PyPI and this script fetches nothing at run time; when ``abides_markets``
+  cannot be imported the ABIDES column is skipped. To include it, get a copy of that
+  repository beforehand (a clone, or ``git archive`` of a mirror, into ``SRC``), install its
+  two packages without dependencies into a scratch directory ``D`` outside this repository,
+  ``pip install --no-deps --target D SRC/abides-core SRC/abides-markets``, and run with
+  ``PYTHONPATH=.:D`` (its other imports, numpy and pandas, are already installed here). This
+  repository neither contains nor depends on ABIDES.
 
 Before timing, the script checks that the three books agree fill for fill on the stream (the
 bare matcher on every trade field; ABIDES on resting id, incoming id and quantity of every fill).
@@ -39,10 +41,13 @@ mechanism's at the close (unit orders of ``--depth-clients`` buyers and as many 
 continuous prices, seeded) against the former implementation, a scan of the whole side
 (:func:`full_scan_depth`), after checking both give the same levels.
 
-Timing: contenders run interleaved in this one process (A, B, C, A, B, C, ... with the first of
-each round rotating), timed with :func:`time.process_time` (CPU time, robust to other processes on
-this noisy 2-core machine), and the medians of ``--repeats`` rounds are reported, with the median
-of the per-round throughput ratios (ours / baseline; above 1 means ours is faster).
+Timing: contenders run interleaved in this one process, timed with :func:`time.process_time`
+(CPU time, robust to other processes on this noisy 2-core machine), after one untimed warm-up
+run each. A round runs ours, then each baseline followed by ours again (``O H O A O``), so every
+baseline run is bracketed by two runs of ours; the round's throughput ratio for that baseline is
+its time over the mean of the two (ours / baseline; above 1 means ours is faster). Reported are
+the median ops/s of each contender and, per baseline, the median of ``--repeats`` per-round
+ratios with their spread (min, quartiles, max).
 
 Run with ``python benchmarks/bench_orderbook.py`` (``--ops``, ``--repeats`` to change sizes).
 """
@@ -406,11 +411,26 @@ def bench_depth(n_clients: int, repeats: int, levels: int = 5) -> None:
 # ----------------------------------------------------------------------------- timing
 
 
-def compare(stream: list[tuple], abides, repeats: int) -> dict[str, list[float]]:
-    """CPU seconds of each contender on ``stream``, ``repeats`` interleaved rounds."""
+def compare(
+    stream: list[tuple], abides, repeats: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Time the contenders on ``stream`` in ``repeats`` interleaved rounds (CPU seconds).
+
+    Each round runs ``OrderBook``, then each baseline followed by ``OrderBook`` again (``O H O``
+    or ``O H O A O`` with ABIDES), so every baseline run is bracketed by two runs of ours and
+    its ratio for the round is its time over the mean of those two: a change of machine speed
+    that lasts about a run (other processes share this 2-core machine) hits both sides.
+
+    Returns:
+        The times of every run by contender, and each baseline's per-round throughput ratios
+        (ours / baseline, above 1 when ours is faster).
+    """
     clock = time.process_time
-    timers: dict[str, Callable[[], float]] = {
-        "OrderBook": lambda: run(stream, OrderBook, clock)[0],
+
+    def ours() -> float:
+        return run(stream, OrderBook, clock)[0]
+
+    baselines: dict[str, Callable[[], float]] = {
         "heapq": lambda: run(stream, BareHeapqBook, clock)[0],
     }
     if abides is not None:
@@ -419,39 +439,52 @@ def compare(stream: list[tuple], abides, repeats: int) -> dict[str, list[float]]
             ops = abides_ops(stream, abides)  # consumed by a run, so built afresh, untimed
             return run_abides(ops, abides, clock)[0]
 
-        timers["ABIDES"] = abides_timer
-    names = list(timers)
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for name in names:  # warm-up outside the timed rounds
-        timers[name]()
-    for i in range(repeats):
-        # Rotate who goes first so no contender always runs right after the same neighbour.
-        for name in names[i % len(names) :] + names[: i % len(names)]:
-            gc.collect()
-            times[name].append(timers[name]())
-    return times
+        baselines["ABIDES"] = abides_timer
+    times: dict[str, list[float]] = {"OrderBook": [], **{name: [] for name in baselines}}
+    ratios: dict[str, list[float]] = {name: [] for name in baselines}
+
+    def timed(name: str, timer: Callable[[], float]) -> float:
+        gc.collect()
+        t = timer()
+        times[name].append(t)
+        return t
+
+    ours()  # warm-up outside the timed rounds
+    for timer in baselines.values():
+        timer()
+    for _ in range(repeats):
+        before = timed("OrderBook", ours)
+        for name, timer in baselines.items():
+            t = timed(name, timer)
+            after = timed("OrderBook", ours)
+            ratios[name].append(t / ((before + after) / 2))
+            before = after
+    return times, ratios
 
 
-def report(label: str, n_ops: int, times: dict[str, list[float]], repeats: int) -> None:
-    """Print ops/s of each contender and our throughput relative to each baseline."""
-    print(f"{label}: median of {repeats} interleaved rounds, CPU time")
-    ours = times["OrderBook"]
+def report(
+    label: str, n_ops: int, timing: tuple[dict[str, list[float]], dict[str, list[float]]]
+) -> None:
+    """Print median ops/s of each contender and the per-round ratios against each baseline:
+    their median and their spread over the rounds (min, quartiles, max)."""
+    times, ratios = timing
+    print(f"{label}: {len(next(iter(ratios.values())))} interleaved rounds, CPU time")
     for name, t in times.items():
-        line = f"  {name:10s} {n_ops / statistics.median(t):>12,.0f} ops/s"
-        if name != "OrderBook":
-            ratio = statistics.median(b / o for b, o in zip(t, ours, strict=True))
-            line += (
-                f"   OrderBook / {name} throughput: {ratio:.3f} per-round median "
-                f"({statistics.median(t) / statistics.median(ours):.3f} of medians)"
-            )
-        print(line)
+        print(f"  {name:10s} {n_ops / statistics.median(t):>12,.0f} ops/s (median of {len(t)})")
+    for name, r in ratios.items():
+        r = sorted(r)
+        q1, _, q3 = statistics.quantiles(r, n=4) if len(r) > 1 else r * 3
+        print(
+            f"  OrderBook / {name} throughput: {statistics.median(r):.3f} median of per-round "
+            f"ratios (min {r[0]:.3f}, quartiles {q1:.3f}-{q3:.3f}, max {r[-1]:.3f})"
+        )
 
 
 def main() -> None:
     """Check agreement, then time OrderBook, the bare heapq matcher and ABIDES interleaved."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=100_000, help="operations per stream")
-    parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds")
+    parser.add_argument("--repeats", type=int, default=11, help="interleaved rounds")
     parser.add_argument(
         "--depth-clients", type=int, default=150_000, help="buyers (and sellers) in the depth test"
     )
@@ -476,7 +509,7 @@ def main() -> None:
     gc.collect()
     gc.freeze()
     for label, stream in streams.items():
-        report(label, len(stream), compare(stream, abides, args.repeats), args.repeats)
+        report(label, len(stream), compare(stream, abides, args.repeats))
     bench_depth(args.depth_clients, args.repeats)
 
 
