@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -98,14 +100,33 @@ def test_compiled_programme_matches_numpy(seed, grid):
     assert (float(got[0]), int(got[1])) == expected
 
 
-def test_kernels_run_for_large_days_only(monkeypatch):
+def test_kernels_run_for_large_days_once_the_plain_path_has_cost_their_loading(monkeypatch):
     from llm_market.market import jit
 
     monkeypatch.delenv("LLM_MARKET_JIT", raising=False)
-    assert jit.kernel("efficiency_kernel", "best_surplus", jit.JIT_FROM - 1) is None
-    assert jit.kernel("efficiency_kernel", "best_surplus", jit.JIT_FROM) is programme.best_surplus
+    monkeypatch.setattr(jit, "_loaded", {})
+    monkeypatch.setattr(jit, "_plain_seconds", {})
+    monkeypatch.setattr(jit, "PAYBACK_SECONDS", 0.05)
+    big = jit.JIT_FROM
+    assert jit.kernel("efficiency_kernel", "best_surplus", big) is None  # nothing spent yet
+    calls = []
+
+    def plain(x):
+        calls.append(x)
+        end = time.process_time() + 0.02
+        while time.process_time() < end:  # CPU time, as the plain path spends it
+            pass
+        return "plain"
+
+    results = [jit.run("efficiency_kernel", "best_surplus", big - 1, plain, i) for i in range(4)]
+    assert results == ["plain"] * 4  # a small day never loads it, however long it runs
+    assert jit.kernel("efficiency_kernel", "best_surplus", big - 1) is None
+    while jit.kernel("efficiency_kernel", "best_surplus", big) is None:
+        jit.run("efficiency_kernel", "best_surplus", big, plain, 0)
+    assert len(calls) <= 4 + 4  # paid back within about 0.05 s of plain days
+    assert jit.kernel("efficiency_kernel", "best_surplus", big) is programme.best_surplus
     monkeypatch.setenv("LLM_MARKET_JIT", "0")
-    assert jit.kernel("mechanisms.cda_kernel", "clear_day", 10**9) is None
+    assert jit.kernel("efficiency_kernel", "best_surplus", big) is None
     monkeypatch.setenv("LLM_MARKET_JIT", "1")
     assert jit.kernel("mechanisms.cda_kernel", "clear_day", 1) is kernel.clear_day
 

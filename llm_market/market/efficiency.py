@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .jit import kernel
+from . import jit
 
 
 @dataclass
@@ -115,8 +115,7 @@ def assortative_optimum(stakes, qualities, costs) -> tuple[float, int]:
     n_clients = int(np.count_nonzero(s * q[0] - c.min() > 0))
     m = min(n_clients, q.size)
     s = s[:m]
-    programme = kernel("efficiency_kernel", "best_surplus", q.size * m) or best_surplus
-    surplus, k = programme(s, q, c)
+    surplus, k = jit.run("efficiency_kernel", "best_surplus", q.size * m, best_surplus, s, q, c)
     return float(surplus), int(k)
 
 

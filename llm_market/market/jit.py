@@ -7,8 +7,10 @@ machine code beside the source), and every later process loads that cache (about
 numba's import). A small market would not win that back in a year of days (the default
 scenario's day is a few milliseconds either way), so they run from :data:`JIT_FROM` pairs of
 traders up (clients x sellers for the CDA's choice, units x clients for the maximum surplus):
-about 100 teams with ten clients each. ``LLM_MARKET_JIT=0`` keeps every market on the plain
-paths; ``LLM_MARKET_JIT=1`` uses the kernels at every size (the tests use both to compare them).
+about 100 teams with ten clients each; and a short run would not either, so a process loads a
+kernel only once its plain path has spent :data:`PAYBACK_SECONDS`. ``LLM_MARKET_JIT=0`` keeps
+every market on the plain paths; ``LLM_MARKET_JIT=1`` uses the kernels at every size (the tests
+use both to compare them).
 ``python -m llm_market.market.jit`` compiles them ahead, e.g. before a large sweep whose workers
 would otherwise each compile them at once.
 """
@@ -17,24 +19,39 @@ from __future__ import annotations
 
 import importlib
 import os
+import time
 from collections.abc import Callable
 
 JIT_FROM = 20_000
-"""Pairs of traders from which a market day runs compiled (with ``LLM_MARKET_JIT`` unset)."""
+"""Pairs of traders from which a market day may run compiled (with ``LLM_MARKET_JIT`` unset)."""
+
+PAYBACK_SECONDS = 2.0
+"""CPU seconds a kernel's plain path runs in a process before the kernel is loaded instead.
+
+About what loading numba and a cached kernel costs, so (as in renting skis until the rent
+would have bought them) a short run never spends more than twice the least it could have, and
+a long one soon runs compiled."""
 
 _loaded: dict[tuple[str, str], Callable | None] = {}
+_plain_seconds: dict[tuple[str, str], float] = {}
 
 
 def kernel(module: str, name: str, pairs: int) -> Callable | None:
     """The compiled ``name`` of ``llm_market.market.<module>`` for a day of ``pairs``, or None.
 
-    None when the day is small, numba is not installed (or cannot load on this platform), or
-    ``LLM_MARKET_JIT=0``.
+    None when the day is small, the plain path has not yet spent :data:`PAYBACK_SECONDS` in
+    this process (and the kernel is not loaded), numba is not installed (or cannot load on this
+    platform), or ``LLM_MARKET_JIT=0``. ``LLM_MARKET_JIT=1`` loads it for every day.
     """
     setting = os.environ.get("LLM_MARKET_JIT", "")
-    if setting == "0" or (setting != "1" and pairs < JIT_FROM):
-        return None
     key = (module, name)
+    if setting == "0":
+        return None
+    if setting != "1":
+        if pairs < JIT_FROM:
+            return None
+        if key not in _loaded and _plain_seconds.get(key, 0.0) < PAYBACK_SECONDS:
+            return None
     if key not in _loaded:
         try:
             found = getattr(importlib.import_module(f"{__package__}.{module}"), name)
@@ -44,13 +61,26 @@ def kernel(module: str, name: str, pairs: int) -> Callable | None:
     return _loaded[key]
 
 
+def run(module: str, name: str, pairs: int, plain: Callable, *args):
+    """``plain(*args)``, or the same call through the kernel when :func:`kernel` gives one.
+
+    The plain path's CPU time is counted towards :data:`PAYBACK_SECONDS`.
+    """
+    compiled = kernel(module, name, pairs)
+    if compiled is not None:
+        return compiled(*args)
+    start = time.process_time()
+    result = plain(*args)
+    key = (module, name)
+    _plain_seconds[key] = _plain_seconds.get(key, 0.0) + time.process_time() - start
+    return result
+
+
 def compile_kernels() -> float:
     """Compile (or load from numba's cache) every kernel on a tiny market; seconds it took.
 
     ``python -m llm_market.market.jit`` runs it. Without numba it does nothing.
     """
-    import time
-
     import numpy as np
 
     start = time.perf_counter()

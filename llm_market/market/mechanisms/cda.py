@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..jit import kernel
+from .. import jit
 from ..orderbook import BUY, SELL, OrderBook
 from .base import (
     DEPTH_LEVELS,
@@ -174,8 +174,11 @@ class ContinuousDoubleAuction(Mechanism):
         sellers = SellerBooks.of(flow, quality)
         arrival = rng.permutation(flow.ask_price.size + flow.bid_price.size)
         pairs = len(sellers) * flow.bid_price.size
-        day = kernel("mechanisms.cda_kernel", "clear_day", pairs) or differentiated_day
-        bid, ask, price, resting_bid, resting_ask = day(
+        bid, ask, price, resting_bid, resting_ask = jit.run(
+            "mechanisms.cda_kernel",
+            "clear_day",
+            pairs,
+            differentiated_day,
             arrival,
             flow.ask_price.size,
             np.asarray(flow.ask_price, dtype=float),
