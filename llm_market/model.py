@@ -26,7 +26,12 @@ from .budgets.performance import Performance
 from .budgets.pivot import hhi, target_shares
 from .calendar import Calendar
 from .information.beliefs import Beliefs, no_information_forecast
-from .information.headlines import log_headlines, make_generator, research_items
+from .information.headlines import (
+    item_headlines,
+    log_headlines,
+    make_generator,
+    research_items,
+)
 from .information.history import HistoryBook
 from .information.indices import make_index_process
 from .information.news import NewsProcess
@@ -512,11 +517,18 @@ class MarketModel(mesa.Model):
             return
         day = self.calendar.closing_day + 1  # research is about tomorrow on
         spans = tuple(sorted({min(h, values.shape[-1]) for h in self.params.horizons}))
-        for j, t in enumerate(team.tolist()):
-            if t in remember:
-                items = research_items(t, day, values[j], float(precision[j]), spans)
-                texts = [(self.research_headlines.headline(i), day + i.span - 1) for i in items]
-                self.history.record_research(t, self.calendar.closing_day, texts)
+        # Every remembering team's items first, then their headlines in one pass (the same
+        # draws, in the same order, as item by item).
+        batches = [
+            (t, research_items(t, day, values[j], float(precision[j]), spans))
+            for j, t in enumerate(team.tolist())
+            if t in remember
+        ]
+        every = [item for _, items in batches for item in items]
+        headlines = iter(item_headlines(self.research_headlines, every))
+        for t, items in batches:
+            texts = [(next(headlines), day + i.span - 1) for i in items]
+            self.history.record_research(t, self.calendar.closing_day, texts)
 
     def charge_llm_calls(self) -> np.ndarray:
         """Charge today's language-model calls to each team's research budget.

@@ -13,8 +13,10 @@ from llm_market import MarketModel
 from llm_market.agents import Team
 from llm_market.information.headlines import (
     TemplateHeadlines,
+    item_headlines,
     log_headlines,
     news_items,
+    research_items,
 )
 from llm_market.information.news import PUBLIC
 from llm_market.policies.heuristic import (
@@ -55,6 +57,22 @@ def test_a_days_headlines_in_one_pass_are_the_items_headlines(seed):
     one, each = (TemplateHeadlines(np.random.default_rng(7)) for _ in range(2))
     assert log_headlines(one, log) == [each.headline(item) for item in news_items(log)]
     assert one.rng.random() == each.rng.random()  # the same draws were taken
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_research_headlines_in_one_pass_are_the_items_headlines(seed):
+    """Many teams' research items (flat, at the words' bounds, spans of several days, no
+    precision at all) in one pass, against one headline at a time."""
+    rng = np.random.default_rng(seed)
+    items = []
+    for team in range(60):
+        values = rng.normal(0, 1.2, (3, 21)) * rng.choice([0.0, 0.05, 1.0])
+        precision = float(rng.choice([0.0, 0.25, 1.0, 4.0, rng.exponential(2.0)]))
+        items += research_items(team, 12, values, precision, (1, 5, 21))
+    one, each = (TemplateHeadlines(np.random.default_rng(7)) for _ in range(2))
+    assert item_headlines(one, items) == [each.headline(item) for item in items]
+    assert one.rng.random() == each.rng.random()  # the same draws were taken
+    assert any("over days 12-32" in h for h in item_headlines(one, items))
 
 
 def test_an_empty_day_and_a_user_generator_take_the_item_path():

@@ -174,13 +174,36 @@ class TemplateHeadlines:
         the flat items are skipped as ``integers(1)`` would skip them).
         """
         sources = ["public" if kind == PUBLIC else "private" for kind in log["kind"].tolist()]
-        suggested = [
-            v / (1.0 + sd**2)
-            for v, sd in zip(log["value"].tolist(), log["noise_sd"].tolist(), strict=True)
-        ]
-        noise = log["noise_sd"].tolist()
+        values, noise = log["value"].tolist(), log["noise_sd"].tolist()
+        days = log["about_day"].tolist()
+        out = self._fill(sources, values, noise, log["index"].tolist(), days, [1] * len(days))
+        return [self.headline(item) for item in news_items(log)] if out is None else out
+
+    def item_headlines(self, items: list[NewsItem]) -> list[str]:
+        """The headlines of ``items``, in order, as ``headline`` gives them one by one.
+
+        The same words, templates and draws as :meth:`news_headlines` makes them.
+        """
+        if any(item.source not in SOURCES for item in items):
+            return [self.headline(item) for item in items]  # raises as it would
+        out = self._fill(
+            [item.source for item in items],
+            [item.value for item in items],
+            [item.noise_sd for item in items],
+            [item.index for item in items],
+            [item.about_day for item in items],
+            [item.span for item in items],
+        )
+        return [self.headline(item) for item in items] if out is None else out
+
+    def _fill(self, sources, values, noise, indices, days, spans) -> list[str] | None:
+        """Headlines from the items' fields, the phrasings drawn in one batch.
+
+        None when a value is not a number, which the item by item path reports as it would.
+        """
+        suggested = [v / (1.0 + sd**2) for v, sd in zip(values, noise, strict=True)]
         if not all(math.isfinite(m) for m in suggested) or any(sd != sd for sd in noise):
-            return [self.headline(item) for item in news_items(log)]  # raises as it would
+            return None
         flat = [abs(m) < FLAT for m in suggested]
         counts = [
             len((_FLAT_TEMPLATES if f else _TEMPLATES)[src])
@@ -193,15 +216,8 @@ class TemplateHeadlines:
             batch = iter(self.rng.integers(drawn[0], size=len(drawn)).tolist() if drawn else ())
             picks = [next(batch) if n > 1 else 0 for n in counts]
         out = []
-        for src, m, sd, f, pick, k, day in zip(
-            sources,
-            suggested,
-            noise,
-            flat,
-            picks,
-            log["index"].tolist(),
-            log["about_day"].tolist(),
-            strict=True,
+        for src, m, sd, f, pick, k, day, span in zip(
+            sources, suggested, noise, flat, picks, indices, days, spans, strict=True
         ):
             strength = _word(STRENGTHS, abs(m), at_bound=False)
             rel = _word(RELIABILITY, sd, at_bound=True)
@@ -210,7 +226,8 @@ class TemplateHeadlines:
             phrase = _PHRASES.get(key)
             if phrase is None:
                 phrase = _PHRASES[key] = _phrase(*key)
-            out.append(phrase.format(k=k, when=f"on day {day}"))
+            when = f"over days {day}-{day + span - 1}" if span > 1 else f"on day {day}"
+            out.append(phrase.format(k=k, when=when))
         return out
 
 
@@ -239,6 +256,17 @@ def _word(table: tuple[tuple[float, str], ...], x: float, at_bound: bool) -> str
         if x < bound or (at_bound and x == bound):
             return word
     raise ValueError(f"no word for {x}")  # unreachable: finite x, the last bound is inf
+
+
+def item_headlines(generator: HeadlineGenerator, items: list[NewsItem]) -> list[str]:
+    """The headline of every item, in order.
+
+    The template generator writes them in one pass (:meth:`TemplateHeadlines.item_headlines`);
+    any other generator (a subclass too) is handed the items one by one.
+    """
+    if type(generator) is TemplateHeadlines:
+        return generator.item_headlines(items)
+    return [generator.headline(item) for item in items]
 
 
 def log_headlines(generator: HeadlineGenerator, log: dict[str, np.ndarray]) -> list[str]:
