@@ -275,23 +275,11 @@ def clear_day(
     rng,
     frontier_from=FRONTIER_FROM,
 ):
-    """Run a differentiated day; see :meth:`ContinuousDoubleAuction._clear_differentiated`.
+    """Run a differentiated day: :func:`~.cda.differentiated_day`, compiled.
 
-    Args:
-        arrival: The day's arrival order over asks (``0..n_ask-1``) then bids (``n_ask + b``).
-        n_ask: Number of asks.
-        ask_price: Price of each ask (NaN: the unit does not quote).
-        of_ask: Book (seller) of each ask.
-        bid_price: Limit of each bid per unit of quality.
-        bid_market: Whether each bid is a market order.
-        value: Each client's value per unit of quality.
-        quality: Quality of each book's seller.
-        rng: The generator the ties are drawn from.
-        frontier_from: Sellers from which the choice scans the frontier (all sellers below).
-
-    Returns:
-        ``(bid, ask, price, resting_bid, resting_ask)``: the trades in order, and which orders
-        entered a book and were still there at the close.
+    The arguments and the result are :func:`~.cda.differentiated_day`'s (``quality`` is its
+    ``book_quality``), with one more: ``frontier_from``, the number of sellers from which a
+    client scans the frontier rather than every seller.
     """
     n_books = quality.size
     n_bid = bid_price.size
@@ -398,38 +386,37 @@ def clear_day(
                 k = _choose_quality(quality, pool, rng)
             na = ask_size[k]
             base = ask_base[k]
+            limit = 0.0
             if bid_market[b]:
                 if gain < 0:
                     continue
+                crosses = True  # a finite gain: an ask rests there
+            else:
+                resting_bid[b] = True
+                limit = bid_price[b] * quality[k]
+                crosses = na > 0 and akp[base] <= limit
+            if crosses:
                 t_bid[n_trades] = b
                 t_ask[n_trades] = atag[base]
                 t_price[n_trades] = akp[base]
                 n_trades += 1
                 ask_size[k] = _pop(akp, ako, atag, base, na)
             else:
-                resting_bid[b] = True
-                limit = bid_price[b] * quality[k]
-                if na and akp[base] <= limit:
-                    t_bid[n_trades] = b
-                    t_ask[n_trades] = atag[base]
-                    t_price[n_trades] = akp[base]
-                    n_trades += 1
-                    ask_size[k] = _pop(akp, ako, atag, base, na)
-                else:
-                    nb = bid_size[k]
-                    if nb == bid_cap[k]:
-                        # Full (or not yet given a slice): move to a slice twice the size.
-                        cap = max(4, 2 * nb)
-                        new = pool_used
-                        pool_used += cap
-                        old = bid_base[k]
-                        for m in range(nb):
-                            bkp[new + m] = bkp[old + m]
-                            bko[new + m] = bko[old + m]
-                            btag[new + m] = btag[old + m]
-                        bid_base[k] = new
-                        bid_cap[k] = cap
-                    bid_size[k] = _push(bkp, bko, btag, bid_base[k], nb, -limit, oid, b)
+                # A limit bid that does not cross rests at the seller it chose.
+                nb = bid_size[k]
+                if nb == bid_cap[k]:
+                    # Full (or not yet given a slice): move to a slice twice the size.
+                    cap = max(4, 2 * nb)
+                    new = pool_used
+                    pool_used += cap
+                    old = bid_base[k]
+                    for m in range(nb):
+                        bkp[new + m] = bkp[old + m]
+                        bko[new + m] = bko[old + m]
+                        btag[new + m] = btag[old + m]
+                    bid_base[k] = new
+                    bid_cap[k] = cap
+                bid_size[k] = _push(bkp, bko, btag, bid_base[k], nb, -limit, oid, b)
         if valued[k]:
             a = akp[ask_base[k]] if ask_size[k] else np.inf
             if a != best_ask[k]:
