@@ -114,7 +114,8 @@ def assortative_optimum(stakes, qualities, costs) -> tuple[float, int]:
     # Clients below the best possible gain cannot help; they are a tail of the sorted stakes.
     n_clients = int(np.count_nonzero(s * q[0] - c.min() > 0))
     m = min(n_clients, q.size)
-    s = s[:m]
+    # Contiguous, as the kernel's vectorised loop wants (the sorted view runs backwards).
+    s = np.ascontiguousarray(s[:m])
     surplus, k = jit.run("efficiency_kernel", "best_surplus", q.size * m, best_surplus, s, q, c)
     return float(surplus), int(k)
 
