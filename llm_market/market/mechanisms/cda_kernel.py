@@ -20,8 +20,13 @@ a client's choice among ``n`` sellers:
   arithmetic before a tie is drawn.
 
 Every order is for one unit and none is cancelled, so a book is two binary heaps of
-``(price key, arrival number, order)`` in flat arrays: asks in a slice sized by the seller's
-asks, bids in a slice that doubles when full.
+``(price key, arrival number, order)`` in flat arrays shared by all books: asks in a slice
+sized by the seller's asks, bids in a slice that doubles when full.
+
+The helpers that run for every order (the heaps, the frontier's repair, a client's choice) are
+closures inside :func:`clear_day`, which numba inlines; as separate compiled functions they took
+and released a reference to each array they were passed, atomic operations that cost a quarter
+of the day.
 """
 
 from __future__ import annotations
@@ -33,56 +38,6 @@ FRONTIER_FROM = 64
 """Sellers from which a client's choice scans the frontier rather than every seller."""
 
 _EMPTY = -1
-
-
-@njit(cache=True)
-def _less(kp, ko, i, j):
-    return kp[i] < kp[j] or (kp[i] == kp[j] and ko[i] < ko[j])
-
-
-@njit(cache=True)
-def _swap(kp, ko, tag, i, j):
-    kp[i], kp[j] = kp[j], kp[i]
-    ko[i], ko[j] = ko[j], ko[i]
-    tag[i], tag[j] = tag[j], tag[i]
-
-
-@njit(cache=True)
-def _push(kp, ko, tag, base, size, p, o, t):
-    """Push onto the heap in ``[base, base + size)``; returns the new size."""
-    i = base + size
-    kp[i], ko[i], tag[i] = p, o, t
-    while i > base:
-        parent = base + (i - base - 1) // 2
-        if _less(kp, ko, i, parent):
-            _swap(kp, ko, tag, i, parent)
-            i = parent
-        else:
-            break
-    return size + 1
-
-
-@njit(cache=True)
-def _pop(kp, ko, tag, base, size):
-    """Remove the top of the heap in ``[base, base + size)``; returns the new size."""
-    last = base + size - 1
-    kp[base], ko[base], tag[base] = kp[last], ko[last], tag[last]
-    size -= 1
-    i = base
-    while True:
-        left = base + 2 * (i - base) + 1
-        if left >= base + size:
-            break
-        child = left
-        right = left + 1
-        if right < base + size and _less(kp, ko, right, left):
-            child = right
-        if _less(kp, ko, child, i):
-            _swap(kp, ko, tag, i, child)
-            i = child
-        else:
-            break
-    return size
 
 
 @njit(cache=True)
@@ -115,100 +70,6 @@ def _set_ask(tree, leaves, pos, a):
             break  # the minimum above does not change either
         tree[i] = low
         i >>= 1
-
-
-@njit(cache=True)
-def _update_frontier(pos, a, ask_at, tree, leaves, stair, n_stair, fresh):
-    """Set the ask at quality position ``pos`` and mend the frontier; returns its new length.
-
-    Whether a position is on the frontier depends only on the asks at higher qualities, so the
-    frontier before ``pos`` stands. From ``pos`` on it is walked again (each step the next
-    position below the running minimum) until the walk lands on a seller of the old frontier
-    past ``pos``, from where the old one stands too.
-    """
-    ask_at[pos] = a
-    _set_ask(tree, leaves, pos, a)
-    lo, hi = 0, n_stair
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if stair[mid] < pos:
-            lo = mid + 1
-        else:
-            hi = mid
-    first = lo  # frontier members before pos: stair[:first]
-    cur = ask_at[stair[first - 1]] if first else np.inf
-    if a >= cur and not (first < n_stair and stair[first] == pos):
-        return n_stair  # off the frontier before and after: the running minimum is unchanged
-    old = first  # the old members past the walk are stair[old:]
-    n_new = 0
-    x = pos
-    landed = False
-    while True:
-        x = _first_below(tree, leaves, x, cur)
-        if x < 0:
-            break
-        while old < n_stair and stair[old] < x:
-            old += 1
-        if old < n_stair and stair[old] == x and x != pos:
-            landed = True
-            break
-        fresh[n_new] = x
-        n_new += 1
-        cur = ask_at[x]
-        x += 1
-    tail = n_stair - old if landed else 0
-    # Splice stair[:first] + fresh[:n_new] + stair[old:] (the tail moves left or right).
-    if first + n_new != old and tail:
-        if first + n_new < old:
-            for m in range(tail):
-                stair[first + n_new + m] = stair[old + m]
-        else:
-            for m in range(tail - 1, -1, -1):
-                stair[first + n_new + m] = stair[old + m]
-    for m in range(n_new):
-        stair[first + m] = fresh[m]
-    return first + n_new + tail
-
-
-@njit(cache=True)
-def _choose_frontier(v, quality, best_ask, order, q_at, ask_at, stair, n_stair, rng, tied):
-    """As :func:`_choose_scan`, from the frontier and the rounding ties next to it."""
-    if not v > 0.0:
-        # The frontier argument needs a positive value (and a number).
-        return _choose_scan(v, quality, best_ask, rng)
-    if n_stair == 0:
-        return 0, -np.inf
-    gain = -np.inf
-    for m in range(n_stair):
-        x = stair[m]
-        s = q_at[x] * v - ask_at[x]
-        if s > gain:
-            gain = s
-    # Everyone tied with the best: frontier sellers, and the sellers just below a tied one in
-    # quality (up to the next frontier seller) whose rounded surplus is the same.
-    n_tied = 0
-    n = order.size
-    for m in range(n_stair):
-        x = stair[m]
-        if q_at[x] * v - ask_at[x] != gain:
-            continue
-        tied[n_tied] = order[x]
-        n_tied += 1
-        stop = stair[m + 1] if m + 1 < n_stair else n
-        reach = q_at[x] * v
-        slack = 1e-9 * (abs(reach) + abs(ask_at[x]) + abs(gain)) + 1e-300
-        for y in range(x + 1, stop):
-            if q_at[y] * v < reach - slack:
-                break
-            if q_at[y] * v - ask_at[y] == gain:
-                tied[n_tied] = order[y]
-                n_tied += 1
-    if n_tied == 1:
-        return tied[0], gain
-    # The r-th tied seller in index order, as a scan of every seller counts them.
-    chosen = tied[:n_tied].copy()
-    chosen.sort()
-    return chosen[rng.integers(0, n_tied)], gain
 
 
 @njit(cache=True)
@@ -288,7 +149,9 @@ def clear_day(
     for j in range(n_books):
         if valued[j]:
             any_positive = True
-    # Ask heaps: each book's slice is sized by its asks.
+    # Every heap lives in the same three arrays: first each book's asks, in a slice sized by its
+    # asks, then its bids, in slices taken from a pool as they fill (doubling, so the pool
+    # bounds them all).
     ask_base = np.zeros(n_books, dtype=np.int64)
     counts = np.zeros(n_books, dtype=np.int64)
     for i in range(n_ask):
@@ -297,19 +160,15 @@ def clear_day(
     for j in range(n_books):
         ask_base[j] = total
         total += counts[j]
-    akp = np.empty(max(total, 1))
-    ako = np.empty(max(total, 1), dtype=np.int64)
-    atag = np.empty(max(total, 1), dtype=np.int64)
+    size = total + 4 * n_books + 4 * n_bid + 4
+    kp = np.empty(size)  # price key: the ask, or -limit for a bid
+    ko = np.empty(size, dtype=np.int64)  # arrival number
+    tag = np.empty(size, dtype=np.int64)  # the ask's or bid's index
     ask_size = np.zeros(n_books, dtype=np.int64)
-    # Bid heaps: slices taken from a pool as they fill (doubling, so the pool bounds them all).
-    pool_size = 4 * n_books + 4 * n_bid + 4
-    bkp = np.empty(pool_size)
-    bko = np.empty(pool_size, dtype=np.int64)
-    btag = np.empty(pool_size, dtype=np.int64)
     bid_base = np.full(n_books, _EMPTY, dtype=np.int64)
     bid_cap = np.zeros(n_books, dtype=np.int64)
     bid_size = np.zeros(n_books, dtype=np.int64)
-    pool_used = 0
+    pool_used = total
 
     best_ask = np.full(n_books, np.inf)
     seen = np.zeros(n_books, dtype=np.bool_)
@@ -331,6 +190,141 @@ def clear_day(
     tied = np.empty(n_books, dtype=np.int64)
     n_stair = 0
 
+    # The day's helpers are closures over the arrays above, which numba inlines. A call of
+    # another compiled function instead takes and releases a reference to every array it is
+    # passed (an atomic operation each), and those were most of a day's cost.
+
+    def less(i, j):
+        return kp[i] < kp[j] or (kp[i] == kp[j] and ko[i] < ko[j])
+
+    def swap(i, j):
+        kp[i], kp[j] = kp[j], kp[i]
+        ko[i], ko[j] = ko[j], ko[i]
+        tag[i], tag[j] = tag[j], tag[i]
+
+    def push(base, n, p, o, t):
+        """Push onto the heap in ``[base, base + n)``; returns the new size."""
+        i = base + n
+        kp[i], ko[i], tag[i] = p, o, t
+        while i > base:
+            parent = base + (i - base - 1) // 2
+            if less(i, parent):
+                swap(i, parent)
+                i = parent
+            else:
+                break
+        return n + 1
+
+    def pop(base, n):
+        """Remove the top of the heap in ``[base, base + n)``; returns the new size."""
+        last = base + n - 1
+        kp[base], ko[base], tag[base] = kp[last], ko[last], tag[last]
+        n -= 1
+        i = base
+        while True:
+            left = base + 2 * (i - base) + 1
+            if left >= base + n:
+                break
+            child = left
+            right = left + 1
+            if right < base + n and less(right, left):
+                child = right
+            if less(child, i):
+                swap(i, child)
+                i = child
+            else:
+                break
+        return n
+
+    def update_frontier(pos, a, n_stair):
+        """Set the ask at quality position ``pos`` and mend the frontier; its new length.
+
+        Whether a position is on the frontier depends only on the asks at higher qualities, so
+        the frontier before ``pos`` stands. From ``pos`` on it is walked again (each step the
+        next position below the running minimum) until the walk lands on a seller of the old
+        frontier past ``pos``, from where the old one stands too.
+        """
+        ask_at[pos] = a
+        _set_ask(tree, leaves, pos, a)
+        lo, hi = 0, n_stair
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if stair[mid] < pos:
+                lo = mid + 1
+            else:
+                hi = mid
+        first = lo  # frontier members before pos: stair[:first]
+        cur = ask_at[stair[first - 1]] if first else np.inf
+        if a >= cur and not (first < n_stair and stair[first] == pos):
+            return n_stair  # off the frontier before and after: the running minimum stands
+        old = first  # the old members past the walk are stair[old:]
+        n_new = 0
+        x = pos
+        landed = False
+        while True:
+            x = _first_below(tree, leaves, x, cur)
+            if x < 0:
+                break
+            while old < n_stair and stair[old] < x:
+                old += 1
+            if old < n_stair and stair[old] == x and x != pos:
+                landed = True
+                break
+            fresh[n_new] = x
+            n_new += 1
+            cur = ask_at[x]
+            x += 1
+        tail = n_stair - old if landed else 0
+        # Splice stair[:first] + fresh[:n_new] + stair[old:] (the tail moves left or right).
+        if first + n_new != old and tail:
+            if first + n_new < old:
+                for m in range(tail):
+                    stair[first + n_new + m] = stair[old + m]
+            else:
+                for m in range(tail - 1, -1, -1):
+                    stair[first + n_new + m] = stair[old + m]
+        for m in range(n_new):
+            stair[first + m] = fresh[m]
+        return first + n_new + tail
+
+    def choose_frontier(v, n_stair):
+        """As :func:`_choose_scan`, from the frontier and the rounding ties next to it."""
+        if not v > 0.0:
+            # The frontier argument needs a positive value (and a number).
+            return _choose_scan(v, quality, best_ask, rng)
+        if n_stair == 0:
+            return 0, -np.inf
+        gain = -np.inf
+        for m in range(n_stair):
+            x = stair[m]
+            s = q_at[x] * v - ask_at[x]
+            if s > gain:
+                gain = s
+        # Everyone tied with the best: frontier sellers, and the sellers just below a tied one
+        # in quality (up to the next frontier seller) whose rounded surplus is the same.
+        n_tied = 0
+        for m in range(n_stair):
+            x = stair[m]
+            if q_at[x] * v - ask_at[x] != gain:
+                continue
+            tied[n_tied] = order[x]
+            n_tied += 1
+            stop = stair[m + 1] if m + 1 < n_stair else n_books
+            reach = q_at[x] * v
+            slack = 1e-9 * (abs(reach) + abs(ask_at[x]) + abs(gain)) + 1e-300
+            for y in range(x + 1, stop):
+                if q_at[y] * v < reach - slack:
+                    break
+                if q_at[y] * v - ask_at[y] == gain:
+                    tied[n_tied] = order[y]
+                    n_tied += 1
+        if n_tied == 1:
+            return tied[0], gain
+        # The r-th tied seller in index order, as a scan of every seller counts them.
+        chosen = tied[:n_tied].copy()
+        chosen.sort()
+        return chosen[rng.integers(0, n_tied)], gain
+
     t_bid = np.empty(n_bid, dtype=np.int64)
     t_ask = np.empty(n_bid, dtype=np.int64)
     t_price = np.empty(n_bid)
@@ -351,24 +345,22 @@ def clear_day(
             resting_ask[i] = True
             nb = bid_size[k]
             # A resting bid is stored as -limit: it crosses when -(-limit) >= p.
-            if nb and bkp[bid_base[k]] <= -p:
+            if nb and kp[bid_base[k]] <= -p:
                 base = bid_base[k]
-                t_bid[n_trades] = btag[base]
+                t_bid[n_trades] = tag[base]
                 t_ask[n_trades] = i
-                t_price[n_trades] = -bkp[base]
+                t_price[n_trades] = -kp[base]
                 n_trades += 1
-                bid_size[k] = _pop(bkp, bko, btag, base, nb)
+                bid_size[k] = pop(base, nb)
             else:
-                ask_size[k] = _push(akp, ako, atag, ask_base[k], ask_size[k], p, oid, i)
+                ask_size[k] = push(ask_base[k], ask_size[k], p, oid, i)
         else:
             b = i - n_ask
             if not any_positive:
                 continue
             v = value[b]
             if staircase:
-                k, gain = _choose_frontier(
-                    v, quality, best_ask, order, q_at, ask_at, stair, n_stair, rng, tied
-                )
+                k, gain = choose_frontier(v, n_stair)
             else:
                 k, gain = _choose_scan(v, quality, best_ask, rng)
             if gain == -np.inf:
@@ -394,13 +386,13 @@ def clear_day(
             else:
                 resting_bid[b] = True
                 limit = bid_price[b] * quality[k]
-                crosses = na > 0 and akp[base] <= limit
+                crosses = na > 0 and kp[base] <= limit
             if crosses:
                 t_bid[n_trades] = b
-                t_ask[n_trades] = atag[base]
-                t_price[n_trades] = akp[base]
+                t_ask[n_trades] = tag[base]
+                t_price[n_trades] = kp[base]
                 n_trades += 1
-                ask_size[k] = _pop(akp, ako, atag, base, na)
+                ask_size[k] = pop(base, na)
             else:
                 # A limit bid that does not cross rests at the seller it chose.
                 nb = bid_size[k]
@@ -411,20 +403,18 @@ def clear_day(
                     pool_used += cap
                     old = bid_base[k]
                     for m in range(nb):
-                        bkp[new + m] = bkp[old + m]
-                        bko[new + m] = bko[old + m]
-                        btag[new + m] = btag[old + m]
+                        kp[new + m] = kp[old + m]
+                        ko[new + m] = ko[old + m]
+                        tag[new + m] = tag[old + m]
                     bid_base[k] = new
                     bid_cap[k] = cap
-                bid_size[k] = _push(bkp, bko, btag, bid_base[k], nb, -limit, oid, b)
+                bid_size[k] = push(bid_base[k], nb, -limit, oid, b)
         if valued[k]:
-            a = akp[ask_base[k]] if ask_size[k] else np.inf
+            a = kp[ask_base[k]] if ask_size[k] else np.inf
             if a != best_ask[k]:
                 best_ask[k] = a
                 if staircase:
-                    n_stair = _update_frontier(
-                        pos_of[k], a, ask_at, tree, leaves, stair, n_stair, fresh
-                    )
+                    n_stair = update_frontier(pos_of[k], a, n_stair)
     for m in range(n_trades):
         resting_ask[t_ask[m]] = False
         resting_bid[t_bid[m]] = False
