@@ -35,6 +35,13 @@ def best_surplus(s, q, c, tol=1e-9):
     best = np.full(m + 1, -np.inf)
     best[0] = 0.0
     top = 0  # slots above it are out of the answer for good
+    one = np.uint64(1)
+
+    # A closure, which numba inlines: a compiled function would take and release a reference
+    # to ``best`` (atomic operations) on every call.
+    def falls(r):
+        return best[r] < best[r - 1] - tol * (abs(best[r - 1]) + 1.0)
+
     for i in range(q.size):
         qa = q[i]
         ca = c[i]
@@ -47,9 +54,17 @@ def best_surplus(s, q, c, tol=1e-9):
                 hi = mid
             else:
                 lo = mid + 1
-        _take(best[lo : r + 1], s[lo:r], qa, ca)
+        # best[j + 1] = max(best[j + 1], best[j] + s[j] * qa - ca) for lo <= j < r, downwards
+        # so that each slot reads the old value of the one before it. The unsigned index is
+        # what lets LLVM vectorise the loop: with a signed one numba checks for negative
+        # indices, which keeps it scalar (three times slower here).
+        for u in range(r - lo):
+            j = np.uint64(r - 1 - u)
+            t = best[j] + (s[j] * qa - ca)
+            b = best[j + one]
+            best[j + one] = t if t > b else b
         top = max(top, r)
-        while top > 1 and _falls(best, top, tol) and _falls(best, top - 1, tol):
+        while top > 1 and falls(top) and falls(top - 1):
             best[top] = -np.inf
             top -= 1
     k = 0
@@ -57,25 +72,3 @@ def best_surplus(s, q, c, tol=1e-9):
         if best[r] > best[k]:
             k = r
     return best[k], k
-
-
-@njit(cache=True)
-def _take(best, s, qa, ca):
-    """``best[j + 1] = max(best[j + 1], best[j] + s[j] * qa - ca)`` for every ``j``, in place.
-
-    Downwards, so that each slot reads the old value of the one before it. The views and the
-    unsigned index are what let LLVM vectorise the loop: a signed index makes numba check for
-    negative indices, which keeps it scalar (three times slower here).
-    """
-    n = s.size
-    one = np.uint64(1)
-    for i in range(n):
-        j = np.uint64(n - 1 - i)
-        t = best[j] + (s[j] * qa - ca)
-        b = best[j + one]
-        best[j + one] = t if t > b else b
-
-
-@njit(cache=True)
-def _falls(best, r, tol):
-    return best[r] < best[r - 1] - tol * (abs(best[r - 1]) + 1.0)
