@@ -71,10 +71,14 @@ class Beliefs:
         if len(team) == 0:
             return
         pi = np.asarray(precision, dtype=float)[:, None, None]
-        old_prec = self.prec[team]
-        new_prec = old_prec + pi
-        self.mean[team] = (self.mean[team] * old_prec + pi * value) / new_prec
-        self.prec[team] = new_prec
+        # (mean * prec + pi * y) / (prec + pi), computed in the gathered rows' own arrays: the
+        # same operations with fewer temporaries of the teams' whole beliefs.
+        prec = self.prec[team]
+        mean = np.multiply(self.mean[team], prec)
+        mean += pi * value
+        prec += pi
+        self.mean[team] = np.divide(mean, prec, out=mean)
+        self.prec[team] = prec
 
     def advance(self) -> None:
         """Move one day on: tomorrow's shock is now known, a new far day enters at the prior."""
