@@ -32,6 +32,8 @@ def stable_argsort(keys: np.ndarray) -> np.ndarray:
         if keys.min() >= 0 and keys.max() <= RADIX_MAX:
             return np.argsort(keys.astype(np.uint16), kind="stable")
         return np.argsort(keys, kind="stable")
+    if keys.dtype.kind != "f":
+        return np.argsort(keys, kind="stable")
     n = keys.size
     head = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
     if head.size == n:
