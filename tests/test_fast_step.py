@@ -213,3 +213,57 @@ def test_average_ranks_are_scipys(seed):
         got, want = average_ranks(x), rankdata(x, method="average")
         assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
     assert average_ranks(np.zeros(0)).size == 0
+
+
+def _sort_keys(rng, trial):
+    """Keys with the ties the market's sorts meet: runs of one value, equal values apart,
+    signed zeros, infinities and NaNs, and integers of every width."""
+    n = int(rng.integers(0, 60))
+    if trial % 4 == 0:
+        return rng.integers(0, 5, n)
+    if trial % 4 == 1:
+        return rng.integers(-(2**40), 2**40, n)
+    keys = rng.choice([0.0, -0.0, 1.0, 2.5, np.nan, np.inf, -np.inf, rng.normal()], n)
+    return np.repeat(keys, rng.integers(1, 5, n)) if trial % 4 == 2 else keys
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_market_stable_argsort_is_numpys(seed):
+    from llm_market.market.sorting import stable_argsort
+
+    rng = np.random.default_rng(seed)
+    for trial in range(400):
+        keys = _sort_keys(rng, trial)
+        got, want = stable_argsort(keys), np.argsort(keys, kind="stable")
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+    # The market's usual keys: a few units per seller of one quality, sellers by the thousand.
+    quality = -np.repeat(rng.random(1000), 4)
+    assert np.array_equal(stable_argsort(quality), np.argsort(quality, kind="stable"))
+    seller = rng.integers(0, 10_000, 3000)
+    assert np.array_equal(stable_argsort(seller), np.argsort(seller, kind="stable"))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sorted_sellers_group_as_numpys_unique(seed):
+    from llm_market.market.mechanisms.base import group_sorted
+
+    rng = np.random.default_rng(seed)
+    for n in (0, 1, 5, 400):
+        for team in (np.sort(rng.integers(0, 50, n)), rng.integers(0, 50, n)):
+            got = group_sorted(team)
+            want = np.unique(team, return_index=True, return_inverse=True)
+            for g, w in zip(got, want, strict=True):
+                assert g.dtype == w.dtype and np.array_equal(g, w)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_question_prefix_sums_are_the_cumsums(seed):
+    from llm_market.information.beliefs import prefix_sums
+
+    rng = np.random.default_rng(seed)
+    for days, questions in ((21, 15), (5, 3), (1, 1), (8, 0), (10, 40)):
+        cells = rng.normal(size=(30, 3, days)) * 10.0 ** rng.integers(-8, 8, (30, 3, days))
+        index = rng.integers(0, 3, questions)
+        left = rng.integers(1, days + 1, questions)
+        want = np.cumsum(cells, axis=2)[:, index, left - 1]
+        assert prefix_sums(cells, index, left).tobytes() == want.tobytes()

@@ -71,10 +71,14 @@ class Beliefs:
         if len(team) == 0:
             return
         pi = np.asarray(precision, dtype=float)[:, None, None]
-        old_prec = self.prec[team]
-        new_prec = old_prec + pi
-        self.mean[team] = (self.mean[team] * old_prec + pi * value) / new_prec
-        self.prec[team] = new_prec
+        # (mean * prec + pi * y) / (prec + pi), computed in the gathered rows' own arrays: the
+        # same operations with fewer temporaries of the teams' whole beliefs.
+        prec = self.prec[team]
+        mean = np.multiply(self.mean[team], prec)
+        mean += pi * value
+        prec += pi
+        self.mean[team] = np.divide(mean, prec, out=mean)
+        self.prec[team] = prec
 
     def advance(self) -> None:
         """Move one day on: tomorrow's shock is now known, a new far day enters at the prior."""
@@ -114,11 +118,40 @@ def event_probability(
         step_mean = step_mean[index]
     if step_sd.ndim:
         step_sd = step_sd[index]
-    cum_mean = np.cumsum(mean, axis=2)
-    cum_var = np.cumsum(1.0 / prec, axis=2)
-    m = days_left * step_mean + step_sd * cum_mean[:, index, days_left - 1]
-    sd = step_sd * np.sqrt(cum_var[:, index, days_left - 1])
+    m = days_left * step_mean + step_sd * prefix_sums(mean, index, days_left)
+    sd = step_sd * np.sqrt(prefix_sums(1.0 / prec, index, days_left))
     return ndtr((m - log_moneyness) / sd)
+
+
+def prefix_sums(cells: np.ndarray, index: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """``np.cumsum(cells, axis=2)[:, index, days - 1]``: each question's sum over its days.
+
+    ``np.cumsum`` along a short last axis is slow in numpy; adding the days' slices one at a
+    time makes the same sums in the same order (the same roundings), and stops at the last day
+    a question needs.
+
+    Args:
+        cells: Shape (teams, indices, days).
+        index: Index of each question, shape (Q,).
+        days: Days each question sums, shape (Q,) (``days - 1`` indexes the last day as the
+            cumsum's columns are indexed).
+
+    Returns:
+        Shape (teams, Q).
+    """
+    index = np.asarray(index)
+    last_day = np.arange(cells.shape[2])[np.asarray(days) - 1]
+    out = np.empty((cells.shape[0], last_day.size))
+    questions_at: dict[int, list[int]] = {}
+    for q, j in enumerate(last_day.tolist()):
+        questions_at.setdefault(j, []).append(q)
+    total = None
+    for j in range(max(questions_at, default=-1) + 1):
+        total = cells[:, :, 0].copy() if total is None else np.add(total, cells[:, :, j], out=total)
+        if j in questions_at:
+            at = questions_at[j]
+            out[:, at] = total[:, index[at]]
+    return out
 
 
 def no_information_forecast(view) -> np.ndarray:

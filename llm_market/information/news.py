@@ -184,5 +184,6 @@ class NewsProcess:
         noise = self.rng.standard_normal((team.size, *shocks.shape))
         with np.errstate(divide="ignore"):
             sd = np.where(per_cell > 0, 1.0 / np.sqrt(per_cell), 0.0)
-        values = shocks[None] + noise * sd[:, None, None]
+        # shocks + noise * sd, in the noise's own array (the same sums, no temporaries)
+        values = np.add(shocks[None], np.multiply(noise, sd[:, None, None], out=noise), out=noise)
         return team, values, per_cell

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import jit
+from .sorting import stable_argsort
 
 
 @dataclass
@@ -109,7 +110,7 @@ def assortative_optimum(stakes, qualities, costs) -> tuple[float, int]:
     q, c = q[useful], c[useful]
     if not q.size:
         return 0.0, 0
-    order = np.argsort(-q, kind="stable")
+    order = stable_argsort(-q)
     q, c = q[order], c[order]
     # Clients below the best possible gain cannot help; they are a tail of the sorted stakes.
     n_clients = int(np.count_nonzero(s * q[0] - c.min() > 0))
@@ -172,9 +173,10 @@ def market_equilibrium(stakes, costs, qualities=None) -> Equilibrium:
     q = np.asarray(qualities, dtype=float)
     c = np.asarray(costs, dtype=float)
     positive = q > 0
-    levels = np.unique(q[positive])
-    if levels.size <= 1 and np.all(c[~positive] >= 0):
-        level = levels[0] if levels.size else 0.0
+    valued = q[positive]
+    # At most one positive quality (a min-max test: no sort of the qualities needed).
+    if (not valued.size or valued.min() == valued.max()) and np.all(c[~positive] >= 0):
+        level = valued[0] if valued.size else 0.0
         return competitive_equilibrium(np.asarray(stakes, dtype=float) * level, c[positive])
     surplus, quantity = assortative_optimum(stakes, q, c)
     return Equilibrium(quantity, surplus, np.nan, np.nan)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .sorting import stable_argsort
+
 
 def production_cost(q, linear: float, quadratic: float) -> np.ndarray:
     """Total cost ``a q + b q^2`` of producing ``q`` reports."""
@@ -31,7 +33,7 @@ def sale_costs(seller: np.ndarray, marginal_cost: np.ndarray) -> np.ndarray:
     n = seller.size
     if n == 0:
         return np.zeros(0)
-    order = np.argsort(seller, kind="stable")
+    order = stable_argsort(seller)
     grouped = seller[order]
     starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
     counts = np.diff(np.r_[starts, n])

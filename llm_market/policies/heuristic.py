@@ -238,8 +238,7 @@ def spend_of(view: MarketView, teams: TeamArrays) -> np.ndarray:
     for _ in range(BISECTIONS):
         mid = 0.5 * (lo + hi)
         above = marginal_gain(mid) > 1.0
-        np.copyto(lo, mid, where=above)
-        np.copyto(hi, mid, where=~above)
+        lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
     optimum = np.zeros(buys.size)
     optimum[buys] = 0.5 * (lo + hi)
     # The month's budget spread over its days left is what the team plans with; its intensity
