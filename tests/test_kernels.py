@@ -100,7 +100,7 @@ def test_compiled_programme_matches_numpy(seed, grid):
     assert (float(got[0]), int(got[1])) == expected
 
 
-def test_kernels_run_for_large_days_once_the_plain_path_has_cost_their_loading(monkeypatch):
+def test_kernels_run_for_large_days_once_the_plain_paths_have_cost_their_loading(monkeypatch):
     from llm_market.market import jit
 
     monkeypatch.delenv("LLM_MARKET_JIT", raising=False)
@@ -125,6 +125,9 @@ def test_kernels_run_for_large_days_once_the_plain_path_has_cost_their_loading(m
         jit.run("efficiency_kernel", "best_surplus", big, plain, 0)
     assert len(calls) <= 4 + 4  # paid back within about 0.05 s of plain days
     assert jit.kernel("efficiency_kernel", "best_surplus", big) is programme.best_surplus
+    # The rent is shared: the CDA's kernel loads too, its plain path never having run.
+    assert jit.kernel("mechanisms.cda_kernel", "clear_day", big) is kernel.clear_day
+    assert jit.kernel("mechanisms.cda_kernel", "clear_day", big - 1) is None
     monkeypatch.setenv("LLM_MARKET_JIT", "0")
     assert jit.kernel("efficiency_kernel", "best_surplus", big) is None
     monkeypatch.setenv("LLM_MARKET_JIT", "1")

@@ -3,14 +3,15 @@
 The kernels (:mod:`.mechanisms.cda_kernel`, :mod:`.efficiency_kernel`) give the same results as
 the plain paths, bit for bit, so this is only a question of speed. They cost time up front: the
 first run on a machine compiles them (tens of seconds on a small machine; numba caches the
-machine code beside the source), and every later process loads that cache (about 2 s with
-numba's import). A small market would not win that back in a year of days (the default
-scenario's day is a few milliseconds either way), so they run from :data:`JIT_FROM` pairs of
-traders up (clients x sellers for the CDA's choice, units x clients for the maximum surplus):
-about 100 teams with ten clients each; and a short run would not either, so a process loads a
-kernel only once its plain path has spent :data:`PAYBACK_SECONDS`. ``LLM_MARKET_JIT=0`` keeps
-every market on the plain paths; ``LLM_MARKET_JIT=1`` uses the kernels at every size (the tests
-use both to compare them).
+machine code beside the source), and every later process loads that cache (about 0.25 CPU s
+with numba's import, once the model's own imports are done). A small market would not win that
+back in a year of days (the default scenario's day is a few milliseconds either way), so they
+run from :data:`JIT_FROM` pairs of traders up (clients x sellers for the CDA's choice, units x
+clients for the maximum surplus): about 100 teams with ten clients each. A short run would not
+win it back either, so a process loads the kernels only once the plain paths have spent
+:data:`PAYBACK_SECONDS` between them (the rent is shared, as most of the purchase, numba's
+import, is). ``LLM_MARKET_JIT=0`` keeps every market on the plain paths; ``LLM_MARKET_JIT=1``
+uses the kernels at every size (the tests use both to compare them).
 ``python -m llm_market.market.jit`` compiles them ahead, e.g. before a large sweep whose workers
 would otherwise each compile them at once.
 """
@@ -25,12 +26,12 @@ from collections.abc import Callable
 JIT_FROM = 20_000
 """Pairs of traders from which a market day may run compiled (with ``LLM_MARKET_JIT`` unset)."""
 
-PAYBACK_SECONDS = 2.0
-"""CPU seconds a kernel's plain path runs in a process before the kernel is loaded instead.
+PAYBACK_SECONDS = 0.5
+"""CPU seconds the kernels' plain paths run in a process, together, before the kernels load.
 
-About what loading numba and a cached kernel costs, so (as in renting skis until the rent
-would have bought them) a short run never spends more than twice the least it could have, and
-a long one soon runs compiled."""
+About what loading numba and the cached kernels costs on a busy machine (0.25 s measured on
+the idle 2-core one), so (as in renting skis until the rent would have bought them) a short run
+never spends much more than twice the least it could have, and a long one soon runs compiled."""
 
 _loaded: dict[tuple[str, str], Callable | None] = {}
 _plain_seconds: dict[tuple[str, str], float] = {}
@@ -39,7 +40,7 @@ _plain_seconds: dict[tuple[str, str], float] = {}
 def kernel(module: str, name: str, pairs: int) -> Callable | None:
     """The compiled ``name`` of ``llm_market.market.<module>`` for a day of ``pairs``, or None.
 
-    None when the day is small, the plain path has not yet spent :data:`PAYBACK_SECONDS` in
+    None when the day is small, the plain paths have not yet spent :data:`PAYBACK_SECONDS` in
     this process (and the kernel is not loaded), numba is not installed (or cannot load on this
     platform), or ``LLM_MARKET_JIT=0``. ``LLM_MARKET_JIT=1`` loads it for every day.
     """
@@ -50,7 +51,7 @@ def kernel(module: str, name: str, pairs: int) -> Callable | None:
     if setting != "1":
         if pairs < JIT_FROM:
             return None
-        if key not in _loaded and _plain_seconds.get(key, 0.0) < PAYBACK_SECONDS:
+        if key not in _loaded and sum(_plain_seconds.values()) < PAYBACK_SECONDS:
             return None
     if key not in _loaded:
         try:
