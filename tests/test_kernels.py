@@ -105,7 +105,7 @@ def test_kernels_run_for_large_days_once_the_plain_paths_have_cost_their_loading
 
     monkeypatch.delenv("LLM_MARKET_JIT", raising=False)
     monkeypatch.setattr(jit, "_loaded", {})
-    monkeypatch.setattr(jit, "_plain_seconds", {})
+    monkeypatch.setattr(jit, "_plain_seconds", 0.0)
     monkeypatch.setattr(jit, "PAYBACK_SECONDS", 0.05)
     big = jit.JIT_FROM
     assert jit.kernel("efficiency_kernel", "best_surplus", big) is None  # nothing spent yet

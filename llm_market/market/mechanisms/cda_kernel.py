@@ -190,9 +190,8 @@ def clear_day(
     tied = np.empty(n_books, dtype=np.int64)
     n_stair = 0
 
-    # The day's helpers are closures over the arrays above, which numba inlines. A call of
-    # another compiled function instead takes and releases a reference to every array it is
-    # passed (an atomic operation each), and those were most of a day's cost.
+    # The per-order helpers: closures over the arrays above, so that numba inlines them
+    # (the module docstring says why).
 
     def less(i, j):
         return kp[i] < kp[j] or (kp[i] == kp[j] and ko[i] < ko[j])
