@@ -250,7 +250,7 @@ class OrderBook:
         elif side == -1:
             bids = self._bids
             if bids:
-                key, rid, rtag, bprice = bids[0]
+                _, rid, rtag, bprice = bids[0]
                 if bprice >= price:
                     book = self._live
                     rows = self._rows
@@ -271,7 +271,7 @@ class OrderBook:
                             heappop(bids)
                         if not bids:
                             break
-                        key, rid, rtag, bprice = bids[0]
+                        _, rid, rtag, bprice = bids[0]
                         if bprice < price:
                             break
             heappush(self._asks, (price, oid, tag))
@@ -336,7 +336,7 @@ class OrderBook:
                 book = self._live
                 rows = self._rows
                 while True:
-                    key, rid, rtag, bprice = heap[0]
+                    _, rid, rtag, bprice = heap[0]
                     rqty = book.get(rid, 0)
                     if rqty > qty:
                         book[rid] = rqty - qty
