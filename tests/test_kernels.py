@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 
+from llm_market.information.beliefs import question_sums
 from llm_market.market.efficiency import best_surplus
 from llm_market.market.mechanisms.cda import differentiated_day
 
@@ -98,6 +99,24 @@ def test_compiled_programme_matches_numpy(seed, grid):
     expected = best_surplus(s, q, c)
     got = programme.best_surplus(s, q, c)
     assert (float(got[0]), int(got[1])) == expected
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_compiled_question_sums_match_numpy(seed):
+    """The questions' belief sums, compiled, are the plain prefix sums to the bit."""
+    beliefs_kernel = pytest.importorskip("llm_market.information.beliefs_kernel")
+    rng = np.random.default_rng(seed)
+    teams, indices, days = rng.integers(1, 40), rng.integers(1, 4), rng.integers(1, 25)
+    scale = 10.0 ** rng.integers(-8, 8, (teams, indices, days))
+    mean = rng.normal(size=(teams, indices, days)) * scale
+    mean[rng.random(mean.shape) < 0.05] = -0.0  # a sum that starts from -0.0 keeps its sign
+    prec = rng.lognormal(0.0, 2.0, (teams, indices, days))
+    n_q = rng.integers(0, 20)
+    index, last_day = rng.integers(0, indices, n_q), rng.integers(0, days, n_q)
+    want = question_sums(mean, prec, index, last_day)
+    got = beliefs_kernel.question_sums(mean, prec, index, last_day)
+    for g, w in zip(got, want, strict=True):
+        assert g.shape == w.shape and g.tobytes() == w.tobytes()
 
 
 def test_kernels_run_for_large_days_once_the_plain_paths_have_cost_their_loading(monkeypatch):

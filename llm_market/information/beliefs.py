@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
+from ..market import jit
+
 
 class Beliefs:
     """The beliefs of all teams, shape (teams, indices, days ahead).
@@ -118,9 +120,30 @@ def event_probability(
         step_mean = step_mean[index]
     if step_sd.ndim:
         step_sd = step_sd[index]
-    m = days_left * step_mean + step_sd * prefix_sums(mean, index, days_left)
-    sd = step_sd * np.sqrt(prefix_sums(1.0 / prec, index, days_left))
+    sum_mean, sum_var = jit.run(
+        "..information.beliefs_kernel",
+        "question_sums",
+        mean.size,
+        question_sums,
+        mean,
+        prec,
+        np.asarray(index, dtype=np.int64),
+        np.asarray(days_left, dtype=np.int64) - 1,
+    )
+    m = days_left * step_mean + step_sd * sum_mean
+    sd = step_sd * np.sqrt(sum_var)
     return ndtr((m - log_moneyness) / sd)
+
+
+def question_sums(
+    mean: np.ndarray, prec: np.ndarray, index: np.ndarray, last_day: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each question's sums of the means and of the variances ``1 / prec`` over its days.
+
+    The plain path of :func:`.beliefs_kernel.question_sums` (large markets run that, compiled;
+    see :mod:`llm_market.market.jit`), with the same arguments and results.
+    """
+    return prefix_sums(mean, index, last_day + 1), prefix_sums(1.0 / prec, index, last_day + 1)
 
 
 def prefix_sums(cells: np.ndarray, index: np.ndarray, days: np.ndarray) -> np.ndarray:

@@ -1,13 +1,15 @@
 """When the market's compiled kernels run: large markets, with numba installed, unless turned off.
 
-The kernels (:mod:`.mechanisms.cda_kernel`, :mod:`.efficiency_kernel`) give the same results as
-the plain paths, bit for bit, so this is only a question of speed. They cost time up front: the
-first run on a machine compiles them (tens of seconds on a small machine; numba caches the
-machine code beside the source), and every later process loads that cache (about 0.25 CPU s
-with numba's import, once the model's own imports are done). A small market would not win that
+The kernels (:mod:`.mechanisms.cda_kernel`, :mod:`.efficiency_kernel` and
+:mod:`llm_market.information.beliefs_kernel`) give the same results as the plain paths, bit for
+bit, so this is only a question of speed. They cost time up front: the first run on a machine
+compiles them (tens of seconds on a small machine; numba caches the machine code beside the
+source), and every later process loads that cache (about 0.25 CPU s with numba's import, once
+the model's own imports are done). A small market would not win that
 back in a year of days (the default scenario's day is a few milliseconds either way), so they
 run from :data:`JIT_FROM` pairs of traders up (clients x sellers for the CDA's choice, units x
-clients for the maximum surplus): about 100 teams with ten clients each. A short run would not
+clients for the maximum surplus; for the questions' sums, the cells of the teams' beliefs):
+about 100 teams with ten clients each (about 300 for the beliefs). A short run would not
 win it back either, so a process loads the kernels only once the plain paths have spent
 :data:`PAYBACK_SECONDS` between them (the rent is shared, as most of the purchase, numba's
 import, is). ``LLM_MARKET_JIT=0`` keeps every market on the plain paths; ``LLM_MARKET_JIT=1``
@@ -38,7 +40,10 @@ _plain_seconds = 0.0  # CPU time of every plain path in this process: the shared
 
 
 def kernel(module: str, name: str, pairs: int) -> Callable | None:
-    """The compiled ``name`` of ``llm_market.market.<module>`` for a day of ``pairs``, or None.
+    """The compiled ``name`` of ``module`` for a day of ``pairs``, or None.
+
+    ``module`` is named from this package, ``llm_market.market`` (``"efficiency_kernel"``;
+    ``"..information.beliefs_kernel"`` for one outside it).
 
     None when the day is small, the plain paths have not yet spent :data:`PAYBACK_SECONDS` in
     this process (and the kernel is not loaded), numba is not installed (or cannot load on this
@@ -55,7 +60,7 @@ def kernel(module: str, name: str, pairs: int) -> Callable | None:
             return None
     if key not in _loaded:
         try:
-            found = getattr(importlib.import_module(f"{__package__}.{module}"), name)
+            found = getattr(importlib.import_module(f".{module}", __package__), name)
         except ImportError:  # numba missing or unusable here: the plain path gives the same
             found = None
         _loaded[key] = found
@@ -86,10 +91,12 @@ def compile_kernels() -> float:
 
     start = time.perf_counter()
     try:
+        from ..information.beliefs_kernel import question_sums
         from .efficiency_kernel import best_surplus
         from .mechanisms.cda_kernel import clear_day
     except ImportError:
         return 0.0
+    question_sums(np.zeros((1, 2, 3)), np.ones((1, 2, 3)), np.array([0, 1]), np.array([2, 0]))
     best_surplus(np.array([2.0, 1.0]), np.array([1.0, 0.5]), np.array([0.1, 0.2]))
     for frontier_from in (1, 10**9):  # both ways of choosing a seller
         clear_day(
