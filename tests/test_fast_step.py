@@ -267,3 +267,36 @@ def test_question_prefix_sums_are_the_cumsums(seed):
         left = rng.integers(1, days + 1, questions)
         want = np.cumsum(cells, axis=2)[:, index, left - 1]
         assert prefix_sums(cells, index, left).tobytes() == want.tobytes()
+
+
+def test_price_levels_are_those_of_np_unique():
+    """The quote's levels from a partition are np.unique's levels, ties, NaN and zeros too."""
+    from llm_market.market.mechanisms.base import price_levels
+
+    def by_unique(prices, levels, descending):
+        if prices.size == 0 or levels <= 0:
+            return ()
+        price, count = np.unique(prices, return_counts=True)
+        if descending:
+            price, count = price[::-1], count[::-1]
+        return tuple(zip(price[:levels].tolist(), count[:levels].tolist(), strict=True))
+
+    rng = np.random.default_rng(3)
+    for trial in range(3000):
+        size, levels = int(rng.integers(0, 60)), int(rng.integers(0, 7))
+        kind = trial % 4
+        if kind == 0:  # distinct prices: the partition's path
+            prices = rng.lognormal(size=size)
+        elif kind == 1:  # ties among the best
+            prices = rng.integers(0, 6, size).astype(float)
+        elif kind == 2:  # zeros of both signs
+            prices = rng.integers(-3, 4, size).astype(float)
+            prices[rng.random(size) < 0.3] = -0.0
+        else:
+            prices = rng.integers(0, 30, size).astype(float)
+            prices[rng.random(size) < 0.1] = np.nan
+        for descending in (True, False):
+            got = price_levels(prices, levels, descending)
+            want = by_unique(prices, levels, descending)
+            assert repr(got) == repr(want)  # the same floats (sign of zero, NaN) and counts
+            assert [type(c) for _, c in got] == [type(c) for _, c in want]

@@ -240,9 +240,25 @@ def effective_bids(flow: OrderFlow) -> np.ndarray:
 def price_levels(
     prices: np.ndarray, levels: int, descending: bool
 ) -> tuple[tuple[float, int], ...]:
-    """Aggregate unit orders into ``(price, count)`` levels, best first."""
+    """Aggregate unit orders into ``(price, count)`` levels, best first.
+
+    The same levels as ``np.unique(prices, return_counts=True)`` cut to the best ``levels``,
+    without sorting every order (a large day leaves thousands resting and shows five levels):
+    the ``levels``-th best order bounds the levels shown, and when exactly ``levels`` orders
+    are at or better than it, at distinct prices, those are the levels, one order each.
+    Otherwise (ties among the best, NaN, a zero whose sign a sort may pick) it is
+    ``np.unique`` of them all.
+    """
     if prices.size == 0 or levels <= 0:
         return ()
+    if prices.size > 2 * levels and not np.isnan(prices).any():
+        cut = prices.size - levels if descending else levels - 1
+        bound = np.partition(prices, cut)[cut]
+        best = prices[prices >= bound] if descending else prices[prices <= bound]
+        if best.size == levels:
+            shown = sorted(best.tolist(), reverse=descending)
+            if len(set(shown)) == levels and 0.0 not in shown:
+                return tuple((p, 1) for p in shown)
     price, count = np.unique(prices, return_counts=True)
     if descending:
         price, count = price[::-1], count[::-1]
