@@ -35,9 +35,12 @@ def sale_costs(seller: np.ndarray, marginal_cost: np.ndarray) -> np.ndarray:
         return np.zeros(0)
     order = stable_argsort(seller)
     grouped = seller[order]
-    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
-    counts = np.diff(np.r_[starts, n])
-    rank = np.arange(n) - np.repeat(starts, counts)
+    new_run = np.empty(n, dtype=bool)
+    new_run[0] = True
+    np.not_equal(grouped[1:], grouped[:-1], out=new_run[1:])
+    starts = np.flatnonzero(new_run)
+    # A sale's rank among its seller's sales: its place less the start of the seller's run.
+    rank = np.arange(n) - starts[np.cumsum(new_run) - 1]
     cost = np.empty(n)
     cost[order] = marginal_cost[rank]
     return cost

@@ -35,12 +35,18 @@ def stable_argsort(keys: np.ndarray) -> np.ndarray:
     if keys.dtype.kind != "f":
         return np.argsort(keys, kind="stable")
     n = keys.size
-    head = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    new_run = np.empty(n, dtype=bool)
+    new_run[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=new_run[1:])
+    head = np.flatnonzero(new_run)
     if head.size == n:
         return _argsort_ties_in_order(keys)
     # Sort the runs by their keys, then lay each run's positions out in order.
     runs = _argsort_ties_in_order(keys[head])
-    length = np.diff(head, append=n)[runs]
+    end = np.empty_like(head)
+    end[:-1] = head[1:]
+    end[-1] = n
+    length = (end - head)[runs]
     start = np.cumsum(length) - length
     return np.repeat(head[runs] - start, length) + np.arange(n)
 
