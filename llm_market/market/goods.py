@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .sorting import stable_argsort
+from .sorting import run_heads, stable_argsort
 
 
 def production_cost(q, linear: float, quadratic: float) -> np.ndarray:
@@ -35,12 +35,9 @@ def sale_costs(seller: np.ndarray, marginal_cost: np.ndarray) -> np.ndarray:
         return np.zeros(0)
     order = stable_argsort(seller)
     grouped = seller[order]
-    new_run = np.empty(n, dtype=bool)
-    new_run[0] = True
-    np.not_equal(grouped[1:], grouped[:-1], out=new_run[1:])
-    starts = np.flatnonzero(new_run)
+    heads = run_heads(grouped)
     # A sale's rank among its seller's sales: its place less the start of the seller's run.
-    rank = np.arange(n) - starts[np.cumsum(new_run) - 1]
+    rank = np.arange(n) - np.flatnonzero(heads)[np.cumsum(heads) - 1]
     cost = np.empty(n)
     cost[order] = marginal_cost[rank]
     return cost

@@ -19,6 +19,18 @@ import numpy as np
 RADIX_MAX = np.iinfo(np.uint16).max
 
 
+def run_heads(keys: np.ndarray) -> np.ndarray:
+    """Where a run of equal neighbouring keys starts: a mask, True at the first key.
+
+    Args:
+        keys: A one-dimensional array with at least one key.
+    """
+    heads = np.empty(keys.size, dtype=bool)
+    heads[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=heads[1:])
+    return heads
+
+
 def stable_argsort(keys: np.ndarray) -> np.ndarray:
     """``np.argsort(keys, kind="stable")``, by the fastest sort that gives the same order.
 
@@ -35,10 +47,7 @@ def stable_argsort(keys: np.ndarray) -> np.ndarray:
     if keys.dtype.kind != "f":
         return np.argsort(keys, kind="stable")
     n = keys.size
-    new_run = np.empty(n, dtype=bool)
-    new_run[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=new_run[1:])
-    head = np.flatnonzero(new_run)
+    head = np.flatnonzero(run_heads(keys))
     if head.size == n:
         return _argsort_ties_in_order(keys)
     # Sort the runs by their keys, then lay each run's positions out in order.

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ..sorting import run_heads
+
 # Price levels per side kept in a good's closing quote (what the app's depth view shows).
 DEPTH_LEVELS = 5
 
@@ -159,9 +161,7 @@ def group_sorted(team: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     groups are where the value changes; any other order goes through ``np.unique``.
     """
     if team.size and np.all(team[1:] >= team[:-1]):
-        new = np.empty(team.size, dtype=bool)
-        new[0] = True
-        np.not_equal(team[1:], team[:-1], out=new[1:])
+        new = run_heads(team)
         first = np.flatnonzero(new)
         return team[first], first, np.cumsum(new) - 1
     return np.unique(team, return_index=True, return_inverse=True)

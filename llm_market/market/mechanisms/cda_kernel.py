@@ -251,21 +251,14 @@ def clear_day(
         """
         ask_at[pos] = a
         _set_ask(tree, leaves, pos, a)
-        # Frontier members before pos, stair[:first]: on a short frontier a count, which has
-        # no branch to mispredict, on a long one a bisection.
-        if n_stair <= 32:
-            first = 0
-            for m in range(n_stair):
-                first += stair[m] < pos
-        else:
-            lo, hi = 0, n_stair
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if stair[mid] < pos:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            first = lo
+        lo, hi = 0, n_stair
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if stair[mid] < pos:
+                lo = mid + 1
+            else:
+                hi = mid
+        first = lo  # frontier members before pos: stair[:first]
         cur = ask_at[stair[first - 1]] if first else np.inf
         if a >= cur and not (first < n_stair and stair[first] == pos):
             return n_stair  # off the frontier before and after: the running minimum stands
