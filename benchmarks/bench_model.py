@@ -179,6 +179,10 @@ def print_scaling(sizes, step_budget_s: float) -> None:
             )
     teams = [r["teams"] for r in rows]
     secs = [r["step_s"] for r in rows]
+    if len(set(teams)) < 2:
+        # One size fixes no slope; say so rather than print a meaningless fit.
+        print("fitted cost exponent: needs at least two distinct sizes")
+        return
     print(f"fitted cost exponent, time per step ~ teams^b: b = {fitted_exponent(teams, secs):.2f}")
     if len(rows) > 2:
         tail = fitted_exponent(teams[-2:], secs[-2:])
